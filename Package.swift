@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+// dbrender — a Stable Diffusion 1.x sampling daemon and DreamBooth trainer, on the CPU with OpenBLAS.
+// The targets follow ../shared/DESIGN.md: system libraries → Tensor → Weights → Models → … → executables.
+import PackageDescription
+
+/// Numeric Swift is compiled for the machines we run on (AVX2 + FMA + F16C): SIMD8<Float> then lowers
+/// to single ymm instructions. Debug builds keep the defaults so that a debugger still works.
+let numericSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "dbrender",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dbbench", targets: ["dbbench"]),
+    ],
+    dependencies: [],
+    targets: [
+        // MARK: System libraries (Debian -dev packages, found by pkg-config)
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CImageCodecs", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev", "libwebp-dev", "libjpeg62-turbo-dev"])]),
+
+        // MARK: Small C kernels that need x86 intrinsics (F16C conversion)
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]),
+
+        // MARK: Libraries
+        .target(
+            name: "Tensor", dependencies: ["CBLAS", "CKernels"],
+            swiftSettings: numericSwiftSettings),
+        .target(
+            name: "Weights", dependencies: ["Tensor"],
+            swiftSettings: numericSwiftSettings),
+        .target(
+            name: "Models", dependencies: ["Tensor", "Weights"],
+            swiftSettings: numericSwiftSettings),
+
+        // MARK: Benchmarks (release builds only: `swift run -c release dbbench`)
+        .executableTarget(
+            name: "dbbench", dependencies: ["Tensor", "CBLAS"], path: "benchmarks/dbbench",
+            swiftSettings: numericSwiftSettings),
+
+        // MARK: Tests
+        .target(
+            name: "TestSupport", dependencies: ["Tensor", "Weights"], path: "Tests/Support"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+    ]
+)
