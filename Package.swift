@@ -39,7 +39,13 @@ let package = Package(
             swiftSettings: numericSwiftSettings),
         .target(
             name: "Models", dependencies: ["Tensor", "Weights"],
+            resources: [.copy("Resources/clip-vocabulary")],
             swiftSettings: numericSwiftSettings),
+        .target(name: "ImageIO", dependencies: ["CImageCodecs"]),
+
+        // MARK: Fuzz target for the safetensors header parser (see Fuzz/README.md)
+        .executableTarget(
+            name: "safetensors-fuzz", dependencies: ["Weights"], path: "Fuzz/SafetensorsHeaderFuzzer"),
 
         // MARK: Benchmarks (release builds only: `swift run -c release dbbench`)
         .executableTarget(
@@ -52,5 +58,6 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
     ]
 )

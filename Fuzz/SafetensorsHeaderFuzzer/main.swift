@@ -1,0 +1,2 @@
+import Weights
+print("fuzz placeholder")
