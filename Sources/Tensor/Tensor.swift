@@ -33,6 +33,13 @@ public struct Tensor: @unchecked Sendable {
         self.shape = shape
     }
 
+    /// A tensor whose values are unspecified: for outputs that an op overwrites completely.
+    public init(uninitialized shape: [Int]) {
+        self.storage = TensorStorage(count: Tensor.elementCount(shape), zeroed: false)
+        self.offset = 0
+        self.shape = shape
+    }
+
     /// A tensor filled with `value`.
     public init(shape: [Int], repeating value: Float) {
         self.init(zeros: shape)

@@ -32,6 +32,19 @@ public final class ThreadPool: Sendable {
         openblas_set_num_threads(Int32(n))
     }
 
+    /// Runs `body` with OpenBLAS restricted to the calling thread, then restores its thread count.
+    ///
+    /// For kernels that parallelise over many small, independent products themselves (attention
+    /// blocks): each of our threads then calls sgemm on its own block, instead of OpenBLAS
+    /// splitting every small product across threads and synchronising after each one.
+    /// Numeric work runs one op at a time in this process, so the global switch is not observed
+    /// by any other caller.
+    public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(threads)) }
+        return try body()
+    }
+
     /// Splits `0..<count` into at most `threads` contiguous chunks of at least `grain` items and
     /// runs `body` on each chunk, in parallel when there is more than one. Returns when all are done.
     public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {

@@ -16,7 +16,7 @@ public enum Fixtures {
 }
 
 /// A fixture file: named tensors, read as fp32.
-public struct FixtureFile {
+public struct FixtureFile: Sendable {
     public let file: SafetensorsFile
     init(_ file: SafetensorsFile) { self.file = file }
 

@@ -1,0 +1,111 @@
+// Matrix products through OpenBLAS `cblas_sgemm`, forward and backward.
+//
+// BLAS is used for matrix products only (as ggml-blas does): convolutions, linear layers and
+// attention all reduce to `gemm` below. Everything is row-major.
+import CBLAS
+
+/// Matrix products.
+public enum MatMul {
+    /// C = α·op(A)·op(B) + β·C on raw row-major matrices, op = transpose when asked.
+    ///
+    /// - Parameters: `m`×`k` is op(A), `k`×`n` is op(B), `m`×`n` is C; `lda`, `ldb`, `ldc` are the
+    ///   row strides of the matrices as stored (before op).
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            // sgemm with k = 0 is C = βC; spell it out so that β = 0 clears stale values.
+            for i in 0..<m {
+                let row = c + i * ldc
+                for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+            }
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k),
+            alpha, a, blasint(lda), b, blasint(ldb),
+            beta, c, blasint(ldc))
+    }
+
+    /// Batched product: a [..., M, K] · b [..., K, N] → [..., M, N] (b's leading dims equal a's, or
+    /// b is a single [K, N] matrix shared by the whole batch). `transposeB` reads b as [..., N, K].
+    public static func forward(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor {
+        let (batch, m, k, n, bShared) = dimensions(a, b, transposeB: transposeB)
+        let out = Tensor(uninitialized: Array(a.shape.dropLast()) + [n])
+        if bShared {
+            // One big product: the batch folds into M.
+            gemm(transposeB: transposeB, m: batch * m, n: n, k: k,
+                 a: a.pointer, lda: k, b: b.pointer, ldb: transposeB ? k : n,
+                 c: out.pointer, ldc: n)
+        } else {
+            for i in 0..<batch {
+                gemm(transposeB: transposeB, m: m, n: n, k: k,
+                     a: a.pointer + i * m * k, lda: k, b: b.pointer + i * k * n, ldb: transposeB ? k : n,
+                     c: out.pointer + i * m * n, ldc: n)
+            }
+        }
+        return out
+    }
+
+    /// Adds ∂L/∂a and ∂L/∂b for `forward(a, b, transposeB:)` into the given gradients.
+    public static func backward(
+        gradOutput: Tensor, a: Tensor, b: Tensor, transposeB: Bool = false,
+        gradA: Tensor?, gradB: Tensor?
+    ) {
+        let (batch, m, k, n, bShared) = dimensions(a, b, transposeB: transposeB)
+        precondition(gradOutput.count == batch * m * n, "gradOutput \(gradOutput.shape) for product \(a.shape)·\(b.shape)")
+        let ldb = transposeB ? k : n
+        if let gradA {
+            precondition(gradA.count == a.count, "gradA \(gradA.shape) for a \(a.shape)")
+            // dA = dC · op(B)ᵀ
+            let mm = bShared ? batch * m : m
+            for i in 0..<(bShared ? 1 : batch) {
+                gemm(transposeB: !transposeB, m: mm, n: k, k: n,
+                     a: gradOutput.pointer + i * m * n, lda: n,
+                     b: b.pointer + (bShared ? 0 : i * k * n), ldb: ldb,
+                     beta: 1, c: gradA.pointer + i * m * k, ldc: k)
+            }
+        }
+        if let gradB {
+            precondition(gradB.count == b.count, "gradB \(gradB.shape) for b \(b.shape)")
+            // d op(B) = Aᵀ · dC; for a transposed B, dB = dCᵀ · A. A shared B sums over the batch,
+            // which is one product with the batch folded into the reduction dimension.
+            let mm = bShared ? batch * m : m
+            for i in 0..<(bShared ? 1 : batch) {
+                let aBlock = a.pointer + i * m * k
+                let gBlock = gradOutput.pointer + i * m * n
+                let dB = gradB.pointer + (bShared ? 0 : i * k * n)
+                if transposeB {
+                    gemm(transposeA: true, m: n, n: k, k: mm, a: gBlock, lda: n, b: aBlock, ldb: k, beta: 1, c: dB, ldc: k)
+                } else {
+                    gemm(transposeA: true, m: k, n: n, k: mm, a: aBlock, lda: k, b: gBlock, ldb: n, beta: 1, c: dB, ldc: n)
+                }
+            }
+        }
+    }
+
+    private static func dimensions(_ a: Tensor, _ b: Tensor, transposeB: Bool)
+        -> (batch: Int, m: Int, k: Int, n: Int, bShared: Bool)
+    {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs matrices, got \(a.shape) and \(b.shape)")
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
+        let bRows = b.shape[b.rank - 2], bCols = b.shape[b.rank - 1]
+        let (bk, n) = transposeB ? (bCols, bRows) : (bRows, bCols)
+        precondition(bk == k, "matmul inner sizes differ: \(a.shape) · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        let batch = a.count / max(m * k, 1)
+        let bShared = b.rank == 2
+        precondition(bShared || b.count == batch * k * n, "matmul batch sizes differ: \(a.shape) · \(b.shape)")
+        return (batch, m, k, n, bShared)
+    }
+}
