@@ -52,7 +52,9 @@ public enum Attention {
         let tasks = g.batch * g.heads * blocksPerHead
         ThreadPool.shared.withSingleThreadedBLAS {
             ThreadPool.shared.parallelFor(tasks) { range in
-                ScratchBuffers.shared.withBuffer(queryBlock * g.keyLength) { scores in
+                ScratchBuffers.shared.withBuffer(queryBlock * (g.keyLength + 1)) { scratch in
+                    let scores = scratch
+                    let inverseSums = scratch + queryBlock * g.keyLength
                     for task in range {
                         let bh = task / blocksPerHead
                         let b = bh / g.heads, h = bh % g.heads
@@ -68,16 +70,23 @@ public enum Attention {
                         MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim, alpha: scale,
                                     a: q, lda: g.rowStride, b: k, ldb: g.rowStride,
                                     c: scores, ldc: g.keyLength)
+                        // S → exp(S − rowmax), left unnormalised: the 1/Σ is applied to O below.
                         for r in 0..<rows {
                             let row = scores + r * g.keyLength
                             let visible = g.lastVisibleKey(row: first + r, causal: causal) + 1
-                            lse[r] = Softmax.softmaxRow(row, into: row, count: visible)
-                            if visible < g.keyLength { (row + visible).update(repeating: 0, count: g.keyLength - visible) }
+                            let (m, sum) = Softmax.exponentiateRow(row, into: row, count: max(visible, 0))
+                            if visible < g.keyLength { (row + max(visible, 0)).update(repeating: 0, count: g.keyLength - max(visible, 0)) }
+                            inverseSums[r] = sum > 0 ? 1 / sum : 0
+                            lse[r] = sum > 0 ? m + Foundation.log(sum) : -.infinity
                         }
-                        // O_blk [rows, D] = P · V
+                        // O_blk [rows, D] = P · V, then each row divided by its Σ.
                         MatMul.gemm(m: rows, n: g.headDim, k: g.keyLength,
                                     a: scores, lda: g.keyLength, b: v, ldb: g.rowStride,
                                     c: o, ldc: g.rowStride)
+                        for r in 0..<rows {
+                            let row = o + r * g.rowStride
+                            for d in 0..<g.headDim { row[d] *= inverseSums[r] }
+                        }
                     }
                 }
             }
@@ -119,7 +128,8 @@ public enum Attention {
                                         c: probabilities, ldc: g.keyLength)
                             for r in 0..<rows {
                                 let row = probabilities + r * g.keyLength
-                                let visible = g.lastVisibleKey(row: first + r, causal: causal) + 1
+                                // A row that sees no key (lse = −inf) has P = 0.
+                                let visible = lse[r] == -.infinity ? 0 : max(g.lastVisibleKey(row: first + r, causal: causal) + 1, 0)
                                 exponentiate(row, minus: lse[r], count: visible)
                                 if visible < g.keyLength { (row + visible).update(repeating: 0, count: g.keyLength - visible) }
                                 // D_i = dO_i · O_i, the softmax backward's row constant.

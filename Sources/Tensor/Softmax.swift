@@ -35,17 +35,34 @@ public enum Softmax {
     @discardableResult
     @inline(__always)
     public static func softmaxRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count n: Int) -> Float {
-        guard n > 0 else { return -.infinity }
+        let (m, sum) = exponentiateRow(src, into: dst, count: n)
+        guard sum > 0 else { return -.infinity }
+        let inverse = SIMD8<Float>(repeating: 1 / sum)
+        var i = 0
+        while i + 8 <= n { store8(load8(dst + i) * inverse, dst + i); i += 8 }
+        while i < n { dst[i] *= inverse[0]; i += 1 }
+        return m + Foundation.log(sum)
+    }
+
+    /// The unnormalised half of softmax: writes exp(src − max) to dst and returns (max, Σ).
+    /// Attention normalises after P·V instead, on D values a row rather than Tk.
+    /// A row that is all −inf (fully masked) gives zeros and sum 0.
+    @inline(__always)
+    public static func exponentiateRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count n: Int) -> (max: Float, sum: Float) {
+        guard n > 0 else { return (-.infinity, 0) }
         // Max first, so that exp never overflows.
         var i = 0
         var vmax = SIMD8<Float>(repeating: -.infinity)
-        while i + 8 <= n { vmax = pointwiseMax(vmax, load8(src + i)); i += 8 }
+        while i + 8 <= n {
+            let v = load8(src + i)
+            vmax = vmax.replacing(with: v, where: v .> vmax)  // (pointwiseMax is a scalar library call)
+            i += 8
+        }
         var m = vmax.max()
         while i < n { m = max(m, src[i]); i += 1 }
         if m == -.infinity {
-            // Every entry masked: define the row as zeros (no attention) rather than NaN.
             dst.update(repeating: 0, count: n)
-            return -.infinity
+            return (m, 0)
         }
         let vm = SIMD8<Float>(repeating: m)
         var vsum = SIMD8<Float>(repeating: 0)
@@ -63,10 +80,6 @@ public enum Softmax {
             sum += e
             i += 1
         }
-        let inverse = SIMD8<Float>(repeating: 1 / sum)
-        i = 0
-        while i + 8 <= n { store8(load8(dst + i) * inverse, dst + i); i += 8 }
-        while i < n { dst[i] *= inverse[0]; i += 1 }
-        return m + Foundation.log(sum)
+        return (m, sum)
     }
 }
