@@ -45,7 +45,10 @@ let package = Package(
 
         // MARK: Fuzz target for the safetensors header parser (see Fuzz/README.md)
         .executableTarget(
-            name: "safetensors-fuzz", dependencies: ["Weights"], path: "Fuzz/SafetensorsHeaderFuzzer"),
+            name: "safetensors-fuzz", dependencies: ["Weights"], path: "Fuzz/SafetensorsHeaderFuzzer",
+            exclude: ["safetensors.dict"],
+            // `@_extern(c)` declares libFuzzer's driver, used only in -DFUZZING builds.
+            swiftSettings: [.enableExperimentalFeature("Extern")]),
 
         // MARK: Benchmarks (release builds only: `swift run -c release dbbench`)
         .executableTarget(

@@ -1,2 +1,0 @@
-import Weights
-print("fuzz placeholder")
