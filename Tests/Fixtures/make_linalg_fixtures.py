@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden values for the matrix-product family: matmul, linear, conv2d, softmax, attention.
+"""Golden values for the matrix-product family: matmul, linear, conv2d, softmax, attention, transpose.
 
 Writes Tests/Fixtures/linalg.safetensors: for each case its inputs, the PyTorch output, a random
 output gradient `gy`, and the input gradients PyTorch's autograd computes for it.
@@ -82,6 +82,10 @@ for name, B, tq, tk, heads, d, causal in attention_cases:
     q, k, v = leaf(B, tq, heads * d), leaf(B, tk, heads * d), leaf(B, tk, heads * d)
     record(f"attention.{name}", {"q": q, "k": k, "v": v}, attention(q, k, v, heads, causal))
     out[f"attention.{name}.config"] = torch.tensor([heads, int(causal)], dtype=torch.int64)
+
+# transpose of the last two axes (image [B, C, H·W] ⇄ tokens [B, H·W, C])
+x = leaf(2, 37, 45)
+record("transpose", {"x": x}, x.transpose(1, 2).contiguous())
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "linalg.safetensors")
 save_file(out, path)

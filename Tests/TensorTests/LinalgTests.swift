@@ -240,3 +240,15 @@ struct AttentionTests {
         #expect(difference(tiled, naive).relativeToScale < 1e-5)
     }
 }
+
+@Suite("Transpose")
+struct TransposeTests {
+    @Test("forward and backward match PyTorch (tiles with ragged edges)")
+    func golden() {
+        let x = fixture["transpose.x"]
+        expectClose(Transpose.forward(x), "transpose.y", tolerance: 0)
+        let gx = zerosLike(x)
+        Transpose.backward(gradOutput: fixture["transpose.gy"], gradInput: gx)
+        expectClose(gx, "transpose.grad_x", tolerance: 0)
+    }
+}
