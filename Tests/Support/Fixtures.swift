@@ -18,7 +18,7 @@ public enum Fixtures {
 /// A fixture file: named tensors, read as fp32.
 public struct FixtureFile: Sendable {
     public let file: SafetensorsFile
-    init(_ file: SafetensorsFile) { self.file = file }
+    public init(_ file: SafetensorsFile) { self.file = file }
 
     /// The tensor `name`; a missing name is a test-setup bug, reported with the file's name.
     public subscript(_ name: String) -> Tensor {

@@ -1,0 +1,43 @@
+// diffusers' Downsample2D and Upsample2D with convolutions (use_conv=True), as SD 1.x uses them.
+import Tensor
+import Weights
+
+/// Halves height and width with a stride-2 3×3 convolution.
+public struct Downsample2D: Sendable {
+    public let conv: Conv2dLayer
+    /// The UNet pads 1 on every side; the VAE pads 0 and adds one row and column at the bottom/right
+    /// first (`F.pad(x, (0, 1, 0, 1))`), which is what `asymmetricPadding` selects.
+    public let asymmetricPadding: Bool
+
+    public init(_ source: ParameterSource, _ prefix: String, channels: Int, padding: Int) throws {
+        conv = try Conv2dLayer(source, "\(prefix).conv", in: channels, out: channels, kernel: 3, stride: 2, padding: padding)
+        asymmetricPadding = padding == 0
+    }
+
+    /// x [N, C, H, W] → [N, C, H/2, W/2]
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard asymmetricPadding else { return conv(x) }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let padded = Tensor(zeros: [n, c, h + 1, w + 1])
+        for plane in 0..<(n * c) {
+            for y in 0..<h {
+                (padded.pointer + (plane * (h + 1) + y) * (w + 1)).update(from: x.pointer + (plane * h + y) * w, count: w)
+            }
+        }
+        return conv(padded)
+    }
+}
+
+/// Doubles height and width (nearest neighbour), then a 3×3 convolution.
+public struct Upsample2D: Sendable {
+    public let conv: Conv2dLayer
+
+    public init(_ source: ParameterSource, _ prefix: String, channels: Int) throws {
+        conv = try Conv2dLayer(source, "\(prefix).conv", in: channels, out: channels, kernel: 3, padding: 1)
+    }
+
+    /// x [N, C, H, W] → [N, C, 2H, 2W]
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        conv(UpsampleNearest2x.forward(x))
+    }
+}

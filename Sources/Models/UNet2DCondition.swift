@@ -1,0 +1,77 @@
+// diffusers' UNet2DConditionModel for SD 1.x: predicts the noise (or v) in latents [B, 4, h, w] at
+// per-sample timesteps, conditioned on text embeddings [B, 77, 768]. The module tree mirrors the
+// diffusers key names (`down_blocks.1.attentions.0.proj_in`).
+import Tensor
+import Weights
+
+/// The denoising network.
+public struct UNet2DCondition: Sendable {
+    public let configuration: UNetConfiguration
+    public let timeEmbedding: TimestepEmbedding
+    public let convIn: Conv2dLayer
+    public let downBlocks: [UNetDownBlock]
+    public let midBlock: UNetMidBlock
+    public let upBlocks: [UNetUpBlock]
+    public let convNormOut: GroupNormLayer
+    public let convOut: Conv2dLayer
+
+    /// Builds the network and loads (or, from a `RandomParameterSource`, initialises) its parameters.
+    public init(configuration c: UNetConfiguration, parameters source: ParameterSource) throws {
+        try c.validate()
+        configuration = c
+        let channels = c.blockOutChannels, n = channels.count
+        let timeChannels = channels[0] * 4
+        timeEmbedding = try TimestepEmbedding(source, "time_embedding", channels: channels[0], embeddingChannels: timeChannels,
+                                              flipSinToCos: c.flipSinToCos, frequencyShift: c.freqShift)
+        convIn = try Conv2dLayer(source, "conv_in", in: c.inChannels, out: channels[0], kernel: 3, padding: 1)
+        func settings(_ block: Int) -> UNetBlockSettings {
+            UNetBlockSettings(timeEmbeddingChannels: timeChannels, contextChannels: c.crossAttentionDim, groups: c.normNumGroups,
+                              eps: c.normEps, transformerLayers: c.transformerLayersPerBlock.value(forBlock: block),
+                              linearProjection: c.useLinearProjection)
+        }
+        downBlocks = try (0..<n).map { b in
+            try UNetDownBlock(source, "down_blocks.\(b)", in: b == 0 ? channels[0] : channels[b - 1], out: channels[b],
+                              layers: c.layersPerBlock, heads: c.heads(forBlock: b),
+                              hasAttention: c.downBlockTypes[b] == "CrossAttnDownBlock2D", downsample: b < n - 1,
+                              downsamplePadding: c.downsamplePadding, settings: settings(b))
+        }
+        midBlock = try UNetMidBlock(source, "mid_block", channels: channels[n - 1], heads: c.heads(forBlock: n - 1),
+                                    settings: settings(n - 1))
+        let reversed = Array(channels.reversed())
+        upBlocks = try (0..<n).map { b in
+            // Up block b mirrors down block n−1−b (heads and transformer depth reversed too).
+            try UNetUpBlock(source, "up_blocks.\(b)", previous: reversed[max(b - 1, 0)], out: reversed[b],
+                            skipIn: reversed[min(b + 1, n - 1)], layers: c.layersPerBlock + 1,
+                            heads: c.heads(forBlock: n - 1 - b), hasAttention: c.upBlockTypes[b] == "CrossAttnUpBlock2D",
+                            upsample: b < n - 1, settings: settings(n - 1 - b))
+        }
+        convNormOut = try GroupNormLayer(source, "conv_norm_out", groups: c.normNumGroups, channels: channels[0], eps: c.normEps)
+        convOut = try Conv2dLayer(source, "conv_out", in: channels[0], out: c.outChannels, kernel: 3, padding: 1)
+    }
+
+    /// latents [B, Cin, h, w], one timestep per sample, context [B, S, crossAttentionDim] → [B, Cout, h, w]
+    public func callAsFunction(_ latents: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
+        precondition(latents.rank == 4 && latents.shape[1] == configuration.inChannels,
+                     "UNet: latents \(latents.shape) do not have \(configuration.inChannels) channels")
+        precondition(timesteps.count == latents.shape[0] && context.shape[0] == latents.shape[0],
+                     "UNet: batch of \(latents.shape[0]) latents, \(timesteps.count) timesteps, context \(context.shape)")
+        let factor = 1 << (downBlocks.count - 1)
+        precondition(latents.shape[2] % factor == 0 && latents.shape[3] % factor == 0,
+                     "UNet: latent size \(latents.shape[2])×\(latents.shape[3]) is not a multiple of \(factor)")
+        // Every resnet adds time_emb_proj(silu(temb)); the SiLU is taken once here.
+        let temb = timeEmbedding(timesteps)  // [B, 4·C0]
+        SiLU.forwardInPlace(temb)
+        var h = convIn(latents)
+        var skips: [Tensor] = [h]
+        for block in downBlocks {
+            let (out, blockSkips) = block(h, temb: temb, context: context)
+            h = out
+            skips += blockSkips
+        }
+        h = midBlock(h, temb: temb, context: context)
+        for block in upBlocks {
+            h = block(h, skips: &skips, temb: temb, context: context)
+        }
+        return convOut(convNormOut(h, activation: .silu))
+    }
+}

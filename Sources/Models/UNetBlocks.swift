@@ -1,0 +1,109 @@
+// The UNet's down, mid and up blocks (diffusers CrossAttnDownBlock2D / DownBlock2D,
+// UNetMidBlock2DCrossAttn, CrossAttnUpBlock2D / UpBlock2D). A block without attentions is the
+// plain variant.
+import Tensor
+import Weights
+
+/// Settings every block shares.
+struct UNetBlockSettings {
+    let timeEmbeddingChannels: Int
+    let contextChannels: Int
+    let groups: Int
+    let eps: Float
+    let transformerLayers: Int
+    let linearProjection: Bool
+}
+
+/// resnets (each followed by a Transformer2D when the block has attention), then a stride-2 conv.
+public struct UNetDownBlock: Sendable {
+    public let resnets: [ResnetBlock2D]
+    public let attentions: [Transformer2D]
+    public let downsampler: Downsample2D?
+
+    init(_ source: ParameterSource, _ prefix: String, in inChannels: Int, out outChannels: Int, layers: Int,
+         heads: Int, hasAttention: Bool, downsample: Bool, downsamplePadding: Int, settings s: UNetBlockSettings) throws {
+        resnets = try (0..<layers).map { l in
+            try ResnetBlock2D(source, "\(prefix).resnets.\(l)", in: l == 0 ? inChannels : outChannels, out: outChannels,
+                              timeEmbeddingChannels: s.timeEmbeddingChannels, groups: s.groups, eps: s.eps)
+        }
+        attentions = hasAttention ? try (0..<layers).map { l in
+            try Transformer2D(source, "\(prefix).attentions.\(l)", channels: outChannels, contextChannels: s.contextChannels,
+                              heads: heads, layers: s.transformerLayers, groups: s.groups, linearProjection: s.linearProjection)
+        } : []
+        downsampler = downsample ? try Downsample2D(source, "\(prefix).downsamplers.0", channels: outChannels, padding: downsamplePadding) : nil
+    }
+
+    /// Returns the block's output and the skip connections it hands to the up path (one per layer,
+    /// plus the downsampled output).
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor) -> (Tensor, [Tensor]) {
+        var h = x
+        var skips: [Tensor] = []
+        for (l, resnet) in resnets.enumerated() {
+            h = resnet(h, activatedTimeEmbedding: temb)
+            if !attentions.isEmpty { h = attentions[l](h, context: context) }
+            skips.append(h)
+        }
+        if let downsampler {
+            h = downsampler(h)
+            skips.append(h)
+        }
+        return (h, skips)
+    }
+}
+
+/// resnet → Transformer2D → resnet at the lowest resolution.
+public struct UNetMidBlock: Sendable {
+    public let resnet0: ResnetBlock2D
+    public let attention: Transformer2D
+    public let resnet1: ResnetBlock2D
+
+    init(_ source: ParameterSource, _ prefix: String, channels: Int, heads: Int, settings s: UNetBlockSettings) throws {
+        resnet0 = try ResnetBlock2D(source, "\(prefix).resnets.0", in: channels, out: channels,
+                                    timeEmbeddingChannels: s.timeEmbeddingChannels, groups: s.groups, eps: s.eps)
+        attention = try Transformer2D(source, "\(prefix).attentions.0", channels: channels, contextChannels: s.contextChannels,
+                                      heads: heads, layers: s.transformerLayers, groups: s.groups, linearProjection: s.linearProjection)
+        resnet1 = try ResnetBlock2D(source, "\(prefix).resnets.1", in: channels, out: channels,
+                                    timeEmbeddingChannels: s.timeEmbeddingChannels, groups: s.groups, eps: s.eps)
+    }
+
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor) -> Tensor {
+        resnet1(attention(resnet0(x, activatedTimeEmbedding: temb), context: context), activatedTimeEmbedding: temb)
+    }
+}
+
+/// Each layer concatenates a skip connection onto its input (channel axis), then resnet (+ attention);
+/// then nearest-neighbour 2× upsampling + conv.
+public struct UNetUpBlock: Sendable {
+    public let resnets: [ResnetBlock2D]
+    public let attentions: [Transformer2D]
+    public let upsampler: Upsample2D?
+
+    /// Channel plan as diffusers builds it: layer l takes `previous` (l = 0) or `out` channels plus
+    /// the skip's channels, which are `skipIn` for the last layer and `out` otherwise.
+    init(_ source: ParameterSource, _ prefix: String, previous: Int, out outChannels: Int, skipIn: Int, layers: Int,
+         heads: Int, hasAttention: Bool, upsample: Bool, settings s: UNetBlockSettings) throws {
+        resnets = try (0..<layers).map { l in
+            let skip = l == layers - 1 ? skipIn : outChannels
+            let input = l == 0 ? previous : outChannels
+            return try ResnetBlock2D(source, "\(prefix).resnets.\(l)", in: input + skip, out: outChannels,
+                                     timeEmbeddingChannels: s.timeEmbeddingChannels, groups: s.groups, eps: s.eps)
+        }
+        attentions = hasAttention ? try (0..<layers).map { l in
+            try Transformer2D(source, "\(prefix).attentions.\(l)", channels: outChannels, contextChannels: s.contextChannels,
+                              heads: heads, layers: s.transformerLayers, groups: s.groups, linearProjection: s.linearProjection)
+        } : []
+        upsampler = upsample ? try Upsample2D(source, "\(prefix).upsamplers.0", channels: outChannels) : nil
+    }
+
+    /// Consumes skip connections from the end of `skips`.
+    func callAsFunction(_ x: Tensor, skips: inout [Tensor], temb: Tensor, context: Tensor) -> Tensor {
+        var h = x
+        for (l, resnet) in resnets.enumerated() {
+            let skip = skips.removeLast()
+            h = resnet(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb)
+            if !attentions.isEmpty { h = attentions[l](h, context: context) }
+        }
+        if let upsampler { h = upsampler(h) }
+        return h
+    }
+}
