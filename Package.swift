@@ -13,9 +13,12 @@ let package = Package(
     name: "dbrender",
     platforms: [.macOS(.v14)],
     products: [
+        .executable(name: "dbtrain", targets: ["dbtrain"]),
         .executable(name: "dbbench", targets: ["dbbench"]),
     ],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
     targets: [
         // MARK: System libraries (Debian -dev packages, found by pkg-config)
         .systemLibrary(
@@ -42,6 +45,15 @@ let package = Package(
             resources: [.copy("Resources/clip-vocabulary")],
             swiftSettings: numericSwiftSettings),
         .target(name: "ImageIO", dependencies: ["CImageCodecs"]),
+        .target(
+            name: "Sampling", dependencies: ["Tensor", "Weights", "Models", "ImageIO"],
+            swiftSettings: numericSwiftSettings),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "dbtrain",
+            dependencies: ["Tensor", "Weights", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: numericSwiftSettings),
 
         // MARK: Fuzz target for the safetensors header parser (see Fuzz/README.md)
         .executableTarget(
@@ -62,5 +74,6 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "TestSupport"]),
     ]
 )

@@ -1,0 +1,1 @@
+// placeholder: the sampling pipeline lands here
