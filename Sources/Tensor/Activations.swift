@@ -122,7 +122,7 @@ public enum GELU {
     @inline(__always)
     static func normalCDF(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let z = x * -0.70710678118654752
-        let a = pointwiseMax(z, -z)  // |z|
+        let a = z.replacing(with: -z, where: z .< 0)  // |z| (pointwiseMax is not vectorised)
         let t = 1 / (1 + 0.5 * a)
         var p = SIMD8<Float>(repeating: 0.17087277)
         p = p * t - 0.82215223
