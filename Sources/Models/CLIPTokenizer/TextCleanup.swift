@@ -1,9 +1,11 @@
 // The text clean-up of transformers' CLIPTokenizer, and the scalar classes its regexes use.
 //
 // Reference: transformers 5 `models/clip/tokenization_clip.py`, whose `tokenizers` normalizer is
-// Sequence[NFC, Replace(Regex(`\s+`), " "), Lowercase]. That is what diffusers' StableDiffusionPipeline runs:
-// transformers 5 has no ftfy or HTML-unescape step for CLIP (the old Python tokenizer did, and only when
-// ftfy happened to be installed; neither diffusers nor transformers depends on it).
+// Sequence[NFC, Replace(Regex(`\s+`), " "), Lowercase]. That is what diffusers' StableDiffusionPipeline gets
+// after `pip install diffusers transformers` (transformers 5): its `CLIPTokenizer` is the `tokenizers`-backed
+// one, with no ftfy step. (transformers 4's Python CLIPTokenizer ran `ftfy.fix_text` only when ftfy happened
+// to be installed, and BERT's BasicTokenizer otherwise; neither package depends on ftfy.) HTML entities
+// such as "&amp;" stay as written: open_clip unescapes them, transformers never did.
 import Foundation
 
 /// How the CLIP regexes (Oniguruma, as `tokenizers` compiles them) see one scalar.
