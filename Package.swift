@@ -37,9 +37,8 @@ let package = Package(
         .target(
             name: "Tensor", dependencies: ["CBLAS", "CKernels"],
             swiftSettings: numericSwiftSettings),
-        .target(
-            name: "Weights", dependencies: ["Tensor"],
-            swiftSettings: numericSwiftSettings),
+        // Weights parses untrusted files: it keeps Swift's overflow and bounds checks (-O, not -Ounchecked).
+        .target(name: "Weights", dependencies: ["Tensor"]),
         .target(
             name: "Models", dependencies: ["Tensor", "Weights"],
             resources: [.copy("Resources/clip-vocabulary")],
