@@ -1,16 +1,47 @@
 // dbbench — performance measurements for dbrender. Build and run in release mode:
 //   swift run -c release dbbench kernels [--repetitions N]
+//   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
+//   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
 
-let arguments = CommandLine.arguments.dropFirst()
-let repetitions = arguments.firstIndex(of: "--repetitions").flatMap { i in
-    arguments.index(after: i) < arguments.endIndex ? Int(arguments[arguments.index(after: i)]) : nil
-} ?? 5
+let arguments = Array(CommandLine.arguments.dropFirst())
 
-switch arguments.first {
-case "kernels":
-    KernelBenchmarks.run(repetitions: repetitions)
-default:
-    FileHandle.standardError.write("usage: dbbench kernels [--repetitions N]\n".data(using: .utf8)!)
-    exit(2)
+/// The value after `--name`, if given.
+func option(_ name: String) -> String? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+
+let repetitions = option("--repetitions").flatMap(Int.init) ?? 5
+let usage = """
+    usage: dbbench kernels [--repetitions N]
+           dbbench models --model DIR [--repetitions N] [--json]
+           dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
+
+    """
+
+do {
+    switch arguments.first {
+    case "kernels":
+        KernelBenchmarks.run(repetitions: repetitions)
+    case "models":
+        guard let model = option("--model") else { throw CommandLineError.missing("--model") }
+        try ModelBenchmarks.run(modelPath: model, repetitions: repetitions, json: arguments.contains("--json"))
+    case "run-components":
+        guard let model = option("--model"), let inputs = option("--inputs"), let out = option("--out") else {
+            throw CommandLineError.missing("--model, --inputs and --out")
+        }
+        try ComponentRunner.run(modelPath: model, inputsPath: inputs, outputPath: out)
+    default:
+        FileHandle.standardError.write(usage.data(using: .utf8)!)
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write("dbbench: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}
+
+enum CommandLineError: Error, CustomStringConvertible {
+    case missing(String)
+    var description: String { "missing \(self)\n\(usage)" }
 }

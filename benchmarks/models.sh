@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Full-size model benchmark: dbrender vs PyTorch on the same random SD 1.5 folder, in one run.
+#   benchmarks/models.sh [--repetitions N] [--python PATH_TO_VENV_PYTHON]
+# Writes the folder once (dbtrain init --preset sd15) under .build/bench-sd15.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repetitions=3
+python=${DBRENDER_PYTHON:-.venv/bin/python}
+while (($#)); do
+    case $1 in
+        --repetitions) repetitions=$2; shift 2 ;;
+        --python) python=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+threads=${DBRENDER_THREADS:-$(nproc)}
+model=.build/bench-sd15
+scripts/setup.sh
+swift build -c release --product dbtrain >/dev/null && swift build -c release --product dbbench >/dev/null
+[[ -d $model/unet ]] || .build/release/dbtrain init --preset sd15 --out "$model" --seed 0
+ours=$(DBRENDER_THREADS=$threads .build/release/dbbench models --model "$model" --repetitions "$repetitions" --json)
+theirs=$(HF_HUB_OFFLINE=1 "$python" benchmarks/pytorch_baseline.py --model "$model" --threads "$threads" --repetitions "$repetitions")
+"$python" - "$ours" "$theirs" "$threads" <<'PY'
+import json, sys
+ours, theirs, threads = json.loads(sys.argv[1]), {r["name"]: r for r in json.loads(sys.argv[2])}, sys.argv[3]
+print(f"SD 1.5 architecture, random weights, fp32, {threads} threads; medians; ratio = ours / PyTorch (lower is better)")
+print(f"{'component':42} {'ours s':>9} {'torch s':>9} {'ratio':>6} {'ours RSS MB':>12} {'torch RSS MB':>13}")
+for r in ours:
+    t = theirs.get(r["name"])
+    if t is None:
+        continue
+    print(f"{r['name']:42} {r['seconds']:9.3f} {t['seconds']:9.3f} {r['seconds'] / t['seconds']:6.2f} {r['peak_rss_mb']:12} {t['peak_rss_mb']:13}")
+PY
