@@ -104,7 +104,8 @@ public final class ModelCheckpoint: @unchecked Sendable {
     static func openArchive(_ file: URL) throws -> TensorArchive {
         let ext = file.pathExtension.lowercased()
         if ext == "safetensors" { return try SafetensorsFile(contentsOf: file) }
-        throw ModelLoadingError.unknownArchitecture(file: file.path, reason: "PyTorch pickle checkpoints (.\(ext)) are not readable yet; convert to safetensors")
+        if ["ckpt", "bin", "pt", "pth"].contains(ext) { return try TorchCheckpointFile(contentsOf: file) }
+        throw ModelLoadingError.unknownArchitecture(file: file.path, reason: "unknown weights file type '.\(ext)' (expected .safetensors, .ckpt, .bin, .pt or .pth)")
     }
 
     // MARK: single file

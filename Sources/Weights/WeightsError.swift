@@ -64,6 +64,35 @@ public enum WeightsError: Error, Equatable, Sendable {
     case shapeMismatch(key: String, expected: [Int], found: [Int])
     /// A tensor name that cannot be written (duplicate, or the reserved `__metadata__`).
     case invalidTensorName(file: String, name: String, reason: String)
+
+    // MARK: PyTorch checkpoints (zip + pickle)
+
+    /// The zip container is damaged or is not a zip at all; `reason` names the structure at fault.
+    case corruptArchive(file: String, reason: String)
+    /// A zip entry that cannot be served straight from the mapping (compressed, encrypted, …).
+    case unsupportedArchiveEntry(file: String, entry: String, reason: String)
+    /// A zip entry the checkpoint needs is absent (`data.pkl`).
+    case missingArchiveEntry(file: String, entry: String)
+    /// A PyTorch file written without the zip container (torch < 1.6, or `_use_new_zipfile_serialization=False`).
+    case legacyTorchFormat(file: String)
+    /// The pickle program is malformed: truncated, a stack underflow, a value of the wrong kind.
+    /// `offset` is the byte offset of the opcode inside the pickle.
+    case corruptPickle(file: String, offset: Int, reason: String)
+    /// The pickle is larger, deeper or more shared than any real checkpoint (nesting, memo, stack).
+    case pickleLimitExceeded(file: String, limit: String)
+    /// An opcode outside the data-only subset this reader interprets (e.g. `INST`, `EXT1`).
+    case forbiddenPickleOpcode(file: String, offset: Int, opcode: UInt8)
+    /// A global that exists to run code (`os.system`, `builtins.eval`, …): the file is hostile.
+    case forbiddenPickleGlobal(file: String, module: String, name: String)
+    /// A tensor's rebuild call has arguments of the wrong kind, or a storage type with no tensor reading.
+    case invalidTensorRecord(file: String, tensor: String, reason: String)
+    /// A tensor refers to a storage that has no `data/<key>` entry in the archive.
+    case missingStorage(file: String, tensor: String, key: String)
+    /// A tensor's view (offset, sizes, strides) reaches past its storage, or the storage entry does
+    /// not hold the bytes its record declares.
+    case storageOutOfBounds(file: String, tensor: String, reason: String)
+    /// The unpickled object holds no dictionary of tensors.
+    case noStateDict(file: String, reason: String)
 }
 
 extension WeightsError: CustomStringConvertible {
@@ -115,6 +144,30 @@ extension WeightsError: CustomStringConvertible {
             "tensor '\(key)': expected shape \(expected), found \(found)"
         case let .invalidTensorName(file, name, reason):
             "\(file): cannot write tensor '\(name)': \(reason)"
+        case let .corruptArchive(file, reason):
+            "\(file): damaged zip archive: \(reason)"
+        case let .unsupportedArchiveEntry(file, entry, reason):
+            "\(file): zip entry '\(entry)': \(reason)"
+        case let .missingArchiveEntry(file, entry):
+            "\(file): the archive has no entry '\(entry)'"
+        case let .legacyTorchFormat(file):
+            "\(file): PyTorch's legacy (pre-1.6, non-zip) format is not supported; re-save it with torch >= 1.6 or convert it to safetensors"
+        case let .corruptPickle(file, offset, reason):
+            "\(file): damaged pickle at byte \(offset): \(reason)"
+        case let .pickleLimitExceeded(file, limit):
+            "\(file): pickle exceeds a safety limit: \(limit)"
+        case let .forbiddenPickleOpcode(file, offset, opcode):
+            "\(file): pickle opcode 0x\(String(opcode, radix: 16)) at byte \(offset) is not allowed"
+        case let .forbiddenPickleGlobal(file, module, name):
+            "\(file): pickle refers to \(module).\(name), which can run code; refusing the file"
+        case let .invalidTensorRecord(file, tensor, reason):
+            "\(file): tensor '\(tensor)': \(reason)"
+        case let .missingStorage(file, tensor, key):
+            "\(file): tensor '\(tensor)': storage '\(key)' is not in the archive"
+        case let .storageOutOfBounds(file, tensor, reason):
+            "\(file): tensor '\(tensor)': \(reason)"
+        case let .noStateDict(file, reason):
+            "\(file): no state dict: \(reason)"
         }
     }
 }
