@@ -23,10 +23,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=".build/bench-sd15")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--skip-build", action="store_true", help="use the release binaries already built")
     args = parser.parse_args()
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     os.chdir(root)
-    for product in ("dbtrain", "dbbench"):
+    for product in () if args.skip_build else ("dbtrain", "dbbench"):
         subprocess.run(["swift", "build", "-c", "release", "--product", product], check=True)
     if not os.path.isdir(os.path.join(args.model, "unet")):
         subprocess.run([".build/release/dbtrain", "init", "--preset", "sd15", "--out", args.model, "--seed", "0"], check=True)

@@ -36,8 +36,10 @@ public struct Upsample2D: Sendable {
         conv = try Conv2dLayer(source, "\(prefix).conv", in: channels, out: channels, kernel: 3, padding: 1)
     }
 
-    /// x [N, C, H, W] → [N, C, 2H, 2W]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        conv(UpsampleNearest2x.forward(x))
+    /// x [N, C, H, W] → [N, C, 2H, 2W], or → [N, C, size] when a size is given (the UNet passes the
+    /// size of the skip connection it will meet, which is 2H − 1 when a side was odd).
+    public func callAsFunction(_ x: Tensor, size: (height: Int, width: Int)? = nil) -> Tensor {
+        guard let size, size != (2 * x.shape[2], 2 * x.shape[3]) else { return conv(UpsampleNearest2x.forward(x)) }
+        return conv(NearestResize.forward(x, height: size.height, width: size.width))
     }
 }

@@ -49,15 +49,14 @@ public struct UNet2DCondition: Sendable {
         convOut = try Conv2dLayer(source, "conv_out", in: channels[0], out: c.outChannels, kernel: 3, padding: 1)
     }
 
-    /// latents [B, Cin, h, w], one timestep per sample, context [B, S, crossAttentionDim] → [B, Cout, h, w]
+    /// latents [B, Cin, h, w], one timestep per sample, context [B, S, crossAttentionDim] → [B, Cout, h, w].
+    /// Any latent size works: sides that are not divisible by 2^(blocks − 1) are handled as diffusers
+    /// does (stride-2 convolutions round up; the up path resizes to each skip connection's size).
     public func callAsFunction(_ latents: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
         precondition(latents.rank == 4 && latents.shape[1] == configuration.inChannels,
                      "UNet: latents \(latents.shape) do not have \(configuration.inChannels) channels")
         precondition(timesteps.count == latents.shape[0] && context.shape[0] == latents.shape[0],
                      "UNet: batch of \(latents.shape[0]) latents, \(timesteps.count) timesteps, context \(context.shape)")
-        let factor = 1 << (downBlocks.count - 1)
-        precondition(latents.shape[2] % factor == 0 && latents.shape[3] % factor == 0,
-                     "UNet: latent size \(latents.shape[2])×\(latents.shape[3]) is not a multiple of \(factor)")
         // Every resnet adds time_emb_proj(silu(temb)); the SiLU is taken once here.
         let temb = timeEmbedding(timesteps)  // [B, 4·C0]
         SiLU.forwardInPlace(temb)

@@ -103,7 +103,9 @@ public struct UNetUpBlock: Sendable {
             h = resnet(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb)
             if !attentions.isEmpty { h = attentions[l](h, context: context) }
         }
-        if let upsampler { h = upsampler(h) }
+        // diffusers' `upsample_size`: grow to the next skip connection's size, which is not 2× when
+        // a latent side was not divisible by 2^(blocks − 1).
+        if let upsampler { h = upsampler(h, size: skips.last.map { ($0.shape[2], $0.shape[3]) }) }
         return h
     }
 }

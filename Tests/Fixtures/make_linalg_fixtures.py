@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden values for the matrix-product family: matmul, linear, conv2d, softmax, attention, transpose.
+"""Golden values for the matrix-product family: matmul, linear, conv2d, softmax, attention, transpose, nearest resize.
 
 Writes Tests/Fixtures/linalg.safetensors: for each case its inputs, the PyTorch output, a random
 output gradient `gy`, and the input gradients PyTorch's autograd computes for it.
@@ -86,6 +86,10 @@ for name, B, tq, tk, heads, d, causal in attention_cases:
 # transpose of the last two axes (image [B, C, H·W] ⇄ tokens [B, H·W, C])
 x = leaf(2, 37, 45)
 record("transpose", {"x": x}, x.transpose(1, 2).contiguous())
+
+# nearest resize to an arbitrary size (the UNet's up path for latent sides not divisible by 8)
+x = leaf(2, 3, 9, 17)
+record("resize", {"x": x}, F.interpolate(x, size=(17, 33), mode="nearest"))
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "linalg.safetensors")
 save_file(out, path)

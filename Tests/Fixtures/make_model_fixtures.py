@@ -50,7 +50,7 @@ def save_weights(model, path, dtype=torch.float32, prefix=""):
 
 def save_config(config, path):
     with open(path, "w") as f:
-        json.dump(dict(config), f, indent=2, sort_keys=True, default=list)
+        json.dump(dict(config), f, indent=2, sort_keys=True, default=lambda o: sorted(o) if isinstance(o, set) else list(o))
 
 
 # ---------------------------------------------------------------------------------------------- UNet
@@ -279,7 +279,8 @@ def check_single_file(path, unet, vae):
 if __name__ == "__main__":
     torch.set_num_threads(1)
     unet_a = make_unet("unet_a", UNET_CASES["unet_a"], 10, 16, 16, torch.float16)
-    make_unet("unet_b", UNET_CASES["unet_b"], 20, 16, 24, torch.float32)
+    # 13×10 latents: sides not divisible by 4, so diffusers' up path resizes to the skips' sizes (7 → 13).
+    make_unet("unet_b", UNET_CASES["unet_b"], 20, 13, 10, torch.float32)
     vae_a = make_vae("vae_a", VAE_CASES["vae_a"], 30, 32, torch.float32)
     make_vae("vae_b", VAE_CASES["vae_b"], 40, 16, torch.bfloat16)
     clip_a = make_clip("clip_a", CLIP_CASES["clip_a"], 50, "")

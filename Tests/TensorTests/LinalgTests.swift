@@ -252,3 +252,28 @@ struct TransposeTests {
         expectClose(gx, "transpose.grad_x", tolerance: 0)
     }
 }
+
+@Suite("NearestResize")
+struct NearestResizeTests {
+    @Test("9×17 → 17×33 matches F.interpolate(mode='nearest'), forward and backward")
+    func golden() {
+        let x = fixture["resize.x"]
+        expectClose(NearestResize.forward(x, height: 17, width: 33), "resize.y", tolerance: 0)
+        let gx = zerosLike(x)
+        NearestResize.backward(gradOutput: fixture["resize.gy"], gradInput: gx)
+        expectClose(gx, "resize.grad_x")
+    }
+
+    @Test("backward agrees with finite differences")
+    func finiteDifferences() {
+        let x = fixture["resize.x"].copy()
+        let result = checkGradients(
+            inputs: [x], forward: { NearestResize.forward(x, height: 17, width: 33) },
+            backward: { gy in
+                let gx = zerosLike(x)
+                NearestResize.backward(gradOutput: gy, gradInput: gx)
+                return [gx]
+            })
+        #expect(result.worstRatio < finiteDifferenceTolerance, "\(result)")
+    }
+}
