@@ -1,0 +1,155 @@
+// The text-to-image and image-to-image pipelines of diffusers (StableDiffusionPipeline,
+// StableDiffusionImg2ImgPipeline) for SD 1.x, on our networks:
+//   prompt → tokens → embeddings (prompt and negative prompt)
+//   seed + i → image i's generator → initial latents (randn · init sigma, or the init image's
+//   latents noised to the first timestep)
+//   → denoising steps, guided pairs in ONE UNet call → VAE decode → clamp → 8-bit RGB.
+// The same seed, weights and sampler give diffusers' image.
+import Foundation
+import ImageIO
+import Models
+import Tensor
+import Weights
+
+/// A loaded SD 1.x model that renders images.
+public struct StableDiffusionPipeline: Sendable {
+    public let text: TextConditioner
+    public let denoiser: Denoiser
+    public let vae: AutoencoderKL
+    public let schedulerConfiguration: SchedulerConfiguration
+    /// Pixels per latent pixel (8 for SD 1.x).
+    public let vaeScaleFactor: Int
+    /// The size the model was trained at (512 for SD 1.5): the default width and height.
+    public let nativeSize: Int
+
+    /// Builds the networks from an opened checkpoint. Single files carry no tokenizer or scheduler
+    /// config: the bundled CLIP vocabulary and SD 1.x's scheduler defaults stand in.
+    public init(checkpoint: ModelCheckpoint) throws {
+        let c = checkpoint.configurations
+        let tokenizer = try checkpoint.tokenizerDirectory.map { try CLIPTokenizer(directory: $0) } ?? CLIPTokenizer.standard()
+        text = TextConditioner(
+            tokenizer: tokenizer,
+            encoder: try CLIPTextEncoder(configuration: c.textEncoder, parameters: checkpoint.source(.textEncoder)))
+        denoiser = Denoiser(unet: try UNet2DCondition(configuration: c.unet, parameters: checkpoint.source(.unet)))
+        vae = try AutoencoderKL(configuration: c.vae, parameters: checkpoint.source(.vae))
+        schedulerConfiguration = try checkpoint.schedulerConfigURL.map { try SchedulerConfiguration(contentsOf: $0) }
+            ?? SchedulerConfiguration()
+        vaeScaleFactor = c.vae.downsamplingFactor
+        nativeSize = c.unet.sampleSize * vaeScaleFactor
+    }
+
+    /// Opens and loads a diffusers folder or a single checkpoint file.
+    public static func load(_ url: URL) throws -> StableDiffusionPipeline {
+        try StableDiffusionPipeline(checkpoint: try ModelCheckpoint.open(url))
+    }
+
+    // MARK: Rendering
+
+    /// Renders every image of `request`.
+    /// - Parameters:
+    ///   - progress: called after each step with the steps done so far.
+    ///   - isCancelled: polled between steps; returning true stops the render with `.cancelled`.
+    public func render(
+        _ request: RenderRequest,
+        progress: (RenderProgress) -> Void = { _ in },
+        isCancelled: () -> Bool = { false }
+    ) throws -> [RenderedImage] {
+        let jobs = try makeJobs(for: request)
+        while !jobs.allSatisfy(\.isFinished) {
+            if isCancelled() { throw RenderError.cancelled }
+            denoiser.step(jobs)
+            progress(jobs[0].progress)
+        }
+        return jobs.enumerated().map { i, job in
+            RenderedImage(image: decode(job.latents), seed: request.seed &+ UInt64(i))
+        }
+    }
+
+    /// The prompt's and negative prompt's embeddings, in one text-encoder call.
+    public func encodePrompts(_ request: RenderRequest) throws -> (positive: PromptEmbedding, negative: PromptEmbedding) {
+        guard request.clipSkip >= 1 && request.clipSkip <= text.encoder.layers.count else {
+            throw RenderError.invalidRequest(field: "clip_skip", message: "must be 1 to \(text.encoder.layers.count)")
+        }
+        let embeddings = text.encode([text.tokenize(request.prompt), text.tokenize(request.negativePrompt)], clipSkip: request.clipSkip)
+        return (embeddings[0], embeddings[1])
+    }
+
+    /// The denoising jobs of a request (one per image), ready for `Denoiser.step`. `embeddings`
+    /// lets a caller with a cache skip the text encoder.
+    public func makeJobs(for request: RenderRequest, embeddings: (positive: Tensor, negative: Tensor)? = nil) throws -> [DenoisingJob] {
+        let (width, height) = try outputSize(request)
+        guard request.steps >= 1 else { throw RenderError.invalidRequest(field: "steps", message: "must be at least 1") }
+        guard request.count >= 1 else { throw RenderError.invalidRequest(field: "count", message: "must be at least 1") }
+        guard request.guidanceScale.isFinite else {
+            throw RenderError.invalidRequest(field: "guidance_scale", message: "must be a finite number")
+        }
+        let (positive, negative) = try embeddings ?? {
+            let e = try encodePrompts(request)
+            return (e.positive.embedding, e.negative.embedding)
+        }()
+        let initLatents = try request.initImage.map { image -> (mean: Tensor, std: Tensor) in
+            let (mean, logVariance) = vae.encode(LatentImages.tensor(from: image))
+            let std = Tensor(uninitialized: logVariance.shape)
+            for i in 0..<std.count { std.pointer[i] = Foundation.exp(0.5 * logVariance.pointer[i]) }
+            return (mean, std)
+        }
+        let latentShape = [1, vae.configuration.latentChannels, height / vaeScaleFactor, width / vaeScaleFactor]
+        return try (0..<request.count).map { i in
+            let scheduler: any Scheduler
+            do {
+                scheduler = try SchedulerFactory.make(name: request.sampler, configuration: schedulerConfiguration,
+                                                      steps: request.steps, eta: request.eta)
+            } catch {
+                throw RenderError.invalidRequest(field: "sampler", message: "\(error)")
+            }
+            var generator = TorchGenerator(seed: request.seed &+ UInt64(i))
+            guard let initLatents else {
+                let latents = generator.randn(latentShape)
+                Scale.forwardInPlace(latents, by: scheduler.initNoiseSigma)
+                return DenoisingJob(latents: latents, scheduler: scheduler, generator: generator,
+                                    positive: positive, negative: negative, guidanceScale: request.guidanceScale)
+            }
+            // diffusers' img2img order of draws from image i's generator: the VAE posterior sample,
+            // then the noise added at the first timestep.
+            let start: Int
+            do { start = try scheduler.firstStepIndex(strength: request.strength) } catch {
+                throw RenderError.invalidRequest(field: "strength", message: "\(error)")
+            }
+            guard start < scheduler.timesteps.count else {
+                throw RenderError.invalidRequest(field: "strength", message: "\(request.strength) × \(request.steps) steps leaves no step to run")
+            }
+            let sample = generator.randn(initLatents.mean.shape)
+            let latents = Tensor(uninitialized: initLatents.mean.shape)
+            let scaling = vae.configuration.scalingFactor
+            for j in 0..<latents.count {
+                latents.pointer[j] = scaling * (initLatents.mean.pointer[j] + initLatents.std.pointer[j] * sample.pointer[j])
+            }
+            let noise = generator.randn(latents.shape)
+            return DenoisingJob(latents: scheduler.addNoise(original: latents, noise: noise, stepIndex: start),
+                                scheduler: scheduler, generator: generator, positive: positive, negative: negative,
+                                guidanceScale: request.guidanceScale, firstStepIndex: start)
+        }
+    }
+
+    /// Latents [1, 4, h, w] (as the scheduler leaves them) → RGB image.
+    public func decode(_ latents: Tensor) -> RGBImage {
+        let scaled = Tensor(uninitialized: latents.shape)
+        let inverse = vae.configuration.scalingFactor
+        for i in 0..<latents.count { scaled.pointer[i] = latents.pointer[i] / inverse }
+        return LatentImages.rgbImage(from: vae.decode(scaled))
+    }
+
+    /// Width and height of the request's images: the init image's size, the request's, or the model's.
+    func outputSize(_ request: RenderRequest) throws -> (width: Int, height: Int) {
+        let width = request.initImage?.width ?? request.width ?? nativeSize
+        let height = request.initImage?.height ?? request.height ?? nativeSize
+        for (field, value) in [("width", width), ("height", height)] {
+            guard value >= vaeScaleFactor, value % vaeScaleFactor == 0 else {
+                let source = request.initImage == nil ? "" : " (the init image's size)"
+                throw RenderError.invalidRequest(field: request.initImage == nil ? field : "init_image",
+                                                 message: "\(field) \(value)\(source) must be a positive multiple of \(vaeScaleFactor)")
+            }
+        }
+        return (width, height)
+    }
+}

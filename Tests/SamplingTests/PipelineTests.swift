@@ -1,0 +1,110 @@
+// The whole pipeline against diffusers on the model that ships in models/tiny, for every sampler
+// (fixtures: Tests/Fixtures/make_pipeline_fixtures.py). Bound: PSNR ≥ 40 dB against diffusers'
+// 8-bit image, or every channel within 2/255 — fp32 differences of ~1e-6 in the networks move a
+// few pixels across a rounding boundary, never more.
+import Foundation
+import ImageIO
+import Testing
+import Sampling
+import Tensor
+import TestSupport
+
+private let fixture = try! Fixtures.open("pipeline")
+private let pipeline = try! StableDiffusionPipeline.load(
+    Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/tiny"))
+
+/// PSNR in dB between two 8-bit images given as float tensors of the same element count.
+private func psnr(_ a: [Float], _ b: [Float]) -> Double {
+    let mse = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
+    return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+}
+
+private func expectMatches(_ images: [RenderedImage], _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let expected = fixture["\(name).image"]  // [N, H, W, 3]
+    #expect(images.count == expected.shape[0], sourceLocation: sourceLocation)
+    let plane = expected.count / expected.shape[0]
+    for (i, rendered) in images.enumerated() {
+        let ours = rendered.image.pixels.map(Float.init)
+        let theirs = Array(expected.buffer[(i * plane)..<((i + 1) * plane)])
+        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
+        let quality = psnr(ours, theirs)
+        #expect(ours.count == theirs.count && (quality >= 40 || maxDelta <= 2),
+                "\(name) image \(i): PSNR \(quality) dB, max |Δ| \(maxDelta)", sourceLocation: sourceLocation)
+    }
+}
+
+private func request(_ name: String, sampler: String) -> RenderRequest {
+    let c = fixture["\(name).config"].scalars  // count, steps, guidance, seed
+    var r = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[3]))
+    r.negativePrompt = "blurry, low quality"
+    r.sampler = sampler
+    r.count = Int(c[0])
+    r.steps = Int(c[1])
+    r.guidanceScale = c[2]
+    r.width = 64
+    r.height = 64
+    return r
+}
+
+@Suite("Pipeline parity with diffusers")
+struct PipelineTests {
+    @Test("text-to-image matches StableDiffusionPipeline", arguments: ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms"])
+    func textToImage(_ sampler: String) throws {
+        expectMatches(try pipeline.render(request(sampler, sampler: sampler)), sampler)
+    }
+
+    @Test("two images of one request use seeds seed and seed + 1, batched in one UNet call")
+    func countTwo() throws {
+        let images = try pipeline.render(request("euler_a_count2", sampler: "euler_a"))
+        #expect(images.map(\.seed) == [1234, 1235])
+        expectMatches(images, "euler_a_count2")
+    }
+
+    @Test("guidance scale 1 skips the unconditional pass and still matches")
+    func noGuidance() throws {
+        expectMatches(try pipeline.render(request("dpmpp_2m_noguidance", sampler: "dpmpp_2m")), "dpmpp_2m_noguidance")
+    }
+
+    @Test("image-to-image matches StableDiffusionImg2ImgPipeline (strength 0.6)", arguments: ["ddim", "euler_a", "dpmpp_2m"])
+    func imageToImage(_ sampler: String) throws {
+        var r = request("img2img_\(sampler)", sampler: sampler)
+        let initPixels = fixture["init_image"].scalars.map { UInt8($0) }
+        r.initImage = RGBImage(width: 64, height: 64, pixels: initPixels)
+        r.strength = 0.6
+        expectMatches(try pipeline.render(r), "img2img_\(sampler)")
+    }
+
+    @Test("progress is reported after every step; cancellation stops between steps")
+    func progressAndCancellation() throws {
+        var r = request("euler", sampler: "euler")
+        var seen: [RenderProgress] = []
+        _ = try pipeline.render(r, progress: { seen.append($0) })
+        #expect(seen.map(\.step) == Array(1...r.steps) && seen.allSatisfy { $0.steps == r.steps })
+        r.steps = 20
+        var calls = 0
+        #expect(throws: RenderError.cancelled) {
+            _ = try pipeline.render(r, progress: { _ in }, isCancelled: { calls += 1; return calls > 3 })
+        }
+        #expect(calls == 4)
+    }
+
+    @Test("invalid requests name the field")
+    func invalidRequests() throws {
+        var r = request("euler", sampler: "nonsense")
+        #expect(throws: RenderError.self) { _ = try pipeline.render(r) }
+        do { _ = try pipeline.render(r) } catch let RenderError.invalidRequest(field, message) {
+            #expect(field == "sampler" && message.contains("euler_a"))
+        }
+        r = request("euler", sampler: "euler")
+        r.width = 60
+        do { _ = try pipeline.render(r); Issue.record("width 60 accepted") } catch let RenderError.invalidRequest(field, _) {
+            #expect(field == "width")
+        }
+        r.width = 64
+        r.strength = 0.05
+        r.initImage = RGBImage(width: 64, height: 64, pixels: [UInt8](repeating: 128, count: 64 * 64 * 3))
+        do { _ = try pipeline.render(r); Issue.record("strength 0.05 with 8 steps accepted") } catch let RenderError.invalidRequest(field, _) {
+            #expect(field == "strength")
+        }
+    }
+}
