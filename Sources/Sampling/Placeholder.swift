@@ -1,1 +1,0 @@
-// placeholder: the sampling pipeline lands here
