@@ -362,4 +362,72 @@ struct PyTorchCheckpointMalformedTests {
         let (error, path) = try open(storedZip([("archive/data/0", bytes(of: [1]))]))
         #expect(error == .missingArchiveEntry(file: path, entry: "<archive>/data.pkl"))
     }
+
+    // MARK: Random damage
+
+    /// Opens `bytes`; any outcome but a crash or a non-`WeightsError` is acceptable, and when the
+    /// file opens, every tensor must read (or fail with a `WeightsError`).
+    func survives(_ bytes: [UInt8], in scratch: ScratchDirectory) throws {
+        let url = try scratch.file("fuzzed.ckpt", bytes: bytes)
+        _ = weightsError {
+            let file = try TorchCheckpointFile(contentsOf: url)
+            for name in file.tensorNames { _ = weightsError { _ = try file.tensor(name) } }
+        }
+    }
+
+    @Test("random byte changes in a real torch file never crash the reader")
+    func randomMutations() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let original = Array(try Data(contentsOf: PyTorchCheckpointTests.directory.appendingPathComponent("lightning.ckpt")))
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {  // xorshift64: deterministic, so a failure reproduces
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        // The pickle is data.pkl, the first entry: its bytes start after the 64-byte-aligned header.
+        let pickleRange = 64..<2400  // data.pkl is 2365 bytes
+        for round in 0..<400 {
+            var bytes = original
+            for _ in 0..<(1 + next(4)) {
+                // Half the rounds hit the pickle, the rest anywhere (directory, headers, data).
+                let index = round % 2 == 0 ? pickleRange.lowerBound + next(pickleRange.count) : next(bytes.count)
+                bytes[index] = UInt8(truncatingIfNeeded: next(256))
+            }
+            try survives(bytes, in: scratch)
+        }
+    }
+
+    @Test("every truncation of a real torch file is an error, never a crash")
+    func truncations() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let original = Array(try Data(contentsOf: PyTorchCheckpointTests.directory.appendingPathComponent("lightning.ckpt")))
+        for length in stride(from: 0, to: original.count, by: 5) {
+            let url = try scratch.file("cut.ckpt", bytes: Array(original.prefix(length)))
+            #expect(weightsError { _ = try TorchCheckpointFile(contentsOf: url) } != nil, "\(length) bytes")
+        }
+    }
+
+    @Test("random programs over the supported opcodes never crash the machine")
+    func randomPrograms() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        // Every supported opcode, plus short arguments, so that programs get past the first check.
+        let alphabet: [UInt8] = [0x80, 0x95, 0x2E, 0x28, 0x30, 0x31, 0x32, 0x4E, 0x88, 0x89, 0x4A, 0x4B, 0x4D, 0x8A,
+                                 0x8B, 0x47, 0x58, 0x8C, 0x8D, 0x54, 0x55, 0x42, 0x43, 0x8E, 0x96, 0x7D, 0x5D, 0x29,
+                                 0x8F, 0x64, 0x6C, 0x74, 0x85, 0x86, 0x87, 0x91, 0x90, 0x61, 0x65, 0x73, 0x75, 0x71,
+                                 0x72, 0x94, 0x68, 0x6A, 0x63, 0x93, 0x52, 0x62, 0x81, 0x92, 0x51, 0x00, 0x01, 0x0A]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ bound: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        for _ in 0..<500 {
+            var program: [UInt8] = [0x80, 0x02]
+            for _ in 0..<(1 + next(120)) { program.append(alphabet[next(alphabet.count)]) }
+            program.append(0x2E)
+            try survives(torchArchive(pickle: program, storages: [("0", bytes(of: [1, 2, 3, 4]))]), in: scratch)
+        }
+    }
 }

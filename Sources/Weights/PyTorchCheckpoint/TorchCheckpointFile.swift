@@ -23,6 +23,7 @@ public final class TorchCheckpointFile: TensorArchive, @unchecked Sendable {
     /// Storage key → its bytes' range in the file.
     private let storageRanges: [String: Range<Int>]
 
+    /// The file, as opened (for error messages).
     public var path: String { url.path }
     /// Names of all tensors of the state dict, sorted.
     public let tensorNames: [String]

@@ -26,8 +26,9 @@ struct TorchTensorRecord {
     var isContiguous: Bool {
         var expected = 1
         for (size, stride) in zip(shape, strides).reversed() where size != 1 {
-            if stride != expected { return false }
-            expected *= size
+            // Partial products can overflow when another dimension is 0 (the total is then 0).
+            guard stride == expected, let next = checkedProduct(expected, size) else { return false }
+            expected = next
         }
         return true
     }
@@ -203,7 +204,7 @@ extension TorchTensorRecord {
 
     /// True when `materialize` would borrow the storage memory at `storage`.
     func isZeroCopy(storage: UnsafeRawPointer) -> Bool {
-        dtype == .f32 && isContiguous && elementCount > 0
+        dtype == .f32 && elementCount > 0 && isContiguous
             && Int(bitPattern: storage + offset * 4) % MemoryLayout<Float>.alignment == 0
     }
 
