@@ -13,11 +13,15 @@ let package = Package(
     name: "dbrender",
     platforms: [.macOS(.v14)],
     products: [
+        .executable(name: "dbrenderd", targets: ["dbrenderd"]),
+        .executable(name: "dbrender", targets: ["dbrender"]),
         .executable(name: "dbtrain", targets: ["dbtrain"]),
         .executable(name: "dbbench", targets: ["dbbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // MARK: System libraries (Debian -dev packages, found by pkg-config)
@@ -48,7 +52,25 @@ let package = Package(
             name: "Sampling", dependencies: ["Tensor", "Weights", "Models", "ImageIO"],
             swiftSettings: numericSwiftSettings),
 
+        .target(name: "RenderAPI"),
+        .target(
+            name: "RenderServer",
+            dependencies: [
+                "Sampling", "ImageIO", "RenderAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // MARK: Executables
+        .executableTarget(
+            name: "dbrenderd",
+            dependencies: ["RenderServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The client links neither models nor tensors: the API types and a socket, nothing else.
+        .executableTarget(
+            name: "dbrender",
+            dependencies: ["RenderAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "dbtrain",
             dependencies: ["Tensor", "Weights", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -74,5 +96,6 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "TestSupport"]),
+        .testTarget(name: "RenderServerTests", dependencies: ["RenderServer", "RenderAPI", "TestSupport"]),
     ]
 )
