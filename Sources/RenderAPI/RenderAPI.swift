@@ -97,6 +97,9 @@ public struct ErrorBody: Codable, Sendable, Equatable, Error {
         public var message: String
         /// The request field at fault, when one is.
         public var field: String?
+        public init(code: String, message: String, field: String? = nil) {
+            self.code = code; self.message = message; self.field = field
+        }
     }
     public var error: Detail
 

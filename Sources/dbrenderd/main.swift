@@ -1,1 +1,178 @@
-print("dbrenderd placeholder")
+// dbrenderd — keeps an SD 1.x model loaded and serves renders over a Unix socket (HTTP/1.1 + JSON).
+// Lifecycle: load the model (memory-mapped), listen, log one "ready" line, serve; SIGHUP loads the
+// model again beside the running one and swaps it in; SIGTERM stops accepting, lets in-flight
+// renders finish within the grace period, then exits 0.
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import RenderServer
+import Sampling
+import Tensor
+import Weights
+
+@main
+struct DBRenderD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dbrenderd",
+        abstract: "Serve Stable Diffusion 1.x renders over a Unix socket.",
+        discussion: """
+            The socket defaults to $XDG_RUNTIME_DIR/dbrender.sock (or /run/dbrender/dbrender.sock), or the \
+            socket systemd passes (socket activation). Limits and defaults come from --config (JSON; see README).
+            """)
+
+    @Option(help: "A diffusers model folder, or a single original-layout .safetensors / .ckpt file.")
+    var model: String
+
+    @Option(help: "Unix socket path to create.")
+    var socket: String?
+
+    @Option(help: "JSON configuration file (limits, defaults, socket mode, grace period).")
+    var config: String?
+
+    @Option(help: "Compute threads (default: all cores, or $DBRENDER_THREADS).")
+    var threads: Int?
+
+    @Option(help: "Mode of the socket file, octal (default 0660).")
+    var socketMode: String?
+
+    func run() throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "dbrenderd")
+        logger.logLevel = .info
+        // First, before any thread starts: socket activation reads and clears the environment.
+        let endpoint = try Self.endpoint(socket: socket, logger: logger)
+        var settings = try config.map { try ServerConfiguration.load(URL(fileURLWithPath: $0)) } ?? ServerConfiguration()
+        if let socketMode {
+            guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else { throw ValidationError("--socket-mode must be octal, like 0660") }
+            settings.socketMode = mode
+        }
+        if let threads { ThreadPool.shared.configure(threads: threads) } else { ThreadPool.shared.configure(threads: ThreadPool.shared.threads) }
+
+        let modelURL = URL(fileURLWithPath: model)
+        let (pipeline, description) = try Self.load(modelURL, logger: logger)
+        let engine = RenderEngine(pipeline: pipeline, model: description, configuration: settings, logger: logger)
+        engine.start()
+        let server = RenderHTTPServer(engine: engine, logger: logger)
+        let path = try server.start(endpoint, mode: settings.socketMode)
+        logger.info("ready", metadata: [
+            "model": "\(description.path)", "layout": "\(description.layout)",
+            "load_seconds": "\(String(format: "%.2f", description.loadSeconds))", "socket": "\(path)",
+            "threads": "\(ThreadPool.shared.threads)",
+        ])
+        let notifier = SystemdNotifier()
+        _ = notifier.send(.ready, .status("serving \(description.path)"))
+
+        let lifecycle = Lifecycle(engine: engine, server: server, notifier: notifier, logger: logger, modelURL: modelURL,
+                                  gracePeriod: settings.shutdownGracePeriod)
+        lifecycle.installSignalHandlers()
+        dispatchMain()
+    }
+
+    /// Loads a model and describes it for logs and `GET /v1/model`.
+    static func load(_ url: URL, logger: Logger) throws -> (StableDiffusionPipeline, RenderEngine.ModelDescription) {
+        let start = Date()
+        let checkpoint: ModelCheckpoint
+        do { checkpoint = try ModelCheckpoint.open(url) } catch {
+            throw ValidationError("cannot open model \(url.path): \(error)")
+        }
+        if !checkpoint.skippedKeys.isEmpty {
+            logger.info("skipped tensors that belong to no component", metadata: ["count": "\(checkpoint.skippedKeys.count)"])
+        }
+        let pipeline: StableDiffusionPipeline
+        do { pipeline = try StableDiffusionPipeline(checkpoint: checkpoint) } catch {
+            throw ValidationError("cannot load model \(url.path): \(error)")
+        }
+        let unused = ModelComponent.allCases.reduce(0) { $0 + checkpoint.source($1).unusedKeys.count }
+        if unused > 0 { logger.info("unused tensors in the checkpoint", metadata: ["count": "\(unused)"]) }
+        return (pipeline, RenderEngine.ModelDescription(
+            path: url.path, layout: checkpoint.layout.rawValue, nativeSize: pipeline.nativeSize,
+            textEncoderLayers: pipeline.text.encoder.layers.count, loadSeconds: Date().timeIntervalSince(start)))
+    }
+
+    /// The socket systemd passed, else the path asked for, else the default path.
+    static func endpoint(socket: String?, logger: Logger) throws -> RenderHTTPServer.Endpoint {
+        if let activation = try SocketActivation.takeFromProcess(), !activation.descriptors.isEmpty {
+            let listening = try activation.listeningUnixSocket()
+            logger.info("using the socket systemd passed", metadata: ["socket": "\(listening.address)"])
+            return .inherited(fileDescriptor: listening.fileDescriptor, path: "\(listening.address)")
+        }
+        if let socket { return .path(socket) }
+        let environment = ProcessInfo.processInfo.environment
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return .path(runtime + "/dbrender.sock") }
+        return .path("/run/dbrender/dbrender.sock")
+    }
+}
+
+/// Signal handling: SIGTERM/SIGINT drain and exit, SIGHUP reloads the model.
+final class Lifecycle: @unchecked Sendable {
+    let engine: RenderEngine
+    let server: RenderHTTPServer
+    let notifier: SystemdNotifier
+    let logger: Logger
+    let modelURL: URL
+    let gracePeriod: Double
+    private let queue = DispatchQueue(label: "dbrenderd.lifecycle")
+    private var sources: [DispatchSourceSignal] = []
+    private var stopping = false
+    private var reloading = false
+
+    init(engine: RenderEngine, server: RenderHTTPServer, notifier: SystemdNotifier, logger: Logger, modelURL: URL, gracePeriod: Double) {
+        self.engine = engine; self.server = server; self.notifier = notifier; self.logger = logger
+        self.modelURL = modelURL; self.gracePeriod = gracePeriod
+    }
+
+    func installSignalHandlers() {
+        for (signalNumber, action) in [(SIGTERM, stop), (SIGINT, stop), (SIGHUP, reload)] as [(Int32, () -> Void)] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler(handler: action)
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func stop() {
+        guard !stopping else { return }
+        stopping = true
+        logger.info("stopping: no new renders; waiting for running ones", metadata: ["grace_seconds": "\(gracePeriod)"])
+        _ = notifier.send(.stopping)
+        server.stopListening()
+        engine.stopAccepting()
+        let deadline = Date().addingTimeInterval(gracePeriod)
+        while engine.isBusy && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if engine.isBusy {
+            logger.warning("grace period over; cancelling the renders still running")
+            engine.cancelAll()
+            let hardDeadline = Date().addingTimeInterval(10)
+            while engine.isBusy && Date() < hardDeadline { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        // Let the event loop flush the last answers before it goes away.
+        Thread.sleep(forTimeInterval: 0.2)
+        engine.stop()
+        server.shutdown()
+        logger.info("stopped")
+        exit(0)
+    }
+
+    private func reload() {
+        guard !stopping, !reloading else { return }
+        reloading = true
+        _ = notifier.send(SystemdNotification.reloadingNow())
+        logger.info("reloading the model", metadata: ["model": "\(modelURL.path)"])
+        let url = modelURL, logger = self.logger, engine = self.engine, notifier = self.notifier
+        Thread.detachNewThread { [weak self] in
+            do {
+                let (pipeline, description) = try DBRenderD.load(url, logger: logger)
+                engine.replacePipeline(pipeline, model: description)
+                logger.info("model reloaded; it takes over when the running renders finish",
+                            metadata: ["load_seconds": "\(String(format: "%.2f", description.loadSeconds))"])
+            } catch {
+                logger.error("reload failed; keeping the current model", metadata: ["error": "\(error)"])
+            }
+            _ = notifier.send(.ready)
+            guard let lifecycle = self else { return }
+            lifecycle.queue.async { lifecycle.reloading = false }
+        }
+    }
+}

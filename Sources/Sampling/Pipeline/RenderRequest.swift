@@ -40,6 +40,7 @@ public struct RenderedImage: Sendable {
 public struct RenderProgress: Sendable, Equatable {
     public let step: Int
     public let steps: Int
+    public init(step: Int, steps: Int) { self.step = step; self.steps = steps }
 }
 
 /// A render that cannot run or was stopped.

@@ -1,0 +1,144 @@
+// One HTTP/1.1 connection: collects a request (refusing bodies over the limit with 413 before
+// reading them), routes it, and writes the answer — a JSON body, or for renders with
+// `Accept: application/x-ndjson` a chunked stream of one event per line. A client that hangs up
+// cancels the render it was waiting for. Nothing a client sends can stop the daemon.
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RenderAPI
+
+/// The channel handler behind every connection.
+final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let router: RequestRouter
+    private let maximumBodyBytes: Int
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var discarding = false
+    /// The render this connection is waiting for; cancelled if the client goes away first.
+    private var waitingFor: RenderJob?
+
+    init(router: RequestRouter, maximumBodyBytes: Int) {
+        self.router = router
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            head = requestHead
+            body.clear()
+            discarding = false
+            if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > maximumBodyBytes {
+                discarding = true
+                respond(context, APIError(status: 413, code: "body_too_large",
+                                          message: "the body has \(length) bytes; the limit is \(maximumBodyBytes)"), close: true)
+            }
+        case .body(var chunk):
+            guard !discarding else { return }
+            if body.readableBytes + chunk.readableBytes > maximumBodyBytes {
+                discarding = true
+                respond(context, APIError(status: 413, code: "body_too_large", message: "the body exceeds \(maximumBodyBytes) bytes"), close: true)
+                return
+            }
+            body.writeBuffer(&chunk)
+        case .end:
+            guard !discarding, let head else { return }
+            self.head = nil
+            handle(context, head: head, body: Data(body.readableBytesView))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let job = waitingFor, !job.isFinished { router.engine.cancel(job) }
+        waitingFor = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A malformed request line or headers: answer 400 if we still can, then close.
+        if error is HTTPParserError {
+            respond(context, APIError(status: 400, code: "malformed_http", message: "the request is not valid HTTP/1.1"), close: true)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Routing
+
+    private func handle(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: Data) {
+        let keepAlive = head.isKeepAlive
+        switch router.route(head, body: body) {
+        case .json(let status, let data, let extraHeaders):
+            write(context, status: status, contentType: "application/json", body: data, headers: extraHeaders, keepAlive: keepAlive)
+        case .text(let status, let text, let contentType):
+            write(context, status: status, contentType: contentType, body: Data(text.utf8), headers: [], keepAlive: keepAlive)
+        case .error(let error):
+            respond(context, error, close: !keepAlive)
+        case .waitForRender(let job):
+            waitingFor = job
+            let channel = context.channel
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            job.whenFinished {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.waitingFor = nil
+                    guard channel.isActive else { return }
+                    switch handler.router.finalAnswer(job) {
+                    case .success(let data): handler.write(context, status: 200, contentType: "application/json", body: data, headers: [], keepAlive: keepAlive)
+                    case .failure(let error): handler.respond(context, error, close: !keepAlive)
+                    }
+                }
+            }
+        case .stream(let job, let relay):
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/x-ndjson")
+            headers.add(name: "Cache-Control", value: "no-store")
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+            context.flush()
+            // Events arrive on the engine thread; each is written on the connection's event loop.
+            relay.attach { event in
+                let line = APIJSON.encode(event) + Data("\n".utf8)
+                loop.execute {
+                    let (handler, context) = bound.value
+                    guard context.channel.isActive else { return }
+                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: line)))), promise: nil)
+                    if event.event == "done" || event.event == "error" {
+                        handler.waitingFor = nil
+                        context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+                        if !keepAlive { context.close(promise: nil) }
+                    }
+                }
+            }
+            waitingFor = job
+        }
+    }
+
+    // MARK: Writing
+
+    private func respond(_ context: ChannelHandlerContext, _ error: APIError, close: Bool) {
+        router.engine.metrics.error(error.body.error.code)
+        var headers: [(String, String)] = []
+        if let retry = error.retryAfter { headers.append(("Retry-After", "\(retry)")) }
+        write(context, status: error.status, contentType: "application/json", body: APIJSON.encode(error.body), headers: headers, keepAlive: !close)
+        if close { context.close(promise: nil) }
+    }
+
+    private func write(_ context: ChannelHandlerContext, status: Int, contentType: String, body: Data,
+                       headers extra: [(String, String)], keepAlive: Bool) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(body.count)")
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}

@@ -1,0 +1,314 @@
+// The engine: one thread that owns the loaded model and does all numeric work. It admits queued
+// requests between steps, so a new request joins the running batch instead of waiting for the
+// others to finish; each iteration advances every active request of one latent size by one step in
+// ONE UNet call (each image with its own timestep, embeddings and scheduler state). Sizes take
+// turns, and admission is first come first served, so no request starves.
+import Foundation
+import ImageIO
+import Logging
+import RenderAPI
+import Sampling
+import Tensor
+
+/// Runs render jobs on a loaded pipeline.
+public final class RenderEngine: @unchecked Sendable {
+    /// A job being denoised: its images' denoising states.
+    private struct ActiveRender {
+        let job: RenderJob
+        let images: [DenoisingJob]
+        var rows: Int { images.reduce(0) { $0 + $1.batchRows } }
+        var latentSize: [Int] { images[0].latentSize }
+    }
+
+    public let configuration: ServerConfiguration
+    public let metrics: Metrics
+    public let cache: EmbeddingCache
+    private let logger: Logger
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var pipeline: StableDiffusionPipeline
+    private var modelDescription: ModelDescription
+    private var pendingPipeline: (StableDiffusionPipeline, ModelDescription)?
+    private var queue: [RenderJob] = []
+    private var active: [ActiveRender] = []
+    private var jobs: [String: RenderJob] = [:]
+    private var finishedOrder: [String] = []
+    private var accepting = true
+    private var stopped = false
+    private var lastSizeServed: [Int]?
+    private var thread: Thread?
+
+    /// What `GET /v1/model` reports.
+    public struct ModelDescription: Sendable {
+        public var path: String
+        public var layout: String
+        public var nativeSize: Int
+        public var textEncoderLayers: Int
+        public var loadSeconds: Double
+        public init(path: String, layout: String, nativeSize: Int, textEncoderLayers: Int, loadSeconds: Double) {
+            self.path = path; self.layout = layout; self.nativeSize = nativeSize
+            self.textEncoderLayers = textEncoderLayers; self.loadSeconds = loadSeconds
+        }
+    }
+
+    public init(pipeline: StableDiffusionPipeline, model: ModelDescription, configuration: ServerConfiguration,
+                logger: Logger) {
+        self.pipeline = pipeline
+        self.modelDescription = model
+        self.configuration = configuration
+        self.metrics = Metrics()
+        self.cache = EmbeddingCache(capacityBytes: configuration.embeddingCacheBytes)
+        self.logger = logger
+    }
+
+    /// Starts the engine thread.
+    public func start() {
+        let thread = Thread { [weak self] in self?.run() }
+        thread.name = "dbrender-engine"
+        thread.stackSize = 16 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    // MARK: Requests
+
+    /// The validator for the current model.
+    public var validator: RequestValidator {
+        condition.withLock {
+            RequestValidator(configuration: configuration, nativeSize: modelDescription.nativeSize,
+                             textEncoderLayers: modelDescription.textEncoderLayers)
+        }
+    }
+
+    public var model: ModelDescription { condition.withLock { modelDescription } }
+
+    /// Queues a validated render; `listener` sees every event from `queued` on.
+    public func submit(_ spec: RenderSpec, listener: ((StreamEvent) -> Void)? = nil) throws(APIError) -> RenderJob {
+        let job = RenderJob(id: Self.newID(), spec: spec)
+        if let listener { job.addListener(listener) }
+        condition.lock()
+        guard accepting else {
+            condition.unlock()
+            throw APIError(status: 503, code: "shutting_down", message: "the daemon is shutting down", retryAfter: 5)
+        }
+        guard queue.count < configuration.limits.maximumQueuedJobs else {
+            let retry = retryAfterSeconds()
+            condition.unlock()
+            throw APIError(status: 503, code: "queue_full",
+                           message: "\(configuration.limits.maximumQueuedJobs) renders are queued (the limit); retry later", retryAfter: retry)
+        }
+        queue.append(job)
+        jobs[job.id] = job
+        let position = queue.count - 1
+        condition.signal()
+        condition.unlock()
+        job.markQueued(position: position)
+        return job
+    }
+
+    /// The job with `id`, running, queued or recently finished.
+    public func job(_ id: String) -> RenderJob? { condition.withLock { jobs[id] } }
+
+    /// Jobs ahead of `job` in the queue (nil when it is not queued).
+    public func queuePosition(of job: RenderJob) -> Int? { condition.withLock { queue.firstIndex { $0 === job } } }
+
+    /// Cancels a queued or running job; it stops within one step.
+    public func cancel(_ job: RenderJob) {
+        job.requestCancellation()
+        condition.withLock { condition.signal() }
+    }
+
+    public var queueDepth: Int { condition.withLock { queue.count } }
+    public var activeCount: Int { condition.withLock { active.count } }
+    /// True while any job is queued or running.
+    public var isBusy: Bool { condition.withLock { !queue.isEmpty || !active.isEmpty } }
+
+    /// The Prometheus text of /metrics.
+    public func metricsText() -> String {
+        let (depth, running) = condition.withLock { (queue.count, active.count) }
+        return metrics.render(queueDepth: depth, activeJobs: running, cache: cache.statistics)
+    }
+
+    /// Stops accepting new jobs (SIGTERM); queued and running ones go on.
+    public func stopAccepting() { condition.withLock { accepting = false } }
+
+    /// Cancels everything still queued or running (the grace period ran out).
+    public func cancelAll() {
+        condition.withLock {
+            for job in queue { job.requestCancellation() }
+            for render in active { render.job.requestCancellation() }
+            condition.signal()
+        }
+    }
+
+    /// Ends the engine thread after the current step.
+    public func stop() { condition.withLock { stopped = true; condition.signal() } }
+
+    /// Swaps in a newly loaded model once the running renders have finished; queued renders wait
+    /// for it and then run on the new model.
+    public func replacePipeline(_ newPipeline: StableDiffusionPipeline, model: ModelDescription) {
+        condition.withLock {
+            pendingPipeline = (newPipeline, model)
+            condition.signal()
+        }
+    }
+
+    /// Seconds a client should wait before retrying a full queue: the running work's rough length.
+    private func retryAfterSeconds() -> Int { max(1, min(60, queue.count)) }
+
+    private static func newID() -> String {
+        var bytes = [UInt8](repeating: 0, count: 9)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        return "r_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        while true {
+            guard let (group, pipeline) = nextWork() else { return }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let stepping = group.flatMap(\.images)
+            pipeline.denoiser.step(stepping)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            metrics.unetCall(rows: group.reduce(0) { $0 + $1.rows }, imageSteps: stepping.count, seconds: seconds)
+            for render in group {
+                render.job.markProgress(render.images[0].progress)
+                if render.images.allSatisfy(\.isFinished) { complete(render, pipeline: pipeline) }
+            }
+        }
+    }
+
+    /// Blocks until there is a step to run; returns the renders to step together and the pipeline,
+    /// after admitting queued jobs and retiring cancelled ones. Nil when the engine stops.
+    private func nextWork() -> ([ActiveRender], StableDiffusionPipeline)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if stopped { return nil }
+            retireCancelled()
+            if active.isEmpty, let (next, description) = pendingPipeline {
+                pipeline = next
+                modelDescription = description
+                pendingPipeline = nil
+                cache.removeAll()
+                logger.info("model swapped in", metadata: ["model": "\(description.path)"])
+            }
+            admit()
+            if let group = chooseGroup() { return (group, pipeline) }
+            condition.wait()
+        }
+    }
+
+    /// Cancelled jobs leave the queue and the batch (between steps: within one step of the request).
+    private func retireCancelled() {
+        for job in queue where job.cancelRequested { finishLocked(job, .cancelled, ErrorBody.Detail(code: "cancelled", message: "the render was cancelled", field: nil)) }
+        queue.removeAll { $0.isFinished }
+        for render in active where render.job.cancelRequested {
+            finishLocked(render.job, .cancelled, ErrorBody.Detail(code: "cancelled", message: "the render was cancelled", field: nil))
+        }
+        active.removeAll { $0.job.isFinished }
+    }
+
+    /// Moves queued jobs into the batch in arrival order while the batch has room (a job larger than
+    /// the room runs alone rather than never). Not while a new model waits to be swapped in.
+    private func admit() {
+        guard pendingPipeline == nil else { return }
+        while let job = queue.first {
+            let rows = job.spec.request.count * (job.spec.request.guidanceScale > 1 ? 2 : 1)
+            let used = active.reduce(0) { $0 + $1.rows }
+            guard active.isEmpty || used + rows <= configuration.maximumBatchRows else { return }
+            queue.removeFirst()
+            do {
+                let images = try pipeline.makeJobs(for: job.spec.request, embeddings: embeddings(for: job.spec.request))
+                active.append(ActiveRender(job: job, images: images))
+                job.markStarted()
+            } catch let error as RenderError {
+                let detail: ErrorBody.Detail
+                if case let .invalidRequest(field, message) = error {
+                    detail = ErrorBody.Detail(code: "invalid_request", message: message, field: field)
+                } else {
+                    detail = ErrorBody.Detail(code: "render_failed", message: "\(error)", field: nil)
+                }
+                finishLocked(job, .failed, detail)
+            } catch {
+                finishLocked(job, .failed, ErrorBody.Detail(code: "render_failed", message: "\(error)", field: nil))
+            }
+        }
+    }
+
+    /// The renders to step next: all active renders of one latent size, sizes taking turns.
+    private func chooseGroup() -> [ActiveRender]? {
+        guard !active.isEmpty else { return nil }
+        var sizes: [[Int]] = []
+        for render in active where !sizes.contains(render.latentSize) { sizes.append(render.latentSize) }
+        let next: [Int]
+        if let last = lastSizeServed, let i = sizes.firstIndex(of: last) { next = sizes[(i + 1) % sizes.count] } else { next = sizes[0] }
+        lastSizeServed = next
+        return active.filter { $0.latentSize == next }
+    }
+
+    /// Prompt and negative-prompt embeddings through the cache; misses share one text-encoder call.
+    private func embeddings(for request: RenderRequest) -> (positive: Tensor, negative: Tensor) {
+        let text = pipeline.text
+        let tokens = [text.tokenize(request.prompt), text.tokenize(request.negativePrompt)]
+        let keys = tokens.map { EmbeddingCache.Key(tokens: $0.ids, clipSkip: request.clipSkip) }
+        var found = keys.map { cache.lookup($0) }
+        let missing = found.indices.filter { found[$0] == nil }
+        if !missing.isEmpty {
+            let encoded = text.encode(missing.map { tokens[$0] }, clipSkip: request.clipSkip)
+            for (slot, i) in missing.enumerated() {
+                found[i] = encoded[slot].embedding
+                cache.insert(keys[i], encoded[slot].embedding, pinned: request.negativePrompt.isEmpty && i == 1)
+            }
+        }
+        return (found[0]!, found[1]!)
+    }
+
+    /// Decodes and encodes a finished render's images, then finishes the job.
+    private func complete(_ render: ActiveRender, pipeline: StableDiffusionPipeline) {
+        let spec = render.job.spec
+        for (i, image) in render.images.enumerated() {
+            if render.job.cancelRequested { break }
+            let seed = spec.parameters.seed &+ UInt64(i)
+            let rgb = pipeline.decode(image.latents)
+            let infotext = GenerationParameters(
+                prompt: spec.parameters.prompt, negativePrompt: spec.parameters.negativePrompt, steps: spec.parameters.steps,
+                sampler: spec.parameters.sampler, cfgScale: spec.parameters.guidanceScale, seed: seed,
+                width: spec.parameters.width, height: spec.parameters.height,
+                modelName: URL(fileURLWithPath: model.path).lastPathComponent).infotext
+            do {
+                let data = try ImageFile.encode(rgb, format: spec.format, quality: spec.quality, parameters: infotext)
+                render.job.addImage(RenderedImageBody(seed: seed, format: spec.format.rawValue, data: data.base64EncodedString()), index: i)
+                metrics.imageRendered()
+            } catch {
+                condition.withLock {
+                    finishLocked(render.job, .failed, ErrorBody.Detail(code: "encode_failed", message: "\(error)", field: nil))
+                    active.removeAll { $0.job === render.job }
+                }
+                return
+            }
+        }
+        condition.withLock {
+            if render.job.cancelRequested {
+                finishLocked(render.job, .cancelled, ErrorBody.Detail(code: "cancelled", message: "the render was cancelled", field: nil))
+            } else {
+                finishLocked(render.job, .done, nil)
+            }
+            active.removeAll { $0.job === render.job }
+        }
+    }
+
+    /// Records a job's end and forgets the oldest finished jobs past the retention bound. Call with
+    /// the lock held.
+    private func finishLocked(_ job: RenderJob, _ status: RenderJob.Status, _ error: ErrorBody.Detail?) {
+        guard !job.isFinished else { return }
+        job.finish(status, error: error)
+        metrics.renderFinished(status.rawValue)
+        if let error, status == .failed { metrics.error(error.code) }
+        finishedOrder.append(job.id)
+        while finishedOrder.count > configuration.retainedFinishedJobs {
+            jobs[finishedOrder.removeFirst()] = nil
+        }
+    }
+}

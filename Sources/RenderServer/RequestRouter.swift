@@ -1,0 +1,135 @@
+// Routes of the HTTP API (DESIGN.md): renders (create, status, cancel), health, model, samplers,
+// metrics. Each route answers with a value; HTTPHandler turns it into bytes.
+import Foundation
+import ImageIO
+import NIOHTTP1
+import RenderAPI
+import Sampling
+
+/// What a route answers.
+enum RouteResult {
+    case json(status: Int, body: Data, headers: [(String, String)])
+    case text(status: Int, body: String, contentType: String)
+    case error(APIError)
+    /// A plain render: answer when the job finishes.
+    case waitForRender(RenderJob)
+    /// A streamed render: the job is queued; its events wait in the relay until the stream is open.
+    case stream(RenderJob, EventRelay)
+}
+
+/// Holds a job's first events until the connection is ready to write them, then forwards.
+final class EventRelay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffered: [StreamEvent] = []
+    private var sink: ((StreamEvent) -> Void)?
+
+    func receive(_ event: StreamEvent) {
+        let target: ((StreamEvent) -> Void)? = lock.withLock {
+            if sink == nil { buffered.append(event) }
+            return sink
+        }
+        target?(event)
+    }
+
+    func attach(_ sink: @escaping (StreamEvent) -> Void) {
+        let pending: [StreamEvent] = lock.withLock {
+            self.sink = sink
+            defer { buffered = [] }
+            return buffered
+        }
+        for event in pending { sink(event) }
+    }
+}
+
+/// The API's routes.
+struct RequestRouter: Sendable {
+    let engine: RenderEngine
+
+    func route(_ head: HTTPRequestHead, body: Data) -> RouteResult {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let parts = path.split(separator: "/").map(String.init)
+        engine.metrics.request(routeName(parts))
+        let renderID = parts.count == 3 && parts[0] == "v1" && parts[1] == "renders" ? parts[2] : nil
+        let known: Set<String> = ["/v1/renders", "/v1/health", "/v1/model", "/v1/samplers", "/metrics"]
+        switch (head.method, path) {
+        case (.POST, "/v1/renders"):
+            return createRender(head, body: body)
+        case (.GET, _) where renderID != nil:
+            guard let job = engine.job(renderID!) else { return .error(.notFound("no render with id '\(renderID!)'")) }
+            var status = job.statusBody
+            if job.status == RenderJob.Status.queued { status.position = engine.queuePosition(of: job) }
+            return json(status)
+        case (.DELETE, _) where renderID != nil:
+            guard let job = engine.job(renderID!) else { return .error(.notFound("no render with id '\(renderID!)'")) }
+            if !job.isFinished { engine.cancel(job) }
+            return json(["id": renderID!, "status": job.isFinished ? job.status.rawValue : "cancelling"])
+        case (.GET, "/v1/health"):
+            return json(["status": "ok", "queue": "\(engine.queueDepth)", "active": "\(engine.activeCount)"])
+        case (.GET, "/v1/model"):
+            let m = engine.model
+            return json(ModelBody(path: m.path, layout: m.layout, nativeSize: m.nativeSize,
+                                  textEncoderLayers: m.textEncoderLayers, loadSeconds: m.loadSeconds))
+        case (.GET, "/v1/samplers"):
+            return json(SamplersBody(
+                samplers: SchedulerFactory.samplerNames.map { .init(name: $0, displayName: SamplerDisplayNames.displayName(of: $0)) },
+                defaultSampler: engine.configuration.defaultSampler))
+        case (.GET, "/metrics"):
+            return .text(status: 200, body: engine.metricsText(), contentType: "text/plain; version=0.0.4")
+        default:
+            if known.contains(path) || renderID != nil {
+                return .error(APIError(status: 405, code: "method_not_allowed", message: "\(head.method) is not allowed on \(path)"))
+            }
+            return .error(.notFound("no route \(path)"))
+        }
+    }
+
+    private func createRender(_ head: HTTPRequestHead, body: Data) -> RouteResult {
+        let spec: RenderSpec
+        do { spec = try engine.validator.validate(body) } catch { return .error(error) }
+        let streaming = head.headers["accept"].contains { $0.contains("application/x-ndjson") }
+        do {
+            if streaming {
+                let relay = EventRelay()
+                let job = try engine.submit(spec, listener: relay.receive)
+                return .stream(job, relay)
+            }
+            return .waitForRender(try engine.submit(spec))
+        } catch {
+            return .error(error)
+        }
+    }
+
+    /// The plain answer of a finished render.
+    func finalAnswer(_ job: RenderJob) -> Result<Data, APIError> {
+        switch job.status {
+        case .done:
+            return .success(APIJSON.encode(RenderResponseBody(id: job.id, images: job.images, parameters: job.spec.parameters)))
+        case .cancelled:
+            return .failure(APIError(status: 409, code: "cancelled", message: "the render was cancelled"))
+        default:
+            let e = job.error
+            return .failure(APIError(status: e?.field == nil ? 500 : 400, code: e?.code ?? "render_failed",
+                                     message: e?.message ?? "the render failed", field: e?.field))
+        }
+    }
+
+    private func json<T: Encodable>(_ value: T) -> RouteResult {
+        .json(status: 200, body: APIJSON.encode(value), headers: [])
+    }
+
+    private func routeName(_ parts: [String]) -> String {
+        parts.count == 3 && parts[1] == "renders" ? "/v1/renders/{id}" : "/" + parts.joined(separator: "/")
+    }
+}
+
+/// `GET /v1/model`
+struct ModelBody: Encodable {
+    let path: String
+    let layout: String
+    let nativeSize: Int
+    let textEncoderLayers: Int
+    let loadSeconds: Double
+    enum CodingKeys: String, CodingKey {
+        case path, layout, nativeSize = "native_size", textEncoderLayers = "text_encoder_layers", loadSeconds = "load_seconds"
+    }
+}

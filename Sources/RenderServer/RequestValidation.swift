@@ -1,0 +1,151 @@
+// Turns a `POST /v1/renders` body into a render the pipeline can run, or into the specific error
+// that names what is wrong: malformed JSON, an unknown field, a field of the wrong type, a value out
+// of the configured limits, an unknown sampler, an init image that does not decode.
+import Foundation
+import ImageIO
+import RenderAPI
+import Sampling
+
+/// A validated render: the pipeline's request plus the answer's format and reported parameters.
+public struct RenderSpec: Sendable {
+    public var request: RenderRequest
+    public var parameters: RenderParameters
+    public var format: ImageFormat
+    public var quality: Int?
+}
+
+/// Validation against the daemon's limits and the loaded model.
+public struct RequestValidator: Sendable {
+    public let configuration: ServerConfiguration
+    /// The loaded model's default side (512 for SD 1.5) and text-encoder depth (for clip_skip).
+    public let nativeSize: Int
+    public let textEncoderLayers: Int
+
+    public init(configuration: ServerConfiguration, nativeSize: Int, textEncoderLayers: Int) {
+        self.configuration = configuration
+        self.nativeSize = nativeSize
+        self.textEncoderLayers = textEncoderLayers
+    }
+
+    /// Decodes and checks a request body. `randomSeed` supplies the seed when the body has none.
+    public func validate(_ body: Data, randomSeed: () -> UInt64 = { UInt64.random(in: 0..<(1 << 32)) }) throws(APIError) -> RenderSpec {
+        let limits = configuration.limits
+        guard body.count <= limits.maximumBodyBytes else {
+            throw APIError(status: 413, code: "body_too_large", message: "the body has \(body.count) bytes; the limit is \(limits.maximumBodyBytes)")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: body) } catch {
+            throw APIError(status: 400, code: "malformed_json", message: "the body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw APIError(status: 400, code: "malformed_json", message: "the body must be a JSON object")
+        }
+        if let unknown = fields.keys.sorted().first(where: { !RenderRequestBody.fieldNames.contains($0) }) {
+            throw .invalid(unknown, "unknown field '\(unknown)'; known fields: \(RenderRequestBody.fieldNames.sorted().joined(separator: ", "))", code: "unknown_field")
+        }
+        guard fields["prompt"] != nil, !(fields["prompt"] is NSNull) else {
+            throw .invalid("prompt", "a prompt is required", code: "missing_field")
+        }
+        let decoded: RenderRequestBody
+        do { decoded = try JSONDecoder().decode(RenderRequestBody.self, from: body) } catch let DecodingError.typeMismatch(type, context) {
+            let field = context.codingPath.first?.stringValue ?? "body"
+            throw .invalid(field, "'\(field)' must be \(Self.describe(type))", code: "invalid_type")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.first?.stringValue ?? "body"
+            throw .invalid(field, "'\(field)' has an invalid value (\(context.debugDescription))", code: "invalid_type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.first?.stringValue ?? "body"
+            throw .invalid(field, "'\(field)' must not be null", code: "invalid_type")
+        } catch {
+            throw APIError(status: 400, code: "malformed_json", message: "\(error)")
+        }
+        return try check(decoded, seed: decoded.seed ?? randomSeed())
+    }
+
+    private func check(_ body: RenderRequestBody, seed: UInt64) throws(APIError) -> RenderSpec {
+        let limits = configuration.limits
+        for (field, text) in [("prompt", body.prompt), ("negative_prompt", body.negativePrompt ?? "")] {
+            guard text.utf8.count <= limits.maximumPromptBytes else {
+                throw .invalid(field, "\(field) has \(text.utf8.count) bytes; the limit is \(limits.maximumPromptBytes)", code: "too_long")
+            }
+        }
+        let steps = body.steps ?? configuration.defaultSteps
+        guard (1...limits.maximumSteps).contains(steps) else { throw .invalid("steps", "steps must be 1 to \(limits.maximumSteps), got \(steps)") }
+        let count = body.count ?? 1
+        guard (1...limits.maximumCount).contains(count) else { throw .invalid("count", "count must be 1 to \(limits.maximumCount), got \(count)") }
+        let guidance = body.guidanceScale ?? configuration.defaultGuidance
+        guard guidance.isFinite, guidance >= 0, guidance <= limits.maximumGuidance else {
+            throw .invalid("guidance_scale", "guidance_scale must be a finite number from 0 to \(limits.maximumGuidance)")
+        }
+        let sampler = body.sampler ?? configuration.defaultSampler
+        guard SchedulerFactory.samplerNames.contains(sampler) else {
+            throw .invalid("sampler", "unknown sampler '\(sampler)'; use one of \(SchedulerFactory.samplerNames.joined(separator: ", "))", code: "unknown_sampler")
+        }
+        guard let format = ImageFormat(rawValue: body.format ?? "png"), format.canEncode else {
+            throw .invalid("format", "format must be \"png\" or \"webp\"")
+        }
+        if let quality = body.quality {
+            guard format == .webp else { throw .invalid("quality", "quality applies to webp only (png is lossless)") }
+            guard (0...100).contains(quality) else { throw .invalid("quality", "quality must be 0 to 100, got \(quality)") }
+        }
+        let clipSkip = body.clipSkip ?? 1
+        guard (1...textEncoderLayers).contains(clipSkip) else { throw .invalid("clip_skip", "clip_skip must be 1 to \(textEncoderLayers)") }
+
+        var request = RenderRequest(prompt: body.prompt, seed: seed)
+        request.negativePrompt = body.negativePrompt ?? ""
+        request.steps = steps
+        request.count = count
+        request.guidanceScale = Float(guidance)
+        request.sampler = sampler
+        request.clipSkip = clipSkip
+        var width = body.width ?? nativeSize, height = body.height ?? nativeSize
+        if let encoded = body.initImage {
+            guard let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
+                throw .invalid("init_image", "init_image is not base64", code: "invalid_image")
+            }
+            do {
+                request.initImage = try ImageFile.decode(data, source: "init_image", maxPixels: limits.maximumPixels).image
+            } catch {
+                throw .invalid("init_image", "init_image does not decode: \(error)", code: "invalid_image")
+            }
+            guard body.width == nil && body.height == nil else {
+                throw .invalid(body.width != nil ? "width" : "height", "the init image's size is the output size; do not give width or height")
+            }
+            width = request.initImage!.width
+            height = request.initImage!.height
+            let strength = body.strength ?? 0.8
+            guard strength > 0 && strength <= 1 else { throw .invalid("strength", "strength must be in (0, 1], got \(strength)") }
+            guard Int(Double(steps) * strength) >= 1 else {
+                throw .invalid("strength", "strength \(strength) × \(steps) steps leaves no step to run")
+            }
+            request.strength = strength
+        } else if body.strength != nil {
+            throw .invalid("strength", "strength needs an init_image")
+        }
+        let sizeField = request.initImage == nil ? nil : "init_image"
+        for (field, value) in [("width", width), ("height", height)] {
+            guard value % 8 == 0, (limits.minimumSide...limits.maximumSide).contains(value) else {
+                throw .invalid(sizeField ?? field, "\(field) must be a multiple of 8 from \(limits.minimumSide) to \(limits.maximumSide), got \(value)", code: "invalid_size")
+            }
+        }
+        guard width * height <= limits.maximumPixels else {
+            throw .invalid(sizeField ?? "width", "\(width)×\(height) exceeds the limit of \(limits.maximumPixels) pixels", code: "invalid_size")
+        }
+        request.width = width
+        request.height = height
+        let parameters = RenderParameters(
+            prompt: request.prompt, negativePrompt: request.negativePrompt, steps: steps, guidanceScale: guidance,
+            sampler: sampler, seed: seed, width: width, height: height, count: count, format: format.rawValue,
+            quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength)
+        return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality)
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is UInt64.Type: "an integer"
+        case is Double.Type: "a number"
+        default: "of type \(type)"
+        }
+    }
+}
