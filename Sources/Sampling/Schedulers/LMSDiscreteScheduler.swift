@@ -1,9 +1,11 @@
 // Linear multistep in σ (k-diffusion's `sample_lms`), sampler name `lms`. Follows diffusers'
 // LMSDiscreteScheduler with order 4: x_{i+1} = x_i + Σ_k c_k·d_{i−k} over the last (up to) four slopes
 // d = (x − x₀)/σ, where c_k integrates the k-th Lagrange basis polynomial through σ_i, σ_{i−1}, …
-// over [σ_i, σ_{i+1}]. diffusers evaluates that integral numerically with scipy's `quad`; the
-// integrand is a polynomial of degree ≤ 3, so 3-point Gauss–Legendre quadrature (exact to degree 5)
-// gives the exact value here, in double.
+// over [σ_i, σ_{i+1}]. diffusers integrates it with scipy's `quad`, evaluating the polynomial with fp32
+// torch scalars. Near the end of a schedule the σ's crowd together and that fp32 evaluation is off
+// from the exact integral by up to 1e-5 relative, so instead of integrating exactly this file
+// evaluates the integrand the same way and applies quad's own rule (Gauss–Kronrod 21, which quad
+// accepts at once for a cubic), which reproduces diffusers' coefficients exactly from the same σ's.
 import Tensor
 
 /// diffusers' `LMSDiscreteScheduler` (order 4).
@@ -49,16 +51,16 @@ public struct LMSDiscreteScheduler: Scheduler {
     /// diffusers' `get_lms_coefficient(order, t, current_order)`: ∫_{σ_t}^{σ_{t+1}} ℓ_k(τ) dτ, with ℓ_k
     /// the Lagrange basis polynomial that is 1 at σ_{t−k} and 0 at the other σ_{t−j}, j < order.
     public func coefficient(order: Int, stepIndex t: Int, term k: Int) -> Double {
-        let nodes = (0..<order).map { Double(sigmas[t - $0]) }
+        let nodes = (0..<order).map { sigmas[t - $0] }
+        // As diffusers' `lms_derivative`: τ meets fp32 tensors, so τ is rounded to fp32 and every
+        // factor is an fp32 difference quotient.
         func basis(_ tau: Double) -> Double {
-            var product = 1.0
-            for j in 0..<order where j != k { product *= (tau - nodes[j]) / (nodes[k] - nodes[j]) }
-            return product
+            let t32 = Float(tau)
+            var product: Float = 1
+            for j in 0..<order where j != k { product *= (t32 - nodes[j]) / (nodes[k] - nodes[j]) }
+            return Double(product)
         }
-        let a = Double(sigmas[t]), b = Double(sigmas[t + 1])
-        let half = (b - a) / 2, middle = (a + b) / 2
-        let offset = (3.0 / 5.0).squareRoot() * half
-        return half * (5 * basis(middle - offset) + 8 * basis(middle) + 5 * basis(middle + offset)) / 9
+        return GaussKronrod21.integrate(from: Double(sigmas[t]), to: Double(sigmas[t + 1]), basis)
     }
 
     public mutating func step(modelOutput: Tensor, stepIndex i: Int, sample: Tensor,

@@ -1,15 +1,16 @@
 // The training noise schedule every scheduler starts from: betas over the training timesteps, and
 // ᾱ_t = ∏(1 − β) (diffusers' `alphas_cumprod`). Follows the `__init__` of diffusers' schedulers and
 // their `betas_for_alpha_bar` / `rescale_zero_terminal_snr`. diffusers keeps these as fp32 torch
-// tensors, so they are computed here in Float with the same operations in the same order (torch's
-// fp32 `linspace` is a fused multiply-add from the nearer end), which makes them equal bit for bit.
+// tensors, so they are computed here with the same operations in the same order (torch's fp32
+// `linspace` is a fused multiply-add from the nearer end; its `cumprod` accumulates in double), which
+// makes them equal bit for bit.
 import Foundation
 
 /// βₜ and ᾱₜ for t = 0 ..< numTrainTimesteps.
 struct TrainingNoiseSchedule: Sendable {
     /// βₜ, fp32.
     let betas: [Float]
-    /// ᾱₜ = ∏_{s≤t} (1 − β_s), fp32 (a running product, as `torch.cumprod`).
+    /// ᾱₜ = ∏_{s≤t} (1 − β_s), fp32 (as `torch.cumprod`: a running product in double, stored as fp32).
     var alphasCumprod: [Float]
 
     var count: Int { alphasCumprod.count }
@@ -67,10 +68,11 @@ struct TrainingNoiseSchedule: Sendable {
         }
     }
 
-    /// `torch.cumprod` over fp32: a running product.
+    /// `torch.cumprod` over fp32 on the CPU: the running product is accumulated in double (ATen's
+    /// accumulation type for float) and each prefix rounded to fp32.
     static func cumulativeProduct(_ values: [Float]) -> [Float] {
-        var product: Float = 1
-        return values.map { product *= $0; return product }
+        var product = 1.0
+        return values.map { product *= Double($0); return Float(product) }
     }
 
     /// diffusers' `betas_for_alpha_bar`: βᵢ = min(1 − ᾱ((i+1)/T) / ᾱ(i/T), 0.999), in double.
