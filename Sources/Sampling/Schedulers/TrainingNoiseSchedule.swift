@@ -54,7 +54,8 @@ struct TrainingNoiseSchedule: Sendable {
         if rescale && clampsTerminalAlpha { alphasCumprod[alphasCumprod.count - 1] = 0x1p-24 }
     }
 
-    /// σₜ = √((1 − ᾱₜ) / ᾱₜ) for every training timestep, in fp32 as diffusers computes it.
+    /// σₜ = √((1 − ᾱₜ) / ᾱₜ) for every training timestep, in fp32 as diffusers computes it — except
+    /// that the square root is IEEE's, where PyTorch's MKL build is up to 1 ulp off for some σ's.
     var sigmas: [Float] { alphasCumprod.map { ((1 - $0) / $0).squareRoot() } }
 
     /// `torch.linspace(start, end, count, dtype=float32)`: the first half counts up from `start`, the
