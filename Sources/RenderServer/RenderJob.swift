@@ -50,7 +50,7 @@ public final class RenderJob: @unchecked Sendable {
         lock.withLock {
             var body = JobStatusBody(status: _status.rawValue, id: id)
             body.parameters = spec.parameters
-            if _status == .running || _status == .done { body.step = _progress.step; body.steps = _progress.steps }
+            if _status != .queued { body.step = _progress.step; body.steps = _progress.steps }
             if _status == .done { body.images = _images }
             body.error = _error
             return body

@@ -61,8 +61,15 @@ struct RequestRouter: Sendable {
             return json(status)
         case (.DELETE, _) where renderID != nil:
             guard let job = engine.job(renderID!) else { return .error(.notFound("no render with id '\(renderID!)'")) }
-            if !job.isFinished { engine.cancel(job) }
-            return json(["id": renderID!, "status": job.isFinished ? job.status.rawValue : "cancelling"])
+            // The answer says at which step the cancellation was asked for: the render stops
+            // within one step of it.
+            var answer = job.statusBody
+            if !job.isFinished {
+                engine.cancel(job)
+                answer.status = "cancelling"
+            }
+            answer.images = nil
+            return json(answer)
         case (.GET, "/v1/health"):
             return json(["status": "ok", "queue": "\(engine.queueDepth)", "active": "\(engine.activeCount)"])
         case (.GET, "/v1/model"):
