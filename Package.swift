@@ -53,6 +53,8 @@ let package = Package(
             swiftSettings: numericSwiftSettings),
 
         .target(name: "RenderAPI"),
+        // The client's logic (HTTP over a Unix socket, prompt files, output names), testable apart from its CLI.
+        .target(name: "RenderClient", dependencies: ["RenderAPI"]),
         .target(
             name: "RenderServer",
             dependencies: [
@@ -70,7 +72,7 @@ let package = Package(
         // The client links neither models nor tensors: the API types and a socket, nothing else.
         .executableTarget(
             name: "dbrender",
-            dependencies: ["RenderAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["RenderClient", "RenderAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "dbtrain",
             dependencies: ["Tensor", "Weights", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -97,5 +99,6 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "TestSupport"]),
         .testTarget(name: "RenderServerTests", dependencies: ["RenderServer", "RenderAPI", "TestSupport"]),
+        .testTarget(name: "ClientTests", dependencies: ["RenderClient", "RenderAPI"]),
     ]
 )
