@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "TestSupport"]),
-        .testTarget(name: "RenderServerTests", dependencies: ["RenderServer", "RenderAPI", "TestSupport"]),
+        .testTarget(name: "RenderServerTests", dependencies: ["RenderServer", "RenderAPI", "ImageIO", "TestSupport"]),
         .testTarget(name: "ClientTests", dependencies: ["RenderClient", "RenderAPI"]),
     ]
 )

@@ -1,6 +1,7 @@
 // dbbench — performance measurements for dbrender. Build and run in release mode:
 //   swift run -c release dbbench kernels [--repetitions N]
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
+//   swift run -c release dbbench cfg --model DIR [--repetitions N]
 //   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
 
@@ -16,6 +17,7 @@ let repetitions = option("--repetitions").flatMap(Int.init) ?? 5
 let usage = """
     usage: dbbench kernels [--repetitions N]
            dbbench models --model DIR [--repetitions N] [--json]
+           dbbench cfg --model DIR [--repetitions N]
            dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 
     """
@@ -27,6 +29,9 @@ do {
     case "models":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try ModelBenchmarks.run(modelPath: model, repetitions: repetitions, json: arguments.contains("--json"))
+    case "cfg":
+        guard let model = option("--model") else { throw CommandLineError.missing("--model") }
+        try GuidanceBenchmark.run(modelPath: model, repetitions: repetitions)
     case "run-components":
         guard let model = option("--model"), let inputs = option("--inputs"), let out = option("--out") else {
             throw CommandLineError.missing("--model, --inputs and --out")
