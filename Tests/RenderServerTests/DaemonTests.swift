@@ -239,6 +239,45 @@ struct DaemonTests {
                                                    maxTime: 2, directory: FileManager.default.temporaryDirectory).status) == 200 }
     }
 
+    @Test("dbrender renders a batch prompt file into --out-dir, and a second run resumes by skipping what exists")
+    func clientBatchResume() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        let client = DaemonProcess.binary.deletingLastPathComponent().appendingPathComponent("dbrender")
+        let prompts = daemon.directory.appendingPathComponent("prompts.txt")
+        try Data("""
+            # two renders, one with per-line overrides
+            a photo of sks dog
+            --seed 7 --steps 3 --count 2 a photo of sks dog on the beach
+
+            """.utf8).write(to: prompts)
+        let out = daemon.directory.appendingPathComponent("out")
+        func run() throws -> (status: Int32, output: String) {
+            let process = Process()
+            process.executableURL = client
+            process.arguments = ["--prompts", prompts.path, "--out-dir", out.path, "--socket", daemon.socket, "--steps", "2", "--seed", "1"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let first = try run()
+        #expect(first.status == 0, "\(first.output)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        #expect(files.count == 3, "\(files)")
+        let written = try files.map { try Data(contentsOf: out.appendingPathComponent($0)) }
+        #expect(written.allSatisfy { ImageFormat(sniffing: $0) == .png })
+        let rendersBefore = try daemon.request("GET", "/metrics").text.split(separator: "\n").first { $0.hasPrefix("dbrender_renders_total{status=\"done\"}") }
+        let second = try run()
+        #expect(second.status == 0 && second.output.contains("skipped"), "\(second.output)")
+        let rendersAfter = try daemon.request("GET", "/metrics").text.split(separator: "\n").first { $0.hasPrefix("dbrender_renders_total{status=\"done\"}") }
+        #expect(rendersBefore == rendersAfter, "the resumed batch rendered again")
+        #expect(try files.map { try Data(contentsOf: out.appendingPathComponent($0)) } == written)
+    }
+
     // MARK: Helpers
 
     private func waitUntil(timeout: Double = 60, _ condition: () throws -> Bool) throws {
