@@ -1,0 +1,107 @@
+// The unit files in systemd/ pass `systemd-analyze verify` with no diagnostic about them, and the
+// same check rejects units with deliberate mistakes (so a passing test means something).
+//
+// systemd-analyze exits 0 on many errors it "ignores" (unknown keys, unparsable values), printing
+// them as "file:line: …"; the check therefore fails on any output line naming one of our units.
+// verify also requires ExecStart= to be executable, so the units are checked from a temporary copy
+// where the daemon's install path points at /bin/true.
+import Foundation
+import Testing
+
+/// Runs `systemd-analyze verify` on unit files written to a temporary directory.
+enum UnitVerifier {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let installedDaemon = "/usr/local/bin/dbrenderd"
+
+    /// The contents of `systemd/<name>` in the repository.
+    static func unit(_ name: String) throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent("systemd").appendingPathComponent(name), encoding: .utf8)
+    }
+
+    static func systemdAnalyze() -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let candidates = path.split(separator: ":").map { "\($0)/systemd-analyze" } + ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The problems `systemd-analyze verify` reports for `units` (file name → contents); empty when clean.
+    static func problems(_ units: [String: String]) throws -> [String] {
+        let analyze = try #require(
+            systemdAnalyze(),
+            "systemd-analyze is not installed: install the Debian package `systemd` (add it to scripts/setup.sh)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var paths: [String] = []
+        for (name, contents) in units.sorted(by: { $0.key < $1.key }) {
+            let url = directory.appendingPathComponent(name)
+            try contents.replacingOccurrences(of: installedDaemon, with: "/bin/true").write(to: url, atomically: true, encoding: .utf8)
+            paths.append(url.path)
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: analyze)
+        // --man=no: Documentation= points at pages that are not installed on a build machine.
+        process.arguments = ["verify", "--man=no"] + paths
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+
+        let lines = text.split(separator: "\n").map(String.init)
+        var problems = lines.filter { line in units.keys.contains { line.contains($0) } || line.contains(directory.path) }
+        if process.terminationStatus != 0 {
+            problems.append("systemd-analyze verify exited with \(process.terminationStatus): \(text)")
+        }
+        return problems
+    }
+
+    static var shippedUnits: [String: String] {
+        get throws { ["dbrenderd.service": try unit("dbrenderd.service"), "dbrenderd.socket": try unit("dbrenderd.socket")] }
+    }
+}
+
+@Suite struct SystemdUnitFilesTests {
+    @Test func shippedUnitsVerifyCleanly() throws {
+        let problems = try UnitVerifier.problems(try UnitVerifier.shippedUnits)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    /// Each mistake must be caught: an ignored bad value, an unknown key, a missing binary, a
+    /// socket without a service to activate.
+    @Test(arguments: [
+        ("dbrenderd.service", "ProtectSystem=strict", "ProtectSystem=stricter"),
+        ("dbrenderd.service", "Type=notify\n", "Type=notify-whenever\n"),
+        ("dbrenderd.socket", "ListenStream=", "ListenStrem="),
+        ("dbrenderd.service", "ExecStart=/usr/local/bin/dbrenderd", "ExecStart=/nonexistent/dbrenderd"),
+    ])
+    func deliberateMistakesAreRejected(unit: String, original: String, broken: String) throws {
+        var units = try UnitVerifier.shippedUnits
+        let contents = try #require(units[unit])
+        try #require(contents.contains(original), "the test's anchor \(original) is no longer in \(unit)")
+        units[unit] = contents.replacingOccurrences(of: original, with: broken)
+        #expect(try !UnitVerifier.problems(units).isEmpty)
+    }
+
+    @Test func socketWithoutItsServiceIsRejected() throws {
+        let units = ["dbrenderd.socket": try UnitVerifier.unit("dbrenderd.socket")]
+        #expect(try !UnitVerifier.problems(units).isEmpty)
+    }
+
+    /// The settings the daemon's code relies on.
+    @Test func unitsAgreeWithTheDaemon() throws {
+        let service = try UnitVerifier.unit("dbrenderd.service")
+        let socket = try UnitVerifier.unit("dbrenderd.socket")
+        // Type=notify: the daemon sends READY=1 (SystemdNotifier); WatchdogSec needs its pings.
+        #expect(service.contains("\nType=notify\n"))
+        #expect(service.contains("\nWatchdogSec="))
+        #expect(service.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"))
+        // One listening AF_UNIX stream socket, handed over as is (ListeningUnixSocket checks it).
+        #expect(socket.contains("\nListenStream=/run/dbrender/dbrender.sock\n"))
+        #expect(socket.contains("\nAccept=no\n"))
+        #expect(socket.contains("\nSocketMode=0660\n"))
+    }
+}
