@@ -165,6 +165,7 @@ public final class RenderEngine: @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
+        warmEmptyPrompt(pipeline: condition.withLock { pipeline })
         while true {
             guard let (group, pipeline) = nextWork() else { return }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -192,6 +193,7 @@ public final class RenderEngine: @unchecked Sendable {
                 modelDescription = description
                 pendingPipeline = nil
                 cache.removeAll()
+                warmEmptyPrompt(pipeline: next)
                 logger.info("model swapped in", metadata: ["model": "\(description.path)"])
             }
             admit()
@@ -246,6 +248,14 @@ public final class RenderEngine: @unchecked Sendable {
         if let last = lastSizeServed, let i = sizes.firstIndex(of: last) { next = sizes[(i + 1) % sizes.count] } else { next = sizes[0] }
         lastSizeServed = next
         return active.filter { $0.latentSize == next }
+    }
+
+    /// Puts the empty prompt's embedding (the negative prompt of every guided request that gives
+    /// none) in the cache, pinned, before the first request needs it.
+    private func warmEmptyPrompt(pipeline: StableDiffusionPipeline) {
+        let tokens = pipeline.text.tokenize("")
+        let embedding = pipeline.text.encode([tokens], clipSkip: 1)[0].embedding
+        cache.insert(EmbeddingCache.Key(tokens: tokens.ids, clipSkip: 1), embedding, pinned: true)
     }
 
     /// Prompt and negative-prompt embeddings through the cache; misses share one text-encoder call.

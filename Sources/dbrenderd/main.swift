@@ -42,6 +42,10 @@ struct DBRenderD: ParsableCommand {
         logger.logLevel = .info
         // First, before any thread starts: socket activation reads and clears the environment.
         let endpoint = try Self.endpoint(socket: socket, logger: logger)
+        // Then signals, so that a SIGTERM during a long model load is not lost: until the daemon
+        // serves, it simply exits.
+        let lifecycle = Lifecycle(logger: logger, modelURL: URL(fileURLWithPath: model))
+        lifecycle.installSignalHandlers()
         var settings = try config.map { try ServerConfiguration.load(URL(fileURLWithPath: $0)) } ?? ServerConfiguration()
         if let socketMode {
             guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else { throw ValidationError("--socket-mode must be octal, like 0660") }
@@ -62,10 +66,13 @@ struct DBRenderD: ParsableCommand {
         ])
         let notifier = SystemdNotifier()
         _ = notifier.send(.ready, .status("serving \(description.path)"))
+        // Under WatchdogSec=, ping at half the interval, as sd_watchdog_enabled(3) advises.
+        if let watchdog = try SystemdWatchdog(environment: ProcessInfo.processInfo.environment) {
+            logger.info("systemd watchdog", metadata: ["ping_seconds": "\(watchdog.pingInterval)"])
+            Task.detached { await watchdog.pingUntilCancelled(notifier) }
+        }
 
-        let lifecycle = Lifecycle(engine: engine, server: server, notifier: notifier, logger: logger, modelURL: modelURL,
-                                  gracePeriod: settings.shutdownGracePeriod)
-        lifecycle.installSignalHandlers()
+        lifecycle.serving(engine: engine, server: server, notifier: notifier, gracePeriod: settings.shutdownGracePeriod)
         dispatchMain()
     }
 
@@ -106,20 +113,19 @@ struct DBRenderD: ParsableCommand {
 
 /// Signal handling: SIGTERM/SIGINT drain and exit, SIGHUP reloads the model.
 final class Lifecycle: @unchecked Sendable {
-    let engine: RenderEngine
-    let server: RenderHTTPServer
-    let notifier: SystemdNotifier
     let logger: Logger
     let modelURL: URL
-    let gracePeriod: Double
     private let queue = DispatchQueue(label: "dbrenderd.lifecycle")
     private var sources: [DispatchSourceSignal] = []
+    // Set once serving (on the main thread, read on `queue`: guarded by `lock`).
+    private let lock = NSLock()
+    private var running: (engine: RenderEngine, server: RenderHTTPServer, notifier: SystemdNotifier, gracePeriod: Double)?
     private var stopping = false
     private var reloading = false
 
-    init(engine: RenderEngine, server: RenderHTTPServer, notifier: SystemdNotifier, logger: Logger, modelURL: URL, gracePeriod: Double) {
-        self.engine = engine; self.server = server; self.notifier = notifier; self.logger = logger
-        self.modelURL = modelURL; self.gracePeriod = gracePeriod
+    init(logger: Logger, modelURL: URL) {
+        self.logger = logger
+        self.modelURL = modelURL
     }
 
     func installSignalHandlers() {
@@ -132,9 +138,18 @@ final class Lifecycle: @unchecked Sendable {
         }
     }
 
+    /// The daemon is up: signals now drain or reload it.
+    func serving(engine: RenderEngine, server: RenderHTTPServer, notifier: SystemdNotifier, gracePeriod: Double) {
+        lock.withLock { running = (engine, server, notifier, gracePeriod) }
+    }
+
     private func stop() {
         guard !stopping else { return }
         stopping = true
+        guard let (engine, server, notifier, gracePeriod) = lock.withLock({ running }) else {
+            logger.info("stopped before serving")
+            exit(0)
+        }
         logger.info("stopping: no new renders; waiting for running ones", metadata: ["grace_seconds": "\(gracePeriod)"])
         _ = notifier.send(.stopping)
         server.stopListening()
@@ -156,11 +171,11 @@ final class Lifecycle: @unchecked Sendable {
     }
 
     private func reload() {
-        guard !stopping, !reloading else { return }
+        guard !stopping, !reloading, let (engine, _, notifier, _) = lock.withLock({ running }) else { return }
         reloading = true
         _ = notifier.send(SystemdNotification.reloadingNow())
         logger.info("reloading the model", metadata: ["model": "\(modelURL.path)"])
-        let url = modelURL, logger = self.logger, engine = self.engine, notifier = self.notifier
+        let url = modelURL, logger = self.logger
         Thread.detachNewThread { [weak self] in
             do {
                 let (pipeline, description) = try DBRenderD.load(url, logger: logger)

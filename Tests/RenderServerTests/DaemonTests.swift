@@ -47,11 +47,14 @@ struct DaemonTests {
         let decoded = try ImageFile.decode(png)
         #expect(decoded.image.width == 64 && decoded.image.height == 64)
         #expect(decoded.parameters?.contains("Seed: 42") == true && decoded.parameters?.contains("Sampler: DPM++ 2M") == true)
+        // The empty negative prompt was warm from the start: the first render missed only its prompt.
+        var metrics = try daemon.request("GET", "/metrics").text
+        #expect(metrics.contains("dbrender_embedding_cache_hits_total 1") && metrics.contains("dbrender_embedding_cache_misses_total 1"), "\(metrics)")
         let again = try daemon.request("POST", "/v1/renders", json: request).decode(RenderResponseBody.self)
         #expect(again.images.map(\.data) == answer.images.map(\.data))
-        // The second render found both embeddings in the cache.
-        let metrics = try daemon.request("GET", "/metrics").text
-        #expect(metrics.contains("dbrender_embedding_cache_hits_total 2"), "\(metrics)")
+        // The second render found both embeddings in the cache: the text encoder did not run.
+        metrics = try daemon.request("GET", "/metrics").text
+        #expect(metrics.contains("dbrender_embedding_cache_hits_total 3") && metrics.contains("dbrender_embedding_cache_misses_total 1"), "\(metrics)")
         // A missing seed is chosen and reported.
         let random = try daemon.request("POST", "/v1/renders", json: body(["prompt": "x", "steps": 1])).decode(RenderResponseBody.self)
         #expect(random.images[0].seed == random.parameters.seed)
