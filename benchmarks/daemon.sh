@@ -23,6 +23,7 @@ swift build -c release --product dbtrain >/dev/null
 work=$(mktemp -d)
 socket=$work/d.sock
 now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 start=$(now)
 .build/release/dbrenderd --model "$model" --socket "$socket" 2>"$work/log" &
 daemon=$!
@@ -35,22 +36,22 @@ render() {  # prompt seed → seconds
     curl -s -f --unix-socket "$socket" -X POST http://localhost/v1/renders \
         -d "{\"prompt\": \"$1\", \"seed\": $2, \"steps\": $steps, \"width\": $size, \"height\": $size}" -o /dev/null
     t1=$(now)
-    echo "$t1 - $t0" | bc
+    calc "$t1 - $t0"
 }
 echo "model: $model, ${size}px, $steps steps, $(nproc) cores"
-printf 'cold start to ready: %.2f s\n' "$(echo "$ready - $start" | bc)"
+printf 'cold start to ready: %.2f s\n' "$(calc "$ready - $start")"
 render "warm up the daemon" 1 >/dev/null
 new=$(render "a new prompt never seen before" 2)
 hit=$(render "a new prompt never seen before" 3)
-printf 'new prompt: %.3f s   repeated prompt (cache hit): %.3f s   ratio %.3f\n' "$new" "$hit" "$(echo "$hit / $new" | bc -l)"
+printf 'new prompt: %.3f s   repeated prompt (cache hit): %.3f s   ratio %.3f\n' "$new" "$hit" "$(calc "$hit / $new")"
 seq_start=$(now)
 for i in 1 2 3 4; do lat[$i]=$(render "request $i" $i); done
-seq_total=$(echo "$(now) - $seq_start" | bc)
+seq_total=$(calc "$(now) - $seq_start")
 con_start=$(now)
 for i in 1 2 3 4; do ( render "request $i" $i > "$work/lat$i" ) & done
 wait $(jobs -p | grep -v "^$daemon$") 2>/dev/null || true
-con_total=$(echo "$(now) - $con_start" | bc)
+con_total=$(calc "$(now) - $con_start")
 printf 'one after another: %.2f s total, latencies %s\n' "$seq_total" "$(for i in 1 2 3 4; do printf '%.2f ' "${lat[$i]}"; done)"
 printf '4 concurrent:      %.2f s total, latencies %s\n' "$con_total" "$(for i in 1 2 3 4; do printf '%.2f ' "$(cat "$work/lat$i")"; done)"
-printf 'throughput ratio (concurrent / sequential): %.2f×\n' "$(echo "$seq_total / $con_total" | bc -l)"
+printf 'throughput ratio (concurrent / sequential): %.2f×\n' "$(calc "$seq_total / $con_total")"
 curl -s --unix-socket "$socket" http://localhost/metrics | grep -E "^dbrender_(unet_calls|unet_rows|embedding_cache_hits)_total"
