@@ -281,6 +281,53 @@ struct DaemonTests {
         #expect(try files.map { try Data(contentsOf: out.appendingPathComponent($0)) } == written)
     }
 
+    @Test("socket activation: dbrenderd serves on the socket systemd-socket-activate passes it, then stops cleanly")
+    func socketActivation() throws {
+        let activate = "/usr/bin/systemd-socket-activate"
+        guard FileManager.default.isExecutableFile(atPath: activate) else {
+            Issue.record("\(activate) is missing: install the Debian package systemd (scripts/setup.sh does)")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dbrenderd-activation-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // One shell owns (and reaps) the activator, the daemon it execs and the curl clients.
+        let script = """
+            set -u
+            sock="$1/activated.sock"
+            # systemd-socket-activate execs the daemon, so $pid is dbrenderd itself.
+            \(activate) -l "$sock" "$2" --model "$3" 2>"$1/daemon.log" &
+            pid=$!
+            ( sleep 120; kill -KILL $pid ) >/dev/null 2>&1 &
+            guard=$!
+            for i in $(seq 1 300); do
+                code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 --unix-socket "$sock" http://localhost/v1/health) && [ "$code" = 200 ] && break
+                sleep 0.1
+            done
+            echo "health $code"
+            curl -s -o /dev/null -w 'render %{http_code}\\n' --max-time 60 --unix-socket "$sock" -X POST http://localhost/v1/renders -d '{"prompt": "activated", "steps": 2}'
+            kill -TERM $pid
+            wait $pid
+            echo "exit $?"
+            # Children of the test process inherit a mask that blocks SIGTERM: only KILL ends the guard.
+            pkill -KILL -P $guard; kill -KILL $guard 2>/dev/null
+            cat "$1/daemon.log"
+            """
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", script, "bash", directory.path, DaemonProcess.binary.path,
+                           DaemonProcess.root.appendingPathComponent("models/tiny").path]
+        let output = Pipe()
+        shell.standardOutput = output
+        shell.standardError = output
+        try shell.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        #expect(text.contains("health 200") && text.contains("render 200"), "\(text)")
+        #expect(text.contains("exit 0"), "\(text)")
+        #expect(text.contains("using the socket systemd passed") && text.contains("] ready"), "\(text)")
+    }
+
     // MARK: Helpers
 
     private func waitUntil(timeout: Double = 60, _ condition: () throws -> Bool) throws {
