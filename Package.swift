@@ -42,7 +42,7 @@ let package = Package(
             name: "Tensor", dependencies: ["CBLAS", "CKernels"],
             swiftSettings: numericSwiftSettings),
         // Weights parses untrusted files: it keeps Swift's overflow and bounds checks (-O, not -Ounchecked).
-        .target(name: "Weights", dependencies: ["Tensor"]),
+        .target(name: "Weights", dependencies: ["Tensor", "CKernels"]),
         .target(
             name: "Models", dependencies: ["Tensor", "Weights"],
             resources: [.copy("Resources/clip-vocabulary")],

@@ -45,10 +45,15 @@ public final class RenderEngine: @unchecked Sendable {
         public var nativeSize: Int
         public var textEncoderLayers: Int
         public var loadSeconds: Double
-        public init(path: String, layout: String, nativeSize: Int, textEncoderLayers: Int, loadSeconds: Double) {
+        /// SHA-256 of the weights (see `ModelFingerprint`); nil when it could not be computed.
+        public var sha256: String?
+        public init(path: String, layout: String, nativeSize: Int, textEncoderLayers: Int, loadSeconds: Double,
+                    sha256: String? = nil) {
             self.path = path; self.layout = layout; self.nativeSize = nativeSize
-            self.textEncoderLayers = textEncoderLayers; self.loadSeconds = loadSeconds
+            self.textEncoderLayers = textEncoderLayers; self.loadSeconds = loadSeconds; self.sha256 = sha256
         }
+        /// A1111's "Model hash": the first 10 hex digits of the SHA-256.
+        public var shortHash: String? { sha256.map { String($0.prefix(10)) } }
     }
 
     public init(pipeline: StableDiffusionPipeline, model: ModelDescription, configuration: ServerConfiguration,
@@ -285,7 +290,7 @@ public final class RenderEngine: @unchecked Sendable {
             let infotext = GenerationParameters(
                 prompt: spec.parameters.prompt, negativePrompt: spec.parameters.negativePrompt, steps: spec.parameters.steps,
                 sampler: spec.parameters.sampler, cfgScale: spec.parameters.guidanceScale, seed: seed,
-                width: spec.parameters.width, height: spec.parameters.height,
+                width: spec.parameters.width, height: spec.parameters.height, modelHash: model.shortHash,
                 modelName: URL(fileURLWithPath: model.path).lastPathComponent).infotext
             do {
                 let data = try ImageFile.encode(rgb, format: spec.format, quality: spec.quality, parameters: infotext)

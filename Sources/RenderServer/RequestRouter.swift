@@ -75,7 +75,8 @@ struct RequestRouter: Sendable {
         case (.GET, "/v1/model"):
             let m = engine.model
             return json(ModelBody(path: m.path, layout: m.layout, nativeSize: m.nativeSize,
-                                  textEncoderLayers: m.textEncoderLayers, loadSeconds: m.loadSeconds))
+                                  textEncoderLayers: m.textEncoderLayers, loadSeconds: m.loadSeconds,
+                                  sha256: m.sha256, hash: m.shortHash))
         case (.GET, "/v1/samplers"):
             return json(SamplersBody(
                 samplers: SchedulerFactory.samplerNames.map { .init(name: $0, displayName: SamplerDisplayNames.displayName(of: $0)) },
@@ -136,7 +137,11 @@ struct ModelBody: Encodable {
     let nativeSize: Int
     let textEncoderLayers: Int
     let loadSeconds: Double
+    /// SHA-256 of the weights, and its first 10 hex digits (A1111's "Model hash", as in the images).
+    let sha256: String?
+    let hash: String?
     enum CodingKeys: String, CodingKey {
         case path, layout, nativeSize = "native_size", textEncoderLayers = "text_encoder_layers", loadSeconds = "load_seconds"
+        case sha256, hash
     }
 }

@@ -77,7 +77,6 @@ public struct FileSink {
     }
 }
 
-private func errnoText() -> String { String(cString: strerror(errno)) }
 
 /// write(2), reachable from inside a type whose own method is called `write`.
 private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

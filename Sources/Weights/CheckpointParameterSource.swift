@@ -43,6 +43,11 @@ public final class CheckpointParameterSource: ParameterSource, @unchecked Sendab
     /// Number of keys available to this component.
     public var keyCount: Int { locations.count }
 
+    /// The files this component's tensors come from, sorted.
+    public var archivePaths: [String] {
+        Set(locations.values.map { $0.archive.path }).sorted()
+    }
+
     /// Keys present in the checkpoint that no parameter asked for (buffers such as `position_ids`,
     /// or parts of a larger architecture), sorted.
     public var unusedKeys: [String] {

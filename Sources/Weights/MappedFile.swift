@@ -26,11 +26,11 @@ public final class MappedFile: @unchecked Sendable {
     public init(path: String) throws(WeightsError) {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadableFile(path: path, reason: Self.errnoText()) }
+        guard fd >= 0 else { throw .unreadableFile(path: path, reason: errnoText()) }
         defer { close(fd) }  // the mapping outlives the descriptor
 
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .unreadableFile(path: path, reason: Self.errnoText()) }
+        guard fstat(fd, &info) == 0 else { throw .unreadableFile(path: path, reason: errnoText()) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             let kind = (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file"
             throw .unreadableFile(path: path, reason: kind)
@@ -42,7 +42,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         let mapped = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
         guard let mapped, mapped != MAP_FAILED else {
-            throw .unreadableFile(path: path, reason: "mmap: \(Self.errnoText())")
+            throw .unreadableFile(path: path, reason: "mmap: \(errnoText())")
         }
         base = mapped
     }
@@ -54,5 +54,4 @@ public final class MappedFile: @unchecked Sendable {
         if let base { munmap(base, count) }
     }
 
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -37,6 +37,13 @@ public final class ModelCheckpoint: @unchecked Sendable {
     public let tokenizerDirectory: URL?
     /// `scheduler/scheduler_config.json` of a diffusers folder, when present.
     public let schedulerConfigURL: URL?
+    /// The files the weights come from: the single file, or a folder's component files in
+    /// `ModelComponent.allCases` order (what `ModelFingerprint` hashes).
+    public var weightFiles: [URL] {
+        var seen = Set<String>()
+        return ModelComponent.allCases.compactMap { sources[$0]?.archivePaths }.joined()
+            .filter { seen.insert($0).inserted }.map { URL(fileURLWithPath: $0) }
+    }
 
     private init(url: URL, layout: Layout, configurations: ModelConfigurations,
                  sources: [ModelComponent: CheckpointParameterSource], skippedKeys: [String],

@@ -2,6 +2,12 @@
 // have gets its own case that names the file and, where one is involved, the tensor — a user who is
 // told "model.safetensors: tensor 'x': shape [-1]" can act on it; "bad file" cannot be acted on.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An error reading, validating or writing a weights file.
 ///
 /// `file` is the path as the caller gave it. Cases are `Equatable` so that tests can assert the
@@ -171,3 +177,6 @@ extension WeightsError: CustomStringConvertible {
         }
     }
 }
+
+/// The system's explanation of the last failed call, for `WeightsError` reasons.
+func errnoText() -> String { String(cString: strerror(errno)) }

@@ -62,6 +62,7 @@ struct DBRenderD: ParsableCommand {
         logger.info("ready", metadata: [
             "model": "\(description.path)", "layout": "\(description.layout)",
             "load_seconds": "\(String(format: "%.2f", description.loadSeconds))", "socket": "\(path)",
+            "hash": "\(description.shortHash ?? "-")",
             "threads": "\(ThreadPool.shared.threads)",
         ])
         let notifier = SystemdNotifier()
@@ -92,9 +93,40 @@ struct DBRenderD: ParsableCommand {
         }
         let unused = ModelComponent.allCases.reduce(0) { $0 + checkpoint.source($1).unusedKeys.count }
         if unused > 0 { logger.info("unused tensors in the checkpoint", metadata: ["count": "\(unused)"]) }
+        // The hash reads every byte once; the first render would page the weights in anyway, and the
+        // cache makes later starts of the same files free.
+        let hashStart = Date()
+        var sha256: String?
+        do {
+            let (fingerprint, cached) = try ModelFingerprint.of(checkpoint.weightFiles, cache: fingerprintCache())
+            sha256 = fingerprint.sha256
+            logger.info("model hash", metadata: [
+                "sha256": "\(fingerprint.sha256)", "cached": "\(cached)",
+                "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(hashStart)))",
+            ])
+        } catch {
+            logger.warning("cannot hash the model; images carry no model hash", metadata: ["error": "\(error)"])
+        }
         return (pipeline, RenderEngine.ModelDescription(
             path: url.path, layout: checkpoint.layout.rawValue, nativeSize: pipeline.nativeSize,
-            textEncoderLayers: pipeline.text.encoder.layers.count, loadSeconds: Date().timeIntervalSince(start)))
+            textEncoderLayers: pipeline.text.encoder.layers.count, loadSeconds: Date().timeIntervalSince(start),
+            sha256: sha256))
+    }
+
+    /// Where model hashes are kept between starts: systemd's CacheDirectory=, else the XDG cache.
+    static func fingerprintCache() -> URL? {
+        let environment = ProcessInfo.processInfo.environment
+        let directory: String
+        if let systemd = environment["CACHE_DIRECTORY"]?.split(separator: ":").first {
+            directory = String(systemd)
+        } else if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+            directory = xdg + "/dbrender"
+        } else if let home = environment["HOME"], home.hasPrefix("/") {
+            directory = home + "/.cache/dbrender"
+        } else {
+            return nil
+        }
+        return URL(fileURLWithPath: directory).appendingPathComponent("model-hashes.json")
     }
 
     /// The socket systemd passed, else the path asked for, else the default path.

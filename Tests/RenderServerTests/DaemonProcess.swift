@@ -27,7 +27,9 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Starts the daemon on models/tiny and waits for its ready line.
-    init(configuration: String? = nil, arguments: [String] = [], model: URL? = nil) throws {
+    /// - Parameter cacheHome: `XDG_CACHE_HOME` for the daemon (its model-hash cache); default: a
+    ///   fresh folder of this daemon's own, so that tests never touch the user's cache.
+    init(configuration: String? = nil, arguments: [String] = [], model: URL? = nil, cacheHome: URL? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("dbrenderd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socket = directory.appendingPathComponent("d.sock").path
@@ -38,6 +40,8 @@ final class DaemonProcess: @unchecked Sendable {
             args += ["--config", file.path]
         }
         process.executableURL = Self.binary
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["XDG_CACHE_HOME": (cacheHome ?? directory.appendingPathComponent("cache")).path]) { $1 }
         process.arguments = args + arguments
         process.standardError = logPipe
         process.standardOutput = logPipe

@@ -19,6 +19,10 @@ struct DaemonTests {
         #expect(try daemon.request("GET", "/v1/health").status == 200)
         let model = try daemon.request("GET", "/v1/model")
         #expect(model.status == 200 && model.text.contains("\"layout\":\"diffusers\"") && model.text.contains("\"native_size\":64"))
+        // The model hash is the SHA-256 of the weight files in unet, vae, text_encoder order (coreutils as oracle).
+        let sha256 = try Self.sha256sum(["unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+                                          "text_encoder/model.safetensors"].map { "models/tiny/" + $0 })
+        #expect(model.text.contains("\"sha256\":\"\(sha256)\"") && model.text.contains("\"hash\":\"\(sha256.prefix(10))\""), "\(model.text)")
         let samplers = try daemon.request("GET", "/v1/samplers").decode(SamplersBody.self)
         #expect(samplers.samplers.map(\.name) == ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms"])
         #expect(samplers.defaultSampler == "euler_a")
@@ -47,6 +51,8 @@ struct DaemonTests {
         let decoded = try ImageFile.decode(png)
         #expect(decoded.image.width == 64 && decoded.image.height == 64)
         #expect(decoded.parameters?.contains("Seed: 42") == true && decoded.parameters?.contains("Sampler: DPM++ 2M") == true)
+        let hash = try #require(try daemon.request("GET", "/v1/model").decode(ModelHashBody.self).hash)
+        #expect(decoded.parameters?.contains("Model hash: \(hash), Model: tiny") == true, "\(decoded.parameters ?? "")")
         // The empty negative prompt was warm from the start: the first render missed only its prompt.
         var metrics = try daemon.request("GET", "/metrics").text
         #expect(metrics.contains("dbrender_embedding_cache_hits_total 1") && metrics.contains("dbrender_embedding_cache_misses_total 1"), "\(metrics)")
@@ -328,7 +334,42 @@ struct DaemonTests {
         #expect(text.contains("using the socket systemd passed") && text.contains("] ready"), "\(text)")
     }
 
+    @Test("the model hash is computed once, then read from the cache while the weights are unchanged")
+    func modelHashCache() throws {
+        let cacheHome = FileManager.default.temporaryDirectory.appendingPathComponent("dbrenderd-cache-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: cacheHome) }
+        let first = try DaemonProcess(cacheHome: cacheHome)
+        let hash = try first.request("GET", "/v1/model").decode(ModelHashBody.self).sha256
+        first.stop()
+        #expect(first.log.contains("cached=false"), "\(first.log)")
+        #expect(FileManager.default.fileExists(atPath: cacheHome.appendingPathComponent("dbrender/model-hashes.json").path))
+        let second = try DaemonProcess(cacheHome: cacheHome)
+        defer { second.stop() }
+        #expect(second.log.contains("cached=true"), "\(second.log)")
+        #expect(try second.request("GET", "/v1/model").decode(ModelHashBody.self).sha256 == hash)
+    }
+
     // MARK: Helpers
+
+    /// The hash fields of `GET /v1/model`.
+    struct ModelHashBody: Decodable {
+        let sha256: String?
+        let hash: String?
+    }
+
+    /// coreutils' SHA-256 of the files (relative to the repository) concatenated.
+    static func sha256sum(_ files: [String]) throws -> String {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.currentDirectoryURL = DaemonProcess.root
+        shell.arguments = ["-c", "cat \"$@\" | sha256sum", "bash"] + files
+        let output = Pipe()
+        shell.standardOutput = output
+        try shell.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        return String(text.prefix(64))
+    }
 
     private func waitUntil(timeout: Double = 60, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)

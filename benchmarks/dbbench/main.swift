@@ -2,6 +2,7 @@
 //   swift run -c release dbbench kernels [--repetitions N]
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
+//   swift run -c release dbbench hash [--repetitions N]
 //   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
 
@@ -18,6 +19,7 @@ let usage = """
     usage: dbbench kernels [--repetitions N]
            dbbench models --model DIR [--repetitions N] [--json]
            dbbench cfg --model DIR [--repetitions N]
+           dbbench hash [--repetitions N]
            dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 
     """
@@ -32,6 +34,8 @@ do {
     case "cfg":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try GuidanceBenchmark.run(modelPath: model, repetitions: repetitions)
+    case "hash":
+        HashBenchmark.run(repetitions: repetitions)
     case "run-components":
         guard let model = option("--model"), let inputs = option("--inputs"), let out = option("--out") else {
             throw CommandLineError.missing("--model, --inputs and --out")
