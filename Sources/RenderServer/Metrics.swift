@@ -15,7 +15,20 @@ public final class Metrics: @unchecked Sendable {
 
     public init() {}
 
-    func renderFinished(_ status: String) { lock.withLock { rendersByStatus[status, default: 0] += 1 } }
+    private var renderSeconds = Histogram()
+    private var queueWaitSeconds = Histogram()
+
+    /// A job ended: counts it, and for completed renders records the latency a client saw and the
+    /// part of it spent waiting in the queue.
+    func renderFinished(_ status: String, submitted: Date, started: Date?) {
+        let now = Date()
+        lock.withLock {
+            rendersByStatus[status, default: 0] += 1
+            guard status == "done" else { return }
+            renderSeconds.observe(now.timeIntervalSince(submitted))
+            queueWaitSeconds.observe((started ?? now).timeIntervalSince(submitted))
+        }
+    }
     func error(_ code: String) { lock.withLock { errorsByCode[code, default: 0] += 1 } }
     func imageRendered() { lock.withLock { images += 1 } }
     func request(_ route: String) { lock.withLock { requests[route, default: 0] += 1 } }
@@ -38,6 +51,8 @@ public final class Metrics: @unchecked Sendable {
             metric("dbrender_queue_depth", "gauge", "Render requests waiting to start.", [("", "\(queueDepth)")])
             metric("dbrender_active_jobs", "gauge", "Render requests being denoised.", [("", "\(activeJobs)")])
             metric("dbrender_renders_total", "counter", "Finished render requests by outcome.", labelled("status", rendersByStatus))
+            renderSeconds.write("dbrender_render_duration_seconds", "Completed renders, from request to last image.", to: &out)
+            queueWaitSeconds.write("dbrender_queue_wait_seconds", "Completed renders, time spent queued before starting.", to: &out)
             metric("dbrender_images_total", "counter", "Images rendered.", [("", "\(images)")])
             metric("dbrender_unet_calls_total", "counter", "Batched UNet evaluations.", [("", "\(unetCalls)")])
             metric("dbrender_unet_rows_total", "counter", "Rows (latents) over all UNet evaluations.", [("", "\(unetRows)")])
@@ -52,5 +67,31 @@ public final class Metrics: @unchecked Sendable {
             metric("dbrender_http_requests_total", "counter", "HTTP requests by route.", labelled("route", requests))
             return out
         }
+    }
+}
+
+/// A Prometheus histogram with buckets sized for renders (a tiny model's fraction of a second up to a
+/// large batch's minutes).
+struct Histogram {
+    static let bounds: [Double] = [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600]
+    private var counts = [Int](repeating: 0, count: Histogram.bounds.count)
+    private var count = 0
+    private var sum = 0.0
+
+    mutating func observe(_ value: Double) {
+        for (i, bound) in Self.bounds.enumerated() where value <= bound { counts[i] += 1 }
+        count += 1
+        sum += value
+    }
+
+    /// Cumulative `_bucket` lines, then `_sum` and `_count`, as the exposition format defines.
+    func write(_ name: String, _ help: String, to out: inout String) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for (i, bound) in Self.bounds.enumerated() {
+            let label = bound == bound.rounded() ? "\(Int(bound))" : "\(bound)"
+            out += "\(name)_bucket{le=\"\(label)\"} \(counts[i])\n"
+        }
+        out += "\(name)_bucket{le=\"+Inf\"} \(count)\n"
+        out += "\(name)_sum \(String(format: "%.6f", sum))\n\(name)_count \(count)\n"
     }
 }

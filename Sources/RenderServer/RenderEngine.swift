@@ -319,7 +319,7 @@ public final class RenderEngine: @unchecked Sendable {
     private func finishLocked(_ job: RenderJob, _ status: RenderJob.Status, _ error: ErrorBody.Detail?) {
         guard !job.isFinished else { return }
         job.finish(status, error: error)
-        metrics.renderFinished(status.rawValue)
+        metrics.renderFinished(status.rawValue, submitted: job.submitted, started: job.started)
         if let error, status == .failed { metrics.error(error.code) }
         finishedOrder.append(job.id)
         while finishedOrder.count > configuration.retainedFinishedJobs {

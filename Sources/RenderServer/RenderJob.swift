@@ -11,6 +11,9 @@ public final class RenderJob: @unchecked Sendable {
     public let id: String
     public let spec: RenderSpec
     public let submitted = Date()
+    /// When the engine took the job off the queue; nil while queued.
+    public var started: Date? { lock.withLock { _started } }
+    private var _started: Date?
     private let lock = NSLock()
     private var _status: Status = .queued
     private var _progress = RenderProgress(step: 0, steps: 0)
@@ -74,7 +77,7 @@ public final class RenderJob: @unchecked Sendable {
     }
 
     func markStarted() {
-        lock.withLock { _status = .running }
+        lock.withLock { _status = .running; _started = Date() }
         emit(StreamEvent(event: "started", id: id))
     }
 
