@@ -287,6 +287,30 @@ struct DaemonTests {
         #expect(try files.map { try Data(contentsOf: out.appendingPathComponent($0)) } == written)
     }
 
+    @Test("Ctrl-C in dbrender cancels its running render on the daemon, says so in one line and exits 130")
+    func clientInterrupt() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        let process = Process()
+        process.executableURL = DaemonProcess.binary.deletingLastPathComponent().appendingPathComponent("dbrender")
+        process.arguments = ["a long render", "--steps", "500", "--socket", daemon.socket,
+                             "--out", daemon.directory.appendingPathComponent("never.png").path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        try waitUntil { try daemon.request("GET", "/v1/health").text.contains("\"active\":\"1\"") }
+        kill(process.processIdentifier, SIGINT)
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(output)")
+        #expect(output.contains("interrupted; cancelled job r_"), "\(output)")
+        try waitUntil(timeout: 10) {
+            try daemon.request("GET", "/metrics").text.contains("dbrender_renders_total{status=\"cancelled\"} 1")
+        }
+        #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("never.png").path))
+    }
+
     @Test("socket activation: dbrenderd serves on the socket systemd-socket-activate passes it, then stops cleanly")
     func socketActivation() throws {
         let activate = "/usr/bin/systemd-socket-activate"
