@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: System libraries (Debian -dev packages, found by pkg-config)
@@ -52,6 +53,12 @@ let package = Package(
             name: "Sampling", dependencies: ["Tensor", "Weights", "Models", "ImageIO"],
             swiftSettings: numericSwiftSettings),
 
+        // The DreamBooth trainer's parts: optimizer, schedules, configuration, logs (TensorBoard, JSONL).
+        .target(
+            name: "Training",
+            dependencies: ["Tensor", "Weights", "Models", "Sampling", "ImageIO", .product(name: "Yams", package: "Yams")],
+            swiftSettings: numericSwiftSettings),
+
         .target(name: "RenderAPI"),
         // The client's logic (HTTP over a Unix socket, prompt files, output names), testable apart from its CLI.
         .target(name: "RenderClient", dependencies: ["RenderAPI"]),
@@ -75,7 +82,7 @@ let package = Package(
             dependencies: ["RenderClient", "RenderAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "dbtrain",
-            dependencies: ["Tensor", "Weights", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensor", "Weights", "Models", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSwiftSettings),
 
         // MARK: Fuzz target for the safetensors header parser (see Fuzz/README.md)
@@ -100,5 +107,6 @@ let package = Package(
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "TestSupport"]),
         .testTarget(name: "RenderServerTests", dependencies: ["RenderServer", "RenderAPI", "ImageIO", "TestSupport"]),
         .testTarget(name: "ClientTests", dependencies: ["RenderClient", "RenderAPI"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     ]
 )

@@ -87,7 +87,7 @@ public struct StableDiffusionPipeline: Sendable {
             let e = try encodePrompts(request)
             return (e.positive.embedding, e.negative.embedding)
         }()
-        let initLatents = try request.initImage.map { image -> (mean: Tensor, std: Tensor) in
+        let initLatents = request.initImage.map { image -> (mean: Tensor, std: Tensor) in
             let (mean, logVariance) = vae.encode(LatentImages.tensor(from: image))
             let std = Tensor(uninitialized: logVariance.shape)
             for i in 0..<std.count { std.pointer[i] = Foundation.exp(0.5 * logVariance.pointer[i]) }

@@ -1,0 +1,317 @@
+// The trainer's settings. Keys and defaults are those of diffusers' `train_dreambooth.py`, which
+// DreamBooth users already know, read from a YAML file and overridable on the command line with the
+// same names (`--max_train_steps 400`, `--with_prior_preservation`). Unknown keys and wrongly typed
+// values are errors that name the key: a typo must not silently train with a default.
+import Foundation
+import Yams
+
+/// What `dbtrain --config train.yaml` trains.
+public struct TrainingConfiguration: Codable, Equatable, Sendable {
+    // Model and data
+    public var pretrainedModelNameOrPath: String
+    /// Where the trained model folder, checkpoints and logs go. (diffusers' default is
+    /// "text-inversion-model", a leftover of another script; ours names what it holds.)
+    public var outputDir: String = "dreambooth-model"
+    public var instanceDataDir: String
+    public var instancePrompt: String
+    public var classDataDir: String?
+    public var classPrompt: String?
+    public var withPriorPreservation = false
+    public var priorLossWeight = 1.0
+    public var numClassImages = 100
+    public var resolution = 512
+    public var centerCrop = false
+    // Batches and steps
+    public var trainBatchSize = 4
+    public var sampleBatchSize = 4
+    public var numTrainEpochs = 1
+    public var maxTrainSteps: Int?
+    public var gradientAccumulationSteps = 1
+    public var gradientCheckpointing = false
+    public var trainTextEncoder = false
+    // Optimisation
+    public var learningRate = 5e-6
+    public var scaleLr = false
+    public var lrScheduler = "constant"
+    public var lrWarmupSteps = 500
+    public var lrNumCycles = 1
+    public var lrPower = 1.0
+    public var adamBeta1 = 0.9
+    public var adamBeta2 = 0.999
+    public var adamEpsilon = 1e-8
+    public var adamWeightDecay = 1e-2
+    public var maxGradNorm = 1.0
+    public var offsetNoise = false
+    public var snrGamma: Double?
+    public var seed: Int?
+    // Checkpoints, validation, logs
+    public var checkpointingSteps = 500
+    public var checkpointsTotalLimit: Int?
+    public var resumeFromCheckpoint: String?
+    public var validationPrompt: String?
+    public var numValidationImages = 4
+    public var validationSteps = 100
+    public var loggingDir = "logs"
+
+    public init(pretrainedModelNameOrPath: String, instanceDataDir: String, instancePrompt: String) {
+        self.pretrainedModelNameOrPath = pretrainedModelNameOrPath
+        self.instanceDataDir = instanceDataDir
+        self.instancePrompt = instancePrompt
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case pretrainedModelNameOrPath = "pretrained_model_name_or_path", outputDir = "output_dir"
+        case instanceDataDir = "instance_data_dir", instancePrompt = "instance_prompt"
+        case classDataDir = "class_data_dir", classPrompt = "class_prompt"
+        case withPriorPreservation = "with_prior_preservation", priorLossWeight = "prior_loss_weight"
+        case numClassImages = "num_class_images", resolution, centerCrop = "center_crop"
+        case trainBatchSize = "train_batch_size", sampleBatchSize = "sample_batch_size"
+        case numTrainEpochs = "num_train_epochs", maxTrainSteps = "max_train_steps"
+        case gradientAccumulationSteps = "gradient_accumulation_steps", gradientCheckpointing = "gradient_checkpointing"
+        case trainTextEncoder = "train_text_encoder", learningRate = "learning_rate", scaleLr = "scale_lr"
+        case lrScheduler = "lr_scheduler", lrWarmupSteps = "lr_warmup_steps", lrNumCycles = "lr_num_cycles"
+        case lrPower = "lr_power", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", adamEpsilon = "adam_epsilon"
+        case adamWeightDecay = "adam_weight_decay", maxGradNorm = "max_grad_norm", offsetNoise = "offset_noise"
+        case snrGamma = "snr_gamma", seed, checkpointingSteps = "checkpointing_steps"
+        case checkpointsTotalLimit = "checkpoints_total_limit", resumeFromCheckpoint = "resume_from_checkpoint"
+        case validationPrompt = "validation_prompt", numValidationImages = "num_validation_images"
+        case validationSteps = "validation_steps", loggingDir = "logging_dir"
+    }
+
+    /// Every key the configuration accepts.
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        pretrainedModelNameOrPath = try c.decode(String.self, forKey: .pretrainedModelNameOrPath)
+        instanceDataDir = try c.decode(String.self, forKey: .instanceDataDir)
+        instancePrompt = try c.decode(String.self, forKey: .instancePrompt)
+        outputDir = try value(.outputDir, outputDir)
+        classDataDir = try c.decodeIfPresent(String.self, forKey: .classDataDir)
+        classPrompt = try c.decodeIfPresent(String.self, forKey: .classPrompt)
+        withPriorPreservation = try value(.withPriorPreservation, withPriorPreservation)
+        priorLossWeight = try value(.priorLossWeight, priorLossWeight)
+        numClassImages = try value(.numClassImages, numClassImages)
+        resolution = try value(.resolution, resolution)
+        centerCrop = try value(.centerCrop, centerCrop)
+        trainBatchSize = try value(.trainBatchSize, trainBatchSize)
+        sampleBatchSize = try value(.sampleBatchSize, sampleBatchSize)
+        numTrainEpochs = try value(.numTrainEpochs, numTrainEpochs)
+        maxTrainSteps = try c.decodeIfPresent(Int.self, forKey: .maxTrainSteps)
+        gradientAccumulationSteps = try value(.gradientAccumulationSteps, gradientAccumulationSteps)
+        gradientCheckpointing = try value(.gradientCheckpointing, gradientCheckpointing)
+        trainTextEncoder = try value(.trainTextEncoder, trainTextEncoder)
+        learningRate = try value(.learningRate, learningRate)
+        scaleLr = try value(.scaleLr, scaleLr)
+        lrScheduler = try value(.lrScheduler, lrScheduler)
+        lrWarmupSteps = try value(.lrWarmupSteps, lrWarmupSteps)
+        lrNumCycles = try value(.lrNumCycles, lrNumCycles)
+        lrPower = try value(.lrPower, lrPower)
+        adamBeta1 = try value(.adamBeta1, adamBeta1)
+        adamBeta2 = try value(.adamBeta2, adamBeta2)
+        adamEpsilon = try value(.adamEpsilon, adamEpsilon)
+        adamWeightDecay = try value(.adamWeightDecay, adamWeightDecay)
+        maxGradNorm = try value(.maxGradNorm, maxGradNorm)
+        offsetNoise = try value(.offsetNoise, offsetNoise)
+        snrGamma = try c.decodeIfPresent(Double.self, forKey: .snrGamma)
+        seed = try c.decodeIfPresent(Int.self, forKey: .seed)
+        checkpointingSteps = try value(.checkpointingSteps, checkpointingSteps)
+        checkpointsTotalLimit = try c.decodeIfPresent(Int.self, forKey: .checkpointsTotalLimit)
+        resumeFromCheckpoint = try c.decodeIfPresent(String.self, forKey: .resumeFromCheckpoint)
+        validationPrompt = try c.decodeIfPresent(String.self, forKey: .validationPrompt)
+        numValidationImages = try value(.numValidationImages, numValidationImages)
+        validationSteps = try value(.validationSteps, validationSteps)
+        loggingDir = try value(.loggingDir, loggingDir)
+    }
+}
+
+/// A configuration that cannot be used, naming the key (and the file) at fault.
+public struct TrainingConfigurationError: Error, Equatable, CustomStringConvertible {
+    public let key: String?
+    public let message: String
+    public init(key: String?, _ message: String) { self.key = key; self.message = message }
+    public var description: String { key.map { "\($0): \(message)" } ?? message }
+}
+
+extension TrainingConfiguration {
+    /// Reads YAML text (a mapping of the keys above), applies command-line `overrides`, checks the
+    /// result. `source` names the file in errors.
+    public static func load(yaml: String, overrides: [String] = [], source: String = "configuration") throws -> TrainingConfiguration {
+        var settings: [String: Any] = [:]
+        let parsed: Any?
+        do { parsed = try Yams.load(yaml: yaml) } catch {
+            throw TrainingConfigurationError(key: nil, "\(source) is not valid YAML: \(error)")
+        }
+        if let parsed {
+            guard let mapping = parsed as? [String: Any] else {
+                throw TrainingConfigurationError(key: nil, "\(source) must be a mapping of settings (key: value)")
+            }
+            settings = mapping
+        }
+        for (key, value) in try parseOverrides(overrides) { settings[key] = value }
+        for key in settings.keys.sorted() where !keys.contains(key) {
+            throw TrainingConfigurationError(key: key, "unknown setting\(suggestion(for: key)) in \(source)")
+        }
+        settings = settings.filter { !($0.value is NSNull) }
+        let configuration: TrainingConfiguration
+        do {
+            let json = try JSONSerialization.data(withJSONObject: settings.mapValues(jsonCompatible))
+            configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: json)
+        } catch let error as DecodingError {
+            throw Self.describe(error, source: source)
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Reads a YAML file; see `load(yaml:overrides:source:)`.
+    public static func load(file: URL, overrides: [String] = []) throws -> TrainingConfiguration {
+        let text: String
+        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+            throw TrainingConfigurationError(key: nil, "cannot read \(file.path): \(error.localizedDescription)")
+        }
+        return try load(yaml: text, overrides: overrides, source: file.path)
+    }
+
+    /// `--key value`, `--key=value`, or a bare `--key` (true) for a boolean setting. Values are YAML
+    /// scalars, typed as they would be in the file.
+    static func parseOverrides(_ arguments: [String]) throws -> [(String, Any)] {
+        var result: [(String, Any)] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw TrainingConfigurationError(key: nil, "expected --setting value, found '\(argument)'")
+            }
+            var key = String(argument.dropFirst(2))
+            var text: String?
+            if let equals = key.firstIndex(of: "=") {
+                text = String(key[key.index(after: equals)...])
+                key = String(key[..<equals])
+            } else if i + 1 < arguments.count, !arguments[i + 1].hasPrefix("--") {
+                text = arguments[i + 1]
+                i += 1
+            }
+            key = key.replacingOccurrences(of: "-", with: "_")
+            guard keys.contains(key) else {
+                throw TrainingConfigurationError(key: key, "unknown setting\(suggestion(for: key)) on the command line")
+            }
+            let value: Any
+            if let text {
+                value = (try? Yams.load(yaml: text)).flatMap { $0 } ?? text
+            } else {
+                value = true
+            }
+            result.append((key, value))
+            i += 1
+        }
+        return result
+    }
+
+    static func jsonCompatible(_ value: Any) -> Any {
+        // YAML may read a date-like or other exotic scalar; the settings only hold plain values.
+        switch value {
+        case is String, is Bool, is Int, is Double, is NSNull: return value
+        default: return "\(value)"
+        }
+    }
+
+    static func suggestion(for key: String) -> String {
+        let close = keys.min { editDistance($0, key) < editDistance($1, key) }
+        guard let close, editDistance(close, key) <= 3 else { return "" }
+        return " (did you mean \(close)?)"
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+
+    static func describe(_ error: DecodingError, source: String) -> TrainingConfigurationError {
+        switch error {
+        case let .keyNotFound(key, _):
+            return TrainingConfigurationError(key: key.stringValue, "required, missing from \(source)")
+        case let .typeMismatch(type, context), let .valueNotFound(type, context):
+            let key = context.codingPath.first?.stringValue
+            return TrainingConfigurationError(key: key, "expected \(Self.typeName(type)) in \(source)")
+        case let .dataCorrupted(context):
+            return TrainingConfigurationError(key: context.codingPath.first?.stringValue, context.debugDescription)
+        @unknown default:
+            return TrainingConfigurationError(key: nil, "\(error)")
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Bool.Type: "true or false"
+        case is Int.Type: "a whole number"
+        case is Double.Type: "a number"
+        case is String.Type: "text"
+        default: "\(type)"
+        }
+    }
+
+    /// Checks what the types cannot: ranges, names, and settings that need each other.
+    public func validate() throws {
+        func fail(_ key: CodingKeys, _ message: String) -> TrainingConfigurationError {
+            TrainingConfigurationError(key: key.rawValue, message)
+        }
+        if withPriorPreservation {
+            if classDataDir == nil { throw fail(.classDataDir, "required with with_prior_preservation") }
+            if classPrompt == nil { throw fail(.classPrompt, "required with with_prior_preservation") }
+        }
+        guard resolution >= 64, resolution % 8 == 0 else { throw fail(.resolution, "must be a multiple of 8, at least 64 (got \(resolution))") }
+        for (key, value) in [(CodingKeys.trainBatchSize, trainBatchSize), (.sampleBatchSize, sampleBatchSize),
+                             (.numTrainEpochs, numTrainEpochs), (.gradientAccumulationSteps, gradientAccumulationSteps),
+                             (.checkpointingSteps, checkpointingSteps), (.validationSteps, validationSteps),
+                             (.numValidationImages, numValidationImages), (.lrNumCycles, lrNumCycles)] where value < 1 {
+            throw fail(key, "must be at least 1 (got \(value))")
+        }
+        if let maxTrainSteps, maxTrainSteps < 1 { throw fail(.maxTrainSteps, "must be at least 1 (got \(maxTrainSteps))") }
+        if let checkpointsTotalLimit, checkpointsTotalLimit < 1 { throw fail(.checkpointsTotalLimit, "must be at least 1 (got \(checkpointsTotalLimit))") }
+        guard numClassImages >= 0 else { throw fail(.numClassImages, "must not be negative") }
+        guard lrWarmupSteps >= 0 else { throw fail(.lrWarmupSteps, "must not be negative") }
+        guard learningRate > 0, learningRate.isFinite else { throw fail(.learningRate, "must be a positive number") }
+        guard LearningRateSchedule.Kind(rawValue: lrScheduler) != nil else {
+            throw fail(.lrScheduler, "unknown schedule '\(lrScheduler)' (one of \(LearningRateSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if lrScheduler == "polynomial", learningRate <= LearningRateSchedule.polynomialEnd {
+            throw fail(.learningRate, "must exceed polynomial's end rate \(LearningRateSchedule.polynomialEnd)")
+        }
+        guard (0..<1).contains(adamBeta1) else { throw fail(.adamBeta1, "must be in [0, 1)") }
+        guard (0..<1).contains(adamBeta2) else { throw fail(.adamBeta2, "must be in [0, 1)") }
+        guard adamEpsilon > 0 else { throw fail(.adamEpsilon, "must be positive") }
+        guard adamWeightDecay >= 0 else { throw fail(.adamWeightDecay, "must not be negative") }
+        guard maxGradNorm > 0 else { throw fail(.maxGradNorm, "must be positive") }
+        guard priorLossWeight >= 0 else { throw fail(.priorLossWeight, "must not be negative") }
+        if let snrGamma, !(snrGamma > 0) { throw fail(.snrGamma, "must be positive") }
+        if let seed, seed < 0 { throw fail(.seed, "must not be negative") }
+    }
+
+    /// The learning-rate schedule over `totalSteps` optimizer steps.
+    public func learningRateSchedule(totalSteps: Int) -> LearningRateSchedule {
+        var rate = learningRate
+        // diffusers' scale_lr: lr × accumulation × batch × processes (1 here).
+        if scaleLr { rate *= Double(gradientAccumulationSteps * trainBatchSize) }
+        return LearningRateSchedule(kind: LearningRateSchedule.Kind(rawValue: lrScheduler) ?? .constant,
+                                    baseLearningRate: rate, warmupSteps: lrWarmupSteps, totalSteps: totalSteps,
+                                    cycles: Double(lrNumCycles), power: lrPower)
+    }
+
+    public var adamW: AdamWHyperparameters {
+        AdamWHyperparameters(beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEpsilon, weightDecay: adamWeightDecay)
+    }
+}
