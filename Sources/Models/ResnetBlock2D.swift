@@ -41,3 +41,40 @@ public struct ResnetBlock2D: Sendable {
         return h
     }
 }
+
+extension ResnetBlock2D {
+    /// As `callAsFunction`, and the pullback: ∂L/∂output → (∂L/∂x, ∂L/∂activatedTimeEmbedding).
+    public func forwardWithPullback(_ x: Tensor, activatedTimeEmbedding: Tensor?,
+                                    arena: ParameterArena?) -> (Tensor, (Tensor) -> (x: Tensor, timeEmbedding: Tensor?)) {
+        let (n1, norm1Pullback) = norm1.forwardWithPullback(x, activation: .silu, arena: arena)
+        let (h1, conv1Pullback) = conv1.forwardWithPullback(n1, arena: arena)
+        var projectionPullback: Pullback?
+        if let projection = timeEmbeddingProjection, let temb = activatedTimeEmbedding {
+            let (t, pullback) = projection.forwardWithPullback(temb, arena: arena)  // [N, Co]
+            Add.accumulate(t, into: h1, broadcast: .perChannel)
+            projectionPullback = pullback
+        }
+        let (n2, norm2Pullback) = norm2.forwardWithPullback(h1, activation: .silu, arena: arena)
+        let (h2, conv2Pullback) = conv2.forwardWithPullback(n2, arena: arena)
+        var shortcutPullback: Pullback?
+        if let convShortcut {
+            let (s, pullback) = convShortcut.forwardWithPullback(x, arena: arena)
+            Add.accumulate(s, into: h2)
+            shortcutPullback = pullback
+        } else {
+            Add.accumulate(x, into: h2)
+        }
+        return (h2, { dOut in
+            let dh1 = norm2Pullback(conv2Pullback(dOut))
+            var dTimeEmbedding: Tensor?
+            if let projectionPullback, let temb = activatedTimeEmbedding {
+                let dt = Tensor(zeros: [temb.shape[0], dh1.shape[1]])  // per (sample, channel) sums
+                Add.backward(gradOutput: dh1, broadcast: .perChannel, gradA: nil, gradB: dt)
+                dTimeEmbedding = projectionPullback(dt)
+            }
+            let dx = norm1Pullback(conv1Pullback(dh1))
+            Add.accumulate(shortcutPullback.map { $0(dOut) } ?? dOut, into: dx)
+            return (dx, dTimeEmbedding)
+        })
+    }
+}

@@ -86,3 +86,117 @@ public struct Transformer2D: Sendable {
         return out
     }
 }
+
+extension BasicTransformerBlock {
+    /// As `callAsFunction`, and the pullback: ∂L/∂output → (∂L/∂tokens, ∂L/∂context).
+    public func forwardWithPullback(_ tokens: Tensor, context: Tensor,
+                                    arena: ParameterArena?) -> (Tensor, (Tensor) -> (tokens: Tensor, context: Tensor)) {
+        // x1 = x0 + attn1(norm1(x0)); x2 = x1 + attn2(norm2(x1), ctx); x3 = x2 + ff(norm3(x2))
+        let (a, norm1Pullback) = norm1.forwardWithPullback(tokens, arena: arena)
+        let (s, selfPullback) = selfAttention.forwardWithPullback(a, arena: arena)
+        let x1 = tokens.copy()
+        Add.accumulate(s, into: x1)
+        let (b, norm2Pullback) = norm2.forwardWithPullback(x1, arena: arena)
+        let (c, crossPullback) = crossAttention.forwardWithPullback(b, context: context, arena: arena)
+        let x2 = x1.copy()
+        Add.accumulate(c, into: x2)
+        let (d, norm3Pullback) = norm3.forwardWithPullback(x2, arena: arena)
+        let (e, inPullback) = feedForwardIn.forwardWithPullback(d, arena: arena)
+        let f = GEGLU.forward(e)
+        let (g, outPullback) = feedForwardOut.forwardWithPullback(f, arena: arena)
+        let x3 = x2.copy()
+        Add.accumulate(g, into: x3)
+        return (x3, { dx3 in
+            // Each residual passes its gradient through unchanged and adds its branch's.
+            let dx2 = dx3.copy()
+            let de = e.zerosLike()
+            GEGLU.backward(gradOutput: outPullback(dx3), input: e, gradInput: de)
+            Add.accumulate(norm3Pullback(inPullback(de)), into: dx2)
+            let dx1 = dx2.copy()
+            let cross = crossPullback(dx2)
+            Add.accumulate(norm2Pullback(cross.x), into: dx1)
+            let dx0 = dx1.copy()
+            Add.accumulate(norm1Pullback(selfPullback(dx1).x), into: dx0)
+            return (dx0, cross.context!)
+        })
+    }
+}
+
+extension Transformer2D.Projection {
+    /// proj_in/proj_out with its pullback, on [B, C, H, W] (convolution) or [B, H·W, C] (linear).
+    func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
+        switch self {
+        case .convolution(let conv): conv.forwardWithPullback(x, arena: arena)
+        case .linear(let linear): linear.forwardWithPullback(x, arena: arena)
+        }
+    }
+}
+
+extension Transformer2D {
+    /// As `callAsFunction`, and the pullback: ∂L/∂output → (∂L/∂x, ∂L/∂context).
+    public func forwardWithPullback(_ x: Tensor, context: Tensor,
+                                    arena: ParameterArena?) -> (Tensor, (Tensor) -> (x: Tensor, context: Tensor)) {
+        let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (normalized, normPullback) = norm.forwardWithPullback(x, arena: arena)
+        // Channel-first [B, C, H·W] ⇄ token-major [B, H·W, C] around the projection that works on each.
+        var tokens: Tensor
+        let inPullback: Pullback
+        switch projectionIn {
+        case .convolution:
+            let (projected, pullback) = projectionIn.forwardWithPullback(normalized, arena: arena)
+            tokens = Transpose.forward(projected.reshaped([b, c, h * w]))
+            inPullback = { dTokens in
+                let dProjected = Tensor(zeros: [b, c, h * w])
+                Transpose.backward(gradOutput: dTokens, gradInput: dProjected)
+                return pullback(dProjected.reshaped([b, c, h, w]))
+            }
+        case .linear:
+            let (projected, pullback) = projectionIn.forwardWithPullback(Transpose.forward(normalized.reshaped([b, c, h * w])), arena: arena)
+            tokens = projected
+            inPullback = { dTokens in
+                let dNormalized = Tensor(zeros: [b, c, h * w])
+                Transpose.backward(gradOutput: pullback(dTokens), gradInput: dNormalized)
+                return dNormalized.reshaped([b, c, h, w])
+            }
+        }
+        var blockPullbacks: [(Tensor) -> (tokens: Tensor, context: Tensor)] = []
+        for block in blocks {
+            let (next, pullback) = block.forwardWithPullback(tokens, context: context, arena: arena)
+            tokens = next
+            blockPullbacks.append(pullback)
+        }
+        let out: Tensor  // [B, C, H, W]
+        let outPullback: Pullback  // ∂out → ∂tokens
+        switch projectionOut {
+        case .convolution:
+            let (projected, pullback) = projectionOut.forwardWithPullback(Transpose.forward(tokens).reshaped([b, c, h, w]), arena: arena)
+            out = projected
+            outPullback = { dOut in
+                let dTokens = Tensor(zeros: [b, h * w, c])
+                Transpose.backward(gradOutput: pullback(dOut).reshaped([b, c, h * w]), gradInput: dTokens)
+                return dTokens
+            }
+        case .linear:
+            let (projected, pullback) = projectionOut.forwardWithPullback(tokens, arena: arena)
+            out = Transpose.forward(projected).reshaped([b, c, h, w])
+            outPullback = { dOut in
+                let dProjected = Tensor(zeros: [b, h * w, c])
+                Transpose.backward(gradOutput: dOut.reshaped([b, c, h * w]), gradInput: dProjected)
+                return pullback(dProjected)
+            }
+        }
+        Add.accumulate(x, into: out)
+        return (out, { dOut in
+            var dTokens = outPullback(dOut)
+            let dContext = context.zerosLike()
+            for pullback in blockPullbacks.reversed() {
+                let gradients = pullback(dTokens)
+                dTokens = gradients.tokens
+                Add.accumulate(gradients.context, into: dContext)
+            }
+            let dx = normPullback(inPullback(dTokens))
+            Add.accumulate(dOut, into: dx)  // the residual
+            return (dx, dContext)
+        })
+    }
+}

@@ -26,3 +26,16 @@ public struct Conv2dLayer: Sendable {
         Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 }
+
+extension Conv2dLayer {
+    /// As `callAsFunction`, and the pullback (input, weight and bias gradients).
+    public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
+        let y = self(x)
+        return (y, { dy in
+            let dx = x.zerosLike()
+            Conv2D.backward(gradOutput: dy, input: x, weight: weight, stride: stride, padding: padding, gradInput: dx,
+                            gradWeight: arena?.gradient(of: weight), gradBias: bias.flatMap { arena?.gradient(of: $0) })
+            return dx
+        })
+    }
+}

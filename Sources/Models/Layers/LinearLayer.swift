@@ -23,3 +23,16 @@ public struct LinearLayer: Sendable {
         Linear.forward(x, weight: weight, bias: bias)
     }
 }
+
+extension LinearLayer {
+    /// As `callAsFunction`, and the pullback: dx = dy·W; dW += dyᵀ·x; db += Σ dy.
+    public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
+        let y = self(x)
+        return (y, { dy in
+            let dx = x.zerosLike()
+            Linear.backward(gradOutput: dy, input: x, weight: weight, gradInput: dx,
+                            gradWeight: arena?.gradient(of: weight), gradBias: bias.flatMap { arena?.gradient(of: $0) })
+            return dx
+        })
+    }
+}

@@ -47,3 +47,35 @@ public struct MultiHeadAttention: Sendable {
         return toOut(attended)
     }
 }
+
+extension MultiHeadAttention {
+    /// The gradients a pullback returns: the query input's, and the context's (nil for self-attention,
+    /// whose key/value gradients are already part of `x`).
+    public typealias InputGradients = (x: Tensor, context: Tensor?)
+
+    /// As `callAsFunction`, and the pullback. Attention's backward recomputes the probabilities from
+    /// the saved log-sum-exp rather than keeping the T×S matrix.
+    public func forwardWithPullback(_ x: Tensor, context: Tensor? = nil, causal: Bool = false,
+                                    arena: ParameterArena?) -> (Tensor, (Tensor) -> InputGradients) {
+        let source = context ?? x
+        let (q, queryPullback) = toQuery.forwardWithPullback(x, arena: arena)
+        let (k, keyPullback) = toKey.forwardWithPullback(source, arena: arena)
+        let (v, valuePullback) = toValue.forwardWithPullback(source, arena: arena)
+        let (attended, logSumExp) = Attention.forward(query: q, key: k, value: v, heads: heads, causal: causal)
+        let (y, outPullback) = toOut.forwardWithPullback(attended, arena: arena)
+        return (y, { dy in
+            let dAttended = outPullback(dy)
+            let dq = q.zerosLike(), dk = k.zerosLike(), dv = v.zerosLike()
+            Attention.backward(gradOutput: dAttended, query: q, key: k, value: v, output: attended, logSumExp: logSumExp,
+                               heads: heads, causal: causal, gradQuery: dq, gradKey: dk, gradValue: dv)
+            let dx = queryPullback(dq)
+            let dSource = keyPullback(dk)
+            Add.accumulate(valuePullback(dv), into: dSource)
+            guard context != nil else {
+                Add.accumulate(dSource, into: dx)
+                return (dx, nil)
+            }
+            return (dx, dSource)
+        })
+    }
+}

@@ -39,3 +39,30 @@ public struct LayerNormLayer: Sendable {
         LayerNorm.forward(x, weight: weight, bias: bias, eps: eps).output
     }
 }
+
+extension GroupNormLayer {
+    /// As `callAsFunction` (with the fused activation), and the pullback.
+    public func forwardWithPullback(_ x: Tensor, activation: GroupNorm.Activation = .none,
+                                    arena: ParameterArena?) -> (Tensor, Pullback) {
+        let (y, cache) = GroupNorm.forward(x, groups: groups, weight: weight, bias: bias, eps: eps, activation: activation)
+        return (y, { dy in
+            let dx = x.zerosLike()
+            GroupNorm.backward(gradOutput: dy, input: x, weight: weight, bias: bias, cache: cache, gradInput: dx,
+                               gradWeight: arena?.gradient(of: weight), gradBias: arena?.gradient(of: bias))
+            return dx
+        })
+    }
+}
+
+extension LayerNormLayer {
+    /// As `callAsFunction`, and the pullback.
+    public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
+        let (y, cache) = LayerNorm.forward(x, weight: weight, bias: bias, eps: eps)
+        return (y, { dy in
+            let dx = x.zerosLike()
+            LayerNorm.backward(gradOutput: dy, input: x, weight: weight, cache: cache, gradInput: dx,
+                               gradWeight: arena?.gradient(of: weight), gradBias: arena?.gradient(of: bias))
+            return dx
+        })
+    }
+}

@@ -1,0 +1,75 @@
+# Golden gradients of the models' trainable blocks, from PyTorch autograd on diffusers' own modules,
+# for the pullbacks in Sources/Models (forwardWithPullback).
+#
+# Run from the repository root (needs torch, diffusers and safetensors; the project venv has them):
+#     HF_HUB_OFFLINE=1 /work/venv/bin/python Tests/Fixtures/make_backward_fixtures.py
+# It writes Tests/Fixtures/backward.safetensors. For each case "<case>" (listed with its settings in
+# the metadata entry "cases"):
+#   "<case>.param.<key>"   the module's parameters (random, so that no gradient is trivially zero)
+#   "<case>.x", "<case>.temb" / "<case>.context"   inputs
+#   "<case>.upstream"      r, a fixed random tensor: the loss is L = Σ module(inputs) ⊙ r
+#   "<case>.output"        module(inputs)
+#   "<case>.grad.x", "<case>.grad.temb" / "<case>.grad.context", "<case>.grad.<key>"   ∂L/∂ each
+# ResnetBlock2D applies SiLU to temb itself; "grad.temb" is the gradient with respect to temb before it.
+import json
+import os
+
+import torch
+from diffusers.models.resnet import ResnetBlock2D
+from diffusers.models.transformers.transformer_2d import Transformer2DModel
+from safetensors.torch import save_file
+
+torch.manual_seed(1127)
+out, cases = {}, []
+
+
+def randomise(module):
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if "norm" in name:  # scales and shifts near their initial 1 and 0
+                p.copy_(1 + 0.2 * torch.randn_like(p))
+            else:
+                p.copy_(0.3 * torch.randn_like(p))
+
+
+def record(case, module, inputs, forward):
+    randomise(module)
+    for name, p in module.named_parameters():
+        out[f"{case['name']}.param.{name}"] = p.detach().clone()
+    leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
+    y = forward(module, leaves)
+    r = torch.randn_like(y)
+    (y * r).sum().backward()
+    for k, v in inputs.items():
+        out[f"{case['name']}.{k}"] = v
+        out[f"{case['name']}.grad.{k}"] = leaves[k].grad
+    out[f"{case['name']}.upstream"] = r
+    out[f"{case['name']}.output"] = y.detach()
+    for name, p in module.named_parameters():
+        out[f"{case['name']}.grad.{name}"] = p.grad.clone()
+    cases.append(case)
+
+
+for case in [dict(name="resnet_shortcut", in_channels=8, out_channels=16, temb=12, groups=4),
+             dict(name="resnet_identity", in_channels=8, out_channels=8, temb=12, groups=4),
+             dict(name="resnet_vae", in_channels=8, out_channels=12, temb=None, groups=4)]:
+    block = ResnetBlock2D(in_channels=case["in_channels"], out_channels=case["out_channels"],
+                          temb_channels=case["temb"], groups=case["groups"], eps=1e-5)
+    inputs = {"x": torch.randn(2, case["in_channels"], 6, 5)}
+    if case["temb"]:
+        inputs["temb"] = torch.randn(2, case["temb"])
+    record(case, block, inputs, lambda m, t: m(t["x"], t.get("temb")))
+
+for case in [dict(name="transformer_conv", heads=2, head_dim=8, layers=2, groups=4, context=12, linear=False),
+             dict(name="transformer_linear", heads=2, head_dim=8, layers=1, groups=4, context=12, linear=True)]:
+    channels = case["heads"] * case["head_dim"]
+    model = Transformer2DModel(num_attention_heads=case["heads"], attention_head_dim=case["head_dim"],
+                               in_channels=channels, num_layers=case["layers"], norm_num_groups=case["groups"],
+                               cross_attention_dim=case["context"], use_linear_projection=case["linear"])
+    inputs = {"x": torch.randn(2, channels, 4, 3), "context": torch.randn(2, 5, case["context"])}
+    record(case, model, inputs, lambda m, t: m(t["x"], encoder_hidden_states=t["context"]).sample)
+
+here = os.path.dirname(os.path.abspath(__file__))
+save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(here, "backward.safetensors"),
+          metadata={"cases": json.dumps(cases)})
+print(f"wrote backward.safetensors: {len(cases)} cases, {len(out)} tensors")

@@ -1,0 +1,134 @@
+// The pullbacks of the trainable blocks (ResnetBlock2D, Transformer2D) against PyTorch autograd on
+// diffusers' own modules, and against finite differences. Fixture: backward.safetensors
+// (Tests/Fixtures/make_backward_fixtures.py); the loss is L = Σ output ⊙ upstream.
+import Foundation
+import Models
+import Tensor
+import Testing
+import TestSupport
+import Weights
+
+@Suite("Models: block backward passes against PyTorch autograd")
+struct BlockBackwardTests {
+    static let fixture = try! Fixtures.open("backward")
+    /// Parameter gradients sum over every position of a batch: fp32 accumulation order differs from
+    /// PyTorch's, so they agree to ~1e-6 of their scale; 2e-5 leaves room without hiding a wrong term.
+    static let tolerance: Float = 2e-5
+
+    /// The case's parameters, as a model built under `prefix` asks for them.
+    static func source(_ name: String, prefix: String) -> CheckpointParameterSource {
+        var locations: [String: CheckpointParameterSource.Location] = [:]
+        let marker = "\(name).param."
+        for key in fixture.file.tensorNames where key.hasPrefix(marker) {
+            locations["\(prefix).\(key.dropFirst(marker.count))"] = .init(archive: fixture.file, name: key)
+        }
+        return CheckpointParameterSource(component: .unet, locations: locations)
+    }
+
+    /// Every parameter gradient in the arena equals PyTorch's.
+    static func expectParameterGradients(_ name: String, _ arena: ParameterArena, prefix: String) {
+        #expect(!arena.entries.isEmpty)
+        for entry in arena.entries {
+            let key = entry.key.dropFirst(prefix.count + 1)
+            let d = difference(arena.gradient(entry.key)!, fixture["\(name).grad.\(key)"])
+            #expect(d.relativeToScale < tolerance, "\(name): ∂L/∂\(key): \(d)")
+        }
+    }
+
+    @Test("ResnetBlock2D: output, input, time-embedding and parameter gradients",
+          arguments: [("resnet_shortcut", 8, 16, 12), ("resnet_identity", 8, 8, 12), ("resnet_vae", 8, 12, 0)])
+    func resnet(name: String, inChannels: Int, outChannels: Int, timeChannels: Int) throws {
+        let f = Self.fixture
+        let (block, arena) = try ParameterArena.build(from: Self.source(name, prefix: "block")) {
+            try ResnetBlock2D($0, "block", in: inChannels, out: outChannels,
+                              timeEmbeddingChannels: timeChannels > 0 ? timeChannels : nil, groups: 4, eps: 1e-5)
+        }
+        let x = f["\(name).x"]
+        let temb = timeChannels > 0 ? f["\(name).temb"] : nil
+        let activated = temb.map { SiLU.forward($0) }  // the UNet applies SiLU once for all blocks
+        let (y, pullback) = block.forwardWithPullback(x, activatedTimeEmbedding: activated, arena: arena)
+        #expect(difference(y, f["\(name).output"]).relativeToScale < 1e-5)
+        arena.zeroGradients()
+        let gradients = pullback(f["\(name).upstream"])
+        #expect(difference(gradients.x, f["\(name).grad.x"]).relativeToScale < Self.tolerance)
+        if let temb, let dActivated = gradients.timeEmbedding {
+            let dTemb = Tensor(zeros: temb.shape)
+            SiLU.backward(gradOutput: dActivated, input: temb, gradInput: dTemb)
+            #expect(difference(dTemb, f["\(name).grad.temb"]).relativeToScale < Self.tolerance)
+        } else {
+            #expect(temb == nil && gradients.timeEmbedding == nil)
+        }
+        Self.expectParameterGradients(name, arena, prefix: "block")
+    }
+
+    @Test("Transformer2D (1×1-conv and linear projections): output, input, context and parameter gradients",
+          arguments: [("transformer_conv", 2, false), ("transformer_linear", 1, true)])
+    func transformer(name: String, layers: Int, linear: Bool) throws {
+        let f = Self.fixture
+        let (model, arena) = try ParameterArena.build(from: Self.source(name, prefix: "t")) {
+            try Transformer2D($0, "t", channels: 16, contextChannels: 12, heads: 2, layers: layers, groups: 4,
+                              linearProjection: linear)
+        }
+        let (y, pullback) = model.forwardWithPullback(f["\(name).x"], context: f["\(name).context"], arena: arena)
+        #expect(difference(y, f["\(name).output"]).relativeToScale < 1e-5)
+        arena.zeroGradients()
+        let gradients = pullback(f["\(name).upstream"])
+        #expect(difference(gradients.x, f["\(name).grad.x"]).relativeToScale < Self.tolerance)
+        #expect(difference(gradients.context, f["\(name).grad.context"]).relativeToScale < Self.tolerance)
+        Self.expectParameterGradients(name, arena, prefix: "t")
+    }
+
+    /// Central differences in fp32 through a whole block: the loss sums hundreds of outputs, so its
+    /// rounding over 2ε leaves ~1e-3 of noise in each numeric gradient at the best ε (1e-2; smaller ε
+    /// is noisier, larger ε has visible truncation error through the normalisations). Gradients here
+    /// are of order 0.1–5, so they are judged with an absolute tolerance of 0.1: a missing or wrong
+    /// term would be off by the gradient's own size.
+    @Test("ResnetBlock2D and Transformer2D pullbacks agree with finite differences (inputs and weights)")
+    func finiteDifferences() throws {
+        let f = Self.fixture
+        let (block, blockArena) = try ParameterArena.build(from: Self.source("resnet_shortcut", prefix: "block")) {
+            try ResnetBlock2D($0, "block", in: 8, out: 16, timeEmbeddingChannels: 12, groups: 4, eps: 1e-5)
+        }
+        let x = f["resnet_shortcut.x"].copy(), temb = SiLU.forward(f["resnet_shortcut.temb"])
+        let conv1 = blockArena.parameter("block.conv1.weight")!, projection = blockArena.parameter("block.time_emb_proj.weight")!
+        let resnet = checkGradients(
+            inputs: [x, temb, conv1, projection],
+            forward: { block(x, activatedTimeEmbedding: temb) },
+            backward: { dy in
+                blockArena.zeroGradients()
+                let g = block.forwardWithPullback(x, activatedTimeEmbedding: temb, arena: blockArena).1(dy)
+                return [g.x, g.timeEmbedding!, blockArena.gradient(of: conv1)!.copy(), blockArena.gradient(of: projection)!.copy()]
+            }, epsilon: 1e-2, absoluteTolerance: 0.1)
+        #expect(resnet.worstRatio < 2e-2, "\(resnet)")
+
+        let (model, arena) = try ParameterArena.build(from: Self.source("transformer_conv", prefix: "t")) {
+            try Transformer2D($0, "t", channels: 16, contextChannels: 12, heads: 2, layers: 2, groups: 4, linearProjection: false)
+        }
+        let tx = f["transformer_conv.x"].copy(), context = f["transformer_conv.context"].copy()
+        let toKey = arena.parameter("t.transformer_blocks.1.attn2.to_k.weight")!, ff = arena.parameter("t.transformer_blocks.0.ff.net.0.proj.weight")!
+        let transformer = checkGradients(
+            inputs: [tx, context, toKey, ff],
+            forward: { model(tx, context: context) },
+            backward: { dy in
+                arena.zeroGradients()
+                let g = model.forwardWithPullback(tx, context: context, arena: arena).1(dy)
+                return [g.x, g.context, arena.gradient(of: toKey)!.copy(), arena.gradient(of: ff)!.copy()]
+            }, epsilon: 1e-2, absoluteTolerance: 0.1)
+        #expect(transformer.worstRatio < 2e-2, "\(transformer)")
+    }
+
+    @Test("the arena holds each parameter once, aligned, in the order the model asked")
+    func arenaLayout() throws {
+        let (_, arena) = try ParameterArena.build(from: Self.source("resnet_shortcut", prefix: "block")) {
+            try ResnetBlock2D($0, "block", in: 8, out: 16, timeEmbeddingChannels: 12, groups: 4, eps: 1e-5)
+        }
+        #expect(arena.entries.map(\.key).prefix(3) == ["block.norm1.weight", "block.norm1.bias", "block.conv1.weight"])
+        #expect(Set(arena.entries.map(\.key)).count == arena.entries.count)
+        #expect(arena.entries.allSatisfy { $0.offset % 16 == 0 })
+        for (a, b) in zip(arena.entries, arena.entries.dropFirst()) { #expect(a.offset + a.count <= b.offset) }
+        let conv1 = arena.parameter("block.conv1.weight")!
+        #expect(conv1.scalars == Self.fixture["resnet_shortcut.param.conv1.weight"].scalars)
+        // A tensor outside the arena has no gradient (a frozen model's parameters).
+        #expect(arena.gradient(of: conv1.copy()) == nil && arena.gradient(of: conv1) != nil)
+    }
+}
