@@ -43,3 +43,48 @@ public struct Upsample2D: Sendable {
         return conv(NearestResize.forward(x, height: size.height, width: size.width))
     }
 }
+
+extension Downsample2D {
+    /// As `callAsFunction`, and the pullback (the asymmetric padding's gradient is cropped away).
+    public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
+        guard asymmetricPadding else { return conv.forwardWithPullback(x, arena: arena) }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let padded = Tensor(zeros: [n, c, h + 1, w + 1])
+        for plane in 0..<(n * c) {
+            for y in 0..<h {
+                (padded.pointer + (plane * (h + 1) + y) * (w + 1)).update(from: x.pointer + (plane * h + y) * w, count: w)
+            }
+        }
+        let (y, convPullback) = conv.forwardWithPullback(padded, arena: arena)
+        return (y, { dy in
+            let dPadded = convPullback(dy)
+            let dx = Tensor(uninitialized: x.shape)
+            for plane in 0..<(n * c) {
+                for row in 0..<h {
+                    (dx.pointer + (plane * h + row) * w).update(from: dPadded.pointer + (plane * (h + 1) + row) * (w + 1), count: w)
+                }
+            }
+            return dx
+        })
+    }
+}
+
+extension Upsample2D {
+    /// As `callAsFunction`, and the pullback.
+    public func forwardWithPullback(_ x: Tensor, size: (height: Int, width: Int)? = nil,
+                                    arena: ParameterArena?) -> (Tensor, Pullback) {
+        let doubled = size.map { $0 == (2 * x.shape[2], 2 * x.shape[3]) } ?? true
+        let upsampled = doubled ? UpsampleNearest2x.forward(x) : NearestResize.forward(x, height: size!.height, width: size!.width)
+        let (y, convPullback) = conv.forwardWithPullback(upsampled, arena: arena)
+        return (y, { dy in
+            let dUpsampled = convPullback(dy)
+            let dx = Tensor(zeros: x.shape)
+            if doubled {
+                UpsampleNearest2x.backward(gradOutput: dUpsampled, gradInput: dx)
+            } else {
+                NearestResize.backward(gradOutput: dUpsampled, gradInput: dx)
+            }
+            return dx
+        })
+    }
+}

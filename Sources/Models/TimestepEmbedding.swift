@@ -48,3 +48,18 @@ public struct TimestepEmbedding: Sendable {
         return out
     }
 }
+
+extension TimestepEmbedding {
+    /// As `callAsFunction`, and the pullback into the two linear layers (timesteps have no gradient).
+    public func forwardWithPullback(_ timesteps: [Float], arena: ParameterArena?) -> (Tensor, (Tensor) -> Void) {
+        let features = Self.sinusoidalFeatures(timesteps, channels: channels, flipSinToCos: flipSinToCos, frequencyShift: frequencyShift)
+        let (h, pullback1) = linear1.forwardWithPullback(features, arena: arena)
+        let activated = SiLU.forward(h)
+        let (y, pullback2) = linear2.forwardWithPullback(activated, arena: arena)
+        return (y, { dy in
+            let dh = h.zerosLike()
+            SiLU.backward(gradOutput: pullback2(dy), input: h, gradInput: dh)
+            _ = pullback1(dh)
+        })
+    }
+}

@@ -74,3 +74,64 @@ public struct UNet2DCondition: Sendable {
         return convOut(convNormOut(h, activation: .silu))
     }
 }
+
+extension UNet2DCondition {
+    /// What the UNet's pullback returns: ∂L/∂latents and ∂L/∂context (the text encoder's output,
+    /// which trains the text encoder).
+    public typealias InputGradients = (latents: Tensor, context: Tensor)
+
+    /// As `callAsFunction`, and the pullback: ∂L/∂output → ∂L/∂inputs, adding every parameter's
+    /// gradient into `arena`. The pullback holds the activations of the whole forward pass.
+    public func forwardWithPullback(_ latents: Tensor, timesteps: [Float], context: Tensor,
+                                    arena: ParameterArena?) -> (Tensor, (Tensor) -> InputGradients) {
+        let (rawTemb, timePullback) = timeEmbedding.forwardWithPullback(timesteps, arena: arena)  // [B, 4·C0]
+        let temb = SiLU.forward(rawTemb)
+        let (first, convInPullback) = convIn.forwardWithPullback(latents, arena: arena)
+        var h = first
+        var skips: [Tensor] = [first]
+        var downPullbacks: [(range: Range<Int>, pullback: UNetDownBlock.BlockPullback)] = []
+        for block in downBlocks {
+            let (out, blockSkips, pullback) = block.forwardWithPullback(h, temb: temb, context: context, arena: arena)
+            downPullbacks.append((skips.count..<skips.count + blockSkips.count, pullback))
+            skips += blockSkips
+            h = out
+        }
+        let (middle, midPullback) = midBlock.forwardWithPullback(h, temb: temb, context: context, arena: arena)
+        h = middle
+        // Up blocks take skips from the end: record which, to route their gradients back.
+        var remaining = skips.count
+        var upPullbacks: [(indices: [Int], pullback: UNetUpBlock.BlockPullback)] = []
+        for block in upBlocks {
+            let indices = Array((remaining - block.resnets.count..<remaining).reversed())
+            remaining -= block.resnets.count
+            let next = remaining > 0 ? (skips[remaining - 1].shape[2], skips[remaining - 1].shape[3]) : nil
+            let (out, pullback) = block.forwardWithPullback(h, skips: indices.map { skips[$0] }, upsampleSize: next,
+                                                            temb: temb, context: context, arena: arena)
+            upPullbacks.append((indices, pullback))
+            h = out
+        }
+        let (normalized, normPullback) = convNormOut.forwardWithPullback(h, activation: .silu, arena: arena)
+        let (output, convOutPullback) = convOut.forwardWithPullback(normalized, arena: arena)
+
+        return (output, { dOutput in
+            let conditioning = ConditioningGradients(timeEmbeddingShape: temb.shape, contextShape: context.shape)
+            let dSkips = skips.map { $0.zerosLike() }
+            var dh = normPullback(convOutPullback(dOutput))
+            for (indices, pullback) in upPullbacks.reversed() {
+                let gradients = pullback(dh, conditioning)
+                dh = gradients.x
+                for (index, gradient) in zip(indices, gradients.skips) { Add.accumulate(gradient, into: dSkips[index]) }
+            }
+            dh = midPullback(dh, conditioning)
+            for (range, pullback) in downPullbacks.reversed() {
+                dh = pullback(dh, Array(dSkips[range]), conditioning)
+            }
+            Add.accumulate(dSkips[0], into: dh)  // conv_in's output is the first skip
+            let dLatents = convInPullback(dh)
+            let dRawTemb = rawTemb.zerosLike()
+            SiLU.backward(gradOutput: conditioning.timeEmbedding, input: rawTemb, gradInput: dRawTemb)
+            timePullback(dRawTemb)
+            return (dLatents, conditioning.context)
+        })
+    }
+}

@@ -109,3 +109,121 @@ public struct UNetUpBlock: Sendable {
         return h
     }
 }
+
+// MARK: Pullbacks
+
+extension UNetDownBlock {
+    /// The pullback of a down block: given ∂L/∂output and ∂L/∂ each skip it produced, adds the
+    /// conditioning gradients and returns ∂L/∂input.
+    typealias BlockPullback = (_ gradOutput: Tensor, _ gradSkips: [Tensor], _ conditioning: ConditioningGradients) -> Tensor
+
+    func forwardWithPullback(_ x: Tensor, temb: Tensor, context: Tensor,
+                             arena: ParameterArena?) -> (Tensor, [Tensor], BlockPullback) {
+        var h = x
+        var skips: [Tensor] = []
+        var layerPullbacks: [(ConditioningGradients, Tensor) -> Tensor] = []
+        for (l, resnet) in resnets.enumerated() {
+            let (r, resnetPullback) = resnet.forwardWithPullback(h, activatedTimeEmbedding: temb, arena: arena)
+            h = r
+            var attentionPullback: ((Tensor) -> (x: Tensor, context: Tensor))?
+            if !attentions.isEmpty {
+                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena)
+                h = a
+                attentionPullback = pullback
+            }
+            layerPullbacks.append { conditioning, dh in
+                let dr = attentionPullback.map { conditioning.add($0(dh)) } ?? dh
+                return conditioning.add(resnetPullback(dr))
+            }
+            skips.append(h)
+        }
+        var downPullback: Pullback?
+        if let downsampler {
+            let (d, pullback) = downsampler.forwardWithPullback(h, arena: arena)
+            h = d
+            downPullback = pullback
+            skips.append(h)
+        }
+        let layers = resnets.count
+        return (h, skips, { dOut, dSkips, conditioning in
+            // The last layer's output feeds the downsampler (or is the output) and is a skip itself.
+            var dh: Tensor
+            if let downPullback {
+                let dDown = dOut.copy()
+                Add.accumulate(dSkips[layers], into: dDown)
+                dh = downPullback(dDown)
+            } else {
+                dh = dOut.copy()
+            }
+            Add.accumulate(dSkips[layers - 1], into: dh)
+            for l in stride(from: layers - 1, through: 0, by: -1) {
+                dh = layerPullbacks[l](conditioning, dh)
+                if l > 0 { Add.accumulate(dSkips[l - 1], into: dh) }
+            }
+            return dh
+        })
+    }
+}
+
+extension UNetMidBlock {
+    func forwardWithPullback(_ x: Tensor, temb: Tensor, context: Tensor,
+                             arena: ParameterArena?) -> (Tensor, (Tensor, ConditioningGradients) -> Tensor) {
+        let (a, pullback0) = resnet0.forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena)
+        let (b, attentionPullback) = attention.forwardWithPullback(a, context: context, arena: arena)
+        let (c, pullback1) = resnet1.forwardWithPullback(b, activatedTimeEmbedding: temb, arena: arena)
+        return (c, { dc, conditioning in
+            let db = conditioning.add(pullback1(dc))
+            let da = conditioning.add(attentionPullback(db))
+            return conditioning.add(pullback0(da))
+        })
+    }
+}
+
+extension UNetUpBlock {
+    /// The pullback of an up block: ∂L/∂output → (∂L/∂input, ∂L/∂ each skip in the order consumed).
+    typealias BlockPullback = (_ gradOutput: Tensor, _ conditioning: ConditioningGradients) -> (x: Tensor, skips: [Tensor])
+
+    /// `skips` in the order the resnets consume them (the last-made first); `upsampleSize` is the
+    /// size of the next skip connection, as in `callAsFunction`.
+    func forwardWithPullback(_ x: Tensor, skips: [Tensor], upsampleSize: (Int, Int)?, temb: Tensor, context: Tensor,
+                             arena: ParameterArena?) -> (Tensor, BlockPullback) {
+        var h = x
+        var layerPullbacks: [(ConditioningGradients, Tensor) -> (x: Tensor, skip: Tensor)] = []
+        for (l, resnet) in resnets.enumerated() {
+            let skip = skips[l]
+            let extents = [h.shape[1], skip.shape[1]]
+            let (r, resnetPullback) = resnet.forwardWithPullback(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb, arena: arena)
+            let input = h
+            h = r
+            var attentionPullback: ((Tensor) -> (x: Tensor, context: Tensor))?
+            if !attentions.isEmpty {
+                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena)
+                h = a
+                attentionPullback = pullback
+            }
+            layerPullbacks.append { conditioning, dh in
+                let dr = attentionPullback.map { conditioning.add($0(dh)) } ?? dh
+                let dConcat = conditioning.add(resnetPullback(dr))
+                let dInput = input.zerosLike(), dSkip = skip.zerosLike()
+                Concat.backward(gradOutput: dConcat, axis: 1, gradInputs: [dInput, dSkip], extents: extents)
+                return (dInput, dSkip)
+            }
+        }
+        var upPullback: Pullback?
+        if let upsampler {
+            let (u, pullback) = upsampler.forwardWithPullback(h, size: upsampleSize.map { (height: $0.0, width: $0.1) }, arena: arena)
+            h = u
+            upPullback = pullback
+        }
+        return (h, { dOut, conditioning in
+            var dh = upPullback.map { $0(dOut) } ?? dOut
+            var dSkips: [Tensor] = []
+            for l in stride(from: resnets.count - 1, through: 0, by: -1) {
+                let gradients = layerPullbacks[l](conditioning, dh)
+                dh = gradients.x
+                dSkips.append(gradients.skip)
+            }
+            return (dh, dSkips.reversed())
+        })
+    }
+}

@@ -11,10 +11,14 @@
 #   "<case>.output"        module(inputs)
 #   "<case>.grad.x", "<case>.grad.temb" / "<case>.grad.context", "<case>.grad.<key>"   ∂L/∂ each
 # ResnetBlock2D applies SiLU to temb itself; "grad.temb" is the gradient with respect to temb before it.
+# The whole-UNet case "unet" (config in backward_unet_config.json) has inputs "x" (latents [2, 4, 7, 5]:
+# sides not divisible by 2, so the up block resizes to the skip's size), "context", and timesteps
+# [10, 700] in its metadata; its parameter keys are the UNet's state-dict keys.
 import json
 import os
 
 import torch
+from diffusers import UNet2DConditionModel
 from diffusers.models.resnet import ResnetBlock2D
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from safetensors.torch import save_file
@@ -70,6 +74,17 @@ for case in [dict(name="transformer_conv", heads=2, head_dim=8, layers=2, groups
     record(case, model, inputs, lambda m, t: m(t["x"], encoder_hidden_states=t["context"]).sample)
 
 here = os.path.dirname(os.path.abspath(__file__))
+unet_case = dict(name="unet", timesteps=[10.0, 700.0])
+unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4,
+                            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), block_out_channels=(8, 16),
+                            layers_per_block=1, cross_attention_dim=12, attention_head_dim=4, norm_num_groups=4)
+unet.save_config(here)  # writes config.json; renamed below
+os.replace(os.path.join(here, "config.json"), os.path.join(here, "backward_unet_config.json"))
+timesteps = torch.tensor(unet_case["timesteps"])
+record(unet_case, unet, {"x": torch.randn(2, 4, 7, 5), "context": torch.randn(2, 6, 12)},
+       lambda m, t: m(t["x"], timesteps, encoder_hidden_states=t["context"]).sample)
+
 save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(here, "backward.safetensors"),
           metadata={"cases": json.dumps(cases)})
 print(f"wrote backward.safetensors: {len(cases)} cases, {len(out)} tensors")

@@ -117,6 +117,43 @@ struct BlockBackwardTests {
         #expect(transformer.worstRatio < 2e-2, "\(transformer)")
     }
 
+    @Test("UNet2DCondition: output, latent, context and every parameter gradient (odd latent size, two timesteps)")
+    func unet() throws {
+        let f = Self.fixture
+        let configuration = try ConfigurationFile.load(
+            UNetConfiguration.self, from: Fixtures.directory.appendingPathComponent("backward_unet_config.json"))
+        var locations: [String: CheckpointParameterSource.Location] = [:]
+        for key in f.file.tensorNames where key.hasPrefix("unet.param.") {
+            locations[String(key.dropFirst("unet.param.".count))] = .init(archive: f.file, name: key)
+        }
+        let (model, arena) = try ParameterArena.build(from: CheckpointParameterSource(component: .unet, locations: locations)) {
+            try UNet2DCondition(configuration: configuration, parameters: $0)
+        }
+        let (y, pullback) = model.forwardWithPullback(f["unet.x"], timesteps: [10, 700], context: f["unet.context"], arena: arena)
+        #expect(difference(y, f["unet.output"]).relativeToScale < 1e-5)
+        arena.zeroGradients()
+        let gradients = pullback(f["unet.upstream"])
+        #expect(difference(gradients.latents, f["unet.grad.x"]).relativeToScale < Self.tolerance)
+        #expect(difference(gradients.context, f["unet.grad.context"]).relativeToScale < Self.tolerance)
+        #expect(arena.entries.count == locations.count, "every parameter of the checkpoint is trained")
+        for entry in arena.entries {
+            let d = difference(arena.gradient(entry.key)!, f["unet.grad.\(entry.key)"])
+            #expect(d.relativeToScale < Self.tolerance, "∂L/∂\(entry.key): \(d)")
+        }
+        // And by finite differences, through the time embedding and the skip connections.
+        let latents = f["unet.x"].copy(), context = f["unet.context"].copy()
+        let time = arena.parameter("time_embedding.linear_1.weight")!, skipConv = arena.parameter("up_blocks.0.resnets.1.conv_shortcut.weight")!
+        let check = checkGradients(
+            inputs: [latents, context, time, skipConv],
+            forward: { model(latents, timesteps: [10, 700], context: context) },
+            backward: { dy in
+                arena.zeroGradients()
+                let g = model.forwardWithPullback(latents, timesteps: [10, 700], context: context, arena: arena).1(dy)
+                return [g.latents, g.context, arena.gradient(of: time)!.copy(), arena.gradient(of: skipConv)!.copy()]
+            }, epsilon: 1e-2, absoluteTolerance: 0.1)
+        #expect(check.worstRatio < 2e-2, "\(check)")
+    }
+
     @Test("the arena holds each parameter once, aligned, in the order the model asked")
     func arenaLayout() throws {
         let (_, arena) = try ParameterArena.build(from: Self.source("resnet_shortcut", prefix: "block")) {
