@@ -28,11 +28,21 @@ public struct CLIPTextEncoder: Sendable {
     ///   on; the final LayerNorm is applied to whichever layer's output is used (diffusers' `clip_skip`
     ///   is this value minus one).
     public func callAsFunction(_ tokens: [[Int]], clipSkip: Int = 1) -> Tensor {
-        let batch = tokens.count, length = tokens.first?.count ?? 0, width = configuration.hiddenSize
+        let length = tokens.first?.count ?? 0
         precondition(tokens.allSatisfy { $0.count == length } && length <= configuration.maxPositionEmbeddings,
                      "text encoder: token rows must share one length ≤ \(configuration.maxPositionEmbeddings)")
         precondition(clipSkip >= 1 && clipSkip <= layers.count, "clip skip \(clipSkip) outside 1...\(layers.count)")
-        var h = Tensor(uninitialized: [batch, length, width])
+        var h = embed(tokens)
+        for layer in layers.prefix(layers.count - (clipSkip - 1)) { h = layer(h) }
+        return finalLayerNorm(h)
+    }
+
+    /// Token + position embeddings: [B, T, C].
+    func embed(_ tokens: [[Int]]) -> Tensor {
+        let batch = tokens.count, length = tokens.first?.count ?? 0, width = configuration.hiddenSize
+        precondition(tokens.allSatisfy { $0.count == length } && length <= configuration.maxPositionEmbeddings,
+                     "text encoder: token rows must share one length ≤ \(configuration.maxPositionEmbeddings)")
+        let h = Tensor(uninitialized: [batch, length, width])
         for (b, row) in tokens.enumerated() {
             for (t, id) in row.enumerated() {
                 precondition(id >= 0 && id < configuration.vocabSize, "token id \(id) outside the vocabulary")
@@ -41,8 +51,7 @@ public struct CLIPTextEncoder: Sendable {
                 for i in 0..<width { dst[i] = token[i] + position[i] }
             }
         }
-        for layer in layers.prefix(layers.count - (clipSkip - 1)) { h = layer(h) }
-        return finalLayerNorm(h)
+        return h
     }
 }
 
@@ -79,5 +88,66 @@ public struct CLIPEncoderLayer: Sendable {
         if quickGELU { QuickGELU.forwardInPlace(hidden) } else { GELU.forwardInPlace(hidden) }
         Add.accumulate(fc2(hidden), into: h)
         return h
+    }
+}
+
+// MARK: Pullbacks (training the text encoder, `train_text_encoder`)
+
+extension CLIPEncoderLayer {
+    /// As `callAsFunction`, and the pullback.
+    func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
+        let (a, norm1Pullback) = layerNorm1.forwardWithPullback(x, arena: arena)
+        let (s, attentionPullback) = selfAttention.forwardWithPullback(a, causal: true, arena: arena)
+        let h1 = x.copy()
+        Add.accumulate(s, into: h1)
+        let (b, norm2Pullback) = layerNorm2.forwardWithPullback(h1, arena: arena)
+        let (hidden, fc1Pullback) = fc1.forwardWithPullback(b, arena: arena)
+        let activated = quickGELU ? QuickGELU.forward(hidden) : GELU.forward(hidden)
+        let (m, fc2Pullback) = fc2.forwardWithPullback(activated, arena: arena)
+        let h2 = h1.copy()
+        Add.accumulate(m, into: h2)
+        return (h2, { dh2 in
+            let dActivated = fc2Pullback(dh2)
+            let dHidden = hidden.zerosLike()
+            if quickGELU {
+                QuickGELU.backward(gradOutput: dActivated, input: hidden, gradInput: dHidden)
+            } else {
+                GELU.backward(gradOutput: dActivated, input: hidden, gradInput: dHidden)
+            }
+            let dh1 = dh2.copy()
+            Add.accumulate(norm2Pullback(fc1Pullback(dHidden)), into: dh1)
+            let dx = dh1.copy()
+            Add.accumulate(norm1Pullback(attentionPullback(dh1).x), into: dx)
+            return dx
+        })
+    }
+}
+
+extension CLIPTextEncoder {
+    /// As `callAsFunction` (clip skip 1, what training uses), and the pullback: ∂L/∂hidden states →
+    /// every parameter's gradient, including the rows of the token embedding the tokens used.
+    public func forwardWithPullback(_ tokens: [[Int]], arena: ParameterArena?) -> (Tensor, (Tensor) -> Void) {
+        let length = tokens.first?.count ?? 0, width = configuration.hiddenSize
+        var h = embed(tokens)
+        var layerPullbacks: [Pullback] = []
+        for layer in layers {
+            let (next, pullback) = layer.forwardWithPullback(h, arena: arena)
+            h = next
+            layerPullbacks.append(pullback)
+        }
+        let (output, finalPullback) = finalLayerNorm.forwardWithPullback(h, arena: arena)
+        return (output, { dOutput in
+            var dh = finalPullback(dOutput)
+            for pullback in layerPullbacks.reversed() { dh = pullback(dh) }
+            // Embeddings: each (b, t) row of dh goes to its token's row and its position's row.
+            let dToken = arena?.gradient(of: tokenEmbedding), dPosition = arena?.gradient(of: positionEmbedding)
+            for (b, row) in tokens.enumerated() {
+                for (t, id) in row.enumerated() {
+                    let g = dh.pointer + (b * length + t) * width
+                    if let dToken { for i in 0..<width { dToken.pointer[id * width + i] += g[i] } }
+                    if let dPosition { for i in 0..<width { dPosition.pointer[t * width + i] += g[i] } }
+                }
+            }
+        })
     }
 }

@@ -14,6 +14,8 @@
 # The whole-UNet case "unet" (config in backward_unet_config.json) has inputs "x" (latents [2, 4, 7, 5]:
 # sides not divisible by 2, so the up block resizes to the skip's size), "context", and timesteps
 # [10, 700] in its metadata; its parameter keys are the UNet's state-dict keys.
+# The text-encoder case "clip" (config in backward_clip_config.json) has the token ids "ids" [2, 10] as
+# its input; the gradient flows to the embeddings' rows (parameters keyed as transformers names them).
 import json
 import os
 
@@ -21,6 +23,7 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.resnet import ResnetBlock2D
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
+from transformers import CLIPTextConfig, CLIPTextModel
 from safetensors.torch import save_file
 
 torch.manual_seed(1127)
@@ -84,6 +87,24 @@ os.replace(os.path.join(here, "config.json"), os.path.join(here, "backward_unet_
 timesteps = torch.tensor(unet_case["timesteps"])
 record(unet_case, unet, {"x": torch.randn(2, 4, 7, 5), "context": torch.randn(2, 6, 12)},
        lambda m, t: m(t["x"], timesteps, encoder_hidden_states=t["context"]).sample)
+
+clip_config = CLIPTextConfig(vocab_size=99, hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                             num_attention_heads=2, max_position_embeddings=10, hidden_act="quick_gelu")
+clip = CLIPTextModel(clip_config)
+clip_config.to_json_file(os.path.join(here, "backward_clip_config.json"))
+ids = torch.tensor([[98, 5, 17, 40, 97, 97, 97, 97, 97, 97], [98, 3, 3, 71, 12, 60, 8, 97, 97, 97]])
+clip_case = dict(name="clip")
+randomise(clip)
+for name, p in clip.named_parameters():
+    out[f"clip.param.{name}"] = p.detach().clone()
+hidden = clip(ids).last_hidden_state
+r = torch.randn_like(hidden)
+(hidden * r).sum().backward()
+out["clip.ids"] = ids.float()
+out["clip.upstream"], out["clip.output"] = r, hidden.detach()
+for name, p in clip.named_parameters():
+    out[f"clip.grad.{name}"] = p.grad.clone()
+cases.append(clip_case)
 
 save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(here, "backward.safetensors"),
           metadata={"cases": json.dumps(cases)})

@@ -154,6 +154,37 @@ struct BlockBackwardTests {
         #expect(check.worstRatio < 2e-2, "\(check)")
     }
 
+    @Test("CLIPTextEncoder: hidden states and every parameter gradient, embeddings included")
+    func textEncoder() throws {
+        let f = Self.fixture
+        let configuration = try ConfigurationFile.load(
+            CLIPTextConfiguration.self, from: Fixtures.directory.appendingPathComponent("backward_clip_config.json"))
+        var locations: [String: CheckpointParameterSource.Location] = [:]
+        for key in f.file.tensorNames where key.hasPrefix("clip.param.") {
+            let name = String(key.dropFirst("clip.param.".count))
+            locations[CheckpointLayout.canonicalTextEncoderKey(name)] = .init(archive: f.file, name: key)
+        }
+        let (encoder, arena) = try ParameterArena.build(
+            from: CheckpointParameterSource(component: .textEncoder, locations: locations)) {
+            try CLIPTextEncoder(configuration: configuration, parameters: $0)
+        }
+        let ids = f["clip.ids"].scalars.map { Int($0) }
+        let tokens = [Array(ids[0..<10]), Array(ids[10..<20])]
+        let (hidden, pullback) = encoder.forwardWithPullback(tokens, arena: arena)
+        #expect(difference(hidden, f["clip.output"]).relativeToScale < 1e-5)
+        #expect(hidden.scalars == encoder(tokens).scalars, "training and inference forward agree exactly")
+        arena.zeroGradients()
+        pullback(f["clip.upstream"])
+        #expect(arena.entries.count == locations.count)
+        for entry in arena.entries {
+            let transformersKey = locations[entry.key]!.name
+            let d = difference(arena.gradient(entry.key)!, f["clip.grad.\(transformersKey.dropFirst("clip.param.".count))"])
+            // k_proj's bias has an exactly zero gradient (a per-row constant in the scores, which
+            // softmax ignores): both sides hold only rounding noise there, judged absolutely.
+            #expect(d.relativeToScale < Self.tolerance || d.maxAbsolute < 1e-5, "∂L/∂\(entry.key): \(d)")
+        }
+    }
+
     @Test("the arena holds each parameter once, aligned, in the order the model asked")
     func arenaLayout() throws {
         let (_, arena) = try ParameterArena.build(from: Self.source("resnet_shortcut", prefix: "block")) {
