@@ -13,14 +13,22 @@ public enum GradientClipping {
         let norm = globalNorm(UnsafeBufferPointer(gradients))
         guard norm.isFinite else { return norm }
         // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), clamped to at most 1, in fp32.
-        let coefficient = Float(min(maxNorm / (norm + 1e-6), 1))
-        if coefficient < 1 {
-            let g = gradients.baseAddress!
-            ThreadPool.shared.parallelFor(gradients.count, grain: 1 << 16) { range in
-                for i in range { g[i] *= coefficient }
-            }
-        }
+        let coefficient = coefficient(norm: norm, maxNorm: maxNorm)
+        if coefficient < 1 { scale(gradients, by: coefficient) }
         return norm
+    }
+
+    /// The clipping coefficient for gradients of global norm `norm` (1 when no clipping is needed).
+    public static func coefficient(norm: Double, maxNorm: Double) -> Float {
+        Float(min(maxNorm / (norm + 1e-6), 1))
+    }
+
+    /// values ← values · s, in parallel chunks.
+    public static func scale(_ values: UnsafeMutableBufferPointer<Float>, by s: Float) {
+        guard let g = values.baseAddress else { return }
+        ThreadPool.shared.parallelFor(values.count, grain: 1 << 16) { range in
+            for i in range { g[i] *= s }
+        }
     }
 
     /// The L2 norm of all values, accumulated in double per chunk so that a billion squares lose nothing.

@@ -1,0 +1,137 @@
+// One step of DreamBooth fine-tuning, as the inner loop of diffusers' train_dreambooth.py runs it:
+//   latents  = (mean + std·ε_vae) · scaling_factor          (VAE frozen: encoder forward only)
+//   x_t      = DDPM add_noise(latents, noise, t)
+//   context  = text_encoder(tokens)                           (trained, or frozen)
+//   pred     = unet(x_t, t, context);  target = noise (or velocity)
+//   loss     = DreamBoothLoss(pred, target)  →  pullbacks of the UNet (and the text encoder)
+// Gradients add up over micro-batches (each scaled by 1/accumulation, as accelerate scales the loss);
+// then the global norm over every trained parameter is clipped, AdamW steps and gradients are zeroed.
+import Foundation
+import Models
+import Sampling
+import Tensor
+import Weights
+
+/// The three networks, with the trained ones on parameter arenas.
+public final class DreamBoothModels: @unchecked Sendable {
+    public let unet: UNet2DCondition
+    public let unetParameters: ParameterArena
+    public let textEncoder: CLIPTextEncoder
+    /// nil when the text encoder is frozen (`train_text_encoder: false`).
+    public let textEncoderParameters: ParameterArena?
+    public let vae: AutoencoderKL
+
+    /// Copies the trained networks' weights out of `checkpoint` into arenas; the VAE (and a frozen
+    /// text encoder) stay mapped from the file.
+    public init(checkpoint: ModelCheckpoint, trainTextEncoder: Bool) throws {
+        let c = checkpoint.configurations
+        (unet, unetParameters) = try ParameterArena.build(from: checkpoint.source(.unet)) {
+            try UNet2DCondition(configuration: c.unet, parameters: $0)
+        }
+        if trainTextEncoder {
+            let (encoder, arena) = try ParameterArena.build(from: checkpoint.source(.textEncoder)) {
+                try CLIPTextEncoder(configuration: c.textEncoder, parameters: $0)
+            }
+            textEncoder = encoder
+            textEncoderParameters = arena
+        } else {
+            textEncoder = try CLIPTextEncoder(configuration: c.textEncoder, parameters: checkpoint.source(.textEncoder))
+            textEncoderParameters = nil
+        }
+        vae = try AutoencoderKL(configuration: c.vae, parameters: checkpoint.source(.vae))
+    }
+
+    /// Every arena that trains, UNet first.
+    public var arenas: [ParameterArena] { [unetParameters] + (textEncoderParameters.map { [$0] } ?? []) }
+}
+
+/// A micro-batch: images in [−1, 1] and their prompts' token ids (instance rows, then class rows).
+public struct DreamBoothBatch {
+    public var pixels: Tensor  // [N, 3, H, W]
+    public var tokens: [[Int]]  // N rows of 77 ids
+    public init(pixels: Tensor, tokens: [[Int]]) { self.pixels = pixels; self.tokens = tokens }
+}
+
+/// The random draws of one micro-batch, explicit so that a test can replay PyTorch's.
+public struct DreamBoothNoise {
+    /// ε of the VAE posterior sample.  // [N, 4, h, w]
+    public var latentSample: Tensor
+    /// The noise added to the latents (offset noise already included).  // [N, 4, h, w]
+    public var noise: Tensor
+    public var timesteps: [Int]
+    public init(latentSample: Tensor, noise: Tensor, timesteps: [Int]) {
+        self.latentSample = latentSample; self.noise = noise; self.timesteps = timesteps
+    }
+}
+
+/// Runs micro-batches forward and backward, and applies the accumulated gradients.
+public final class DreamBoothStep {
+    public let models: DreamBoothModels
+    public let noising: DDPMNoising
+    public let loss: DreamBoothLoss
+    public let maxGradNorm: Double
+    private let optimizers: [AdamW]
+
+    public init(models: DreamBoothModels, noising: DDPMNoising, loss: DreamBoothLoss,
+                optimizer hyperparameters: AdamWHyperparameters, maxGradNorm: Double) {
+        self.models = models
+        self.noising = noising
+        self.loss = loss
+        self.maxGradNorm = maxGradNorm
+        optimizers = models.arenas.map { AdamW(parameterCount: $0.values.count, hyperparameters: hyperparameters) }
+        for arena in models.arenas { arena.zeroGradients() }
+    }
+
+    /// The optimizers' state (one per arena, in `models.arenas` order), for checkpoints.
+    public var optimizerStates: [AdamW] { optimizers }
+
+    /// Forward and backward of one micro-batch; gradients (× `gradientScale`) add into the arenas.
+    /// Returns the loss and the prior loss of this micro-batch.
+    public func accumulate(_ batch: DreamBoothBatch, noise draws: DreamBoothNoise,
+                           gradientScale: Double = 1) -> (loss: Double, priorLoss: Double?) {
+        let (mean, logVariance) = models.vae.encode(batch.pixels)
+        let scaling = models.vae.configuration.scalingFactor
+        let latents = Tensor(uninitialized: mean.shape)
+        for i in 0..<latents.count {
+            let std = Foundation.exp(0.5 * logVariance.pointer[i])
+            latents.pointer[i] = (mean.pointer[i] + std * draws.latentSample.pointer[i]) * scaling
+        }
+        let noisy = noising.addNoise(latents, noise: draws.noise, timesteps: draws.timesteps)
+
+        let context: Tensor
+        var textPullback: ((Tensor) -> Void)?
+        if let arena = models.textEncoderParameters {
+            let (hidden, pullback) = models.textEncoder.forwardWithPullback(batch.tokens, arena: arena)
+            context = hidden
+            textPullback = pullback
+        } else {
+            context = models.textEncoder(batch.tokens)
+        }
+        let (prediction, unetPullback) = models.unet.forwardWithPullback(
+            noisy, timesteps: draws.timesteps.map(Float.init), context: context, arena: models.unetParameters)
+        let target = noising.predictionType == .vPrediction
+            ? noising.velocity(latents, noise: draws.noise, timesteps: draws.timesteps) : draws.noise
+        let value = loss.evaluate(prediction: prediction, target: target, snr: noising.signalToNoiseRatio(draws.timesteps))
+        if gradientScale != 1 { Scale.forwardInPlace(value.gradient, by: Float(gradientScale)) }
+        let gradients = unetPullback(value.gradient)
+        textPullback?(gradients.context)
+        return (value.loss, value.priorLoss)
+    }
+
+    /// Clips the accumulated gradients to `maxGradNorm` (one norm over every trained parameter),
+    /// steps AdamW at `learningRate`, zeroes the gradients; returns the norm before clipping.
+    public func applyGradients(learningRate: Double) -> Double {
+        let arenas = models.arenas
+        let norms = arenas.map { GradientClipping.globalNorm(UnsafeBufferPointer(start: $0.gradients.base, count: $0.gradients.count)) }
+        let norm = norms.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let coefficient = GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm)
+        for (arena, optimizer) in zip(arenas, optimizers) {
+            let gradients = UnsafeMutableBufferPointer(start: arena.gradients.base, count: arena.gradients.count)
+            if coefficient < 1 { GradientClipping.scale(gradients, by: coefficient) }
+            optimizer.step(parameters: UnsafeMutableBufferPointer(start: arena.values.base, count: arena.values.count),
+                           gradients: UnsafeBufferPointer(gradients), learningRate: learningRate)
+            arena.zeroGradients()
+        }
+        return norm
+    }
+}

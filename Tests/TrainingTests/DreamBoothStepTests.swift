@@ -1,0 +1,135 @@
+// Two DreamBooth optimizer steps on models/tiny against diffusers' train_dreambooth.py inner loop with
+// the same random draws (Tests/Fixtures/make_training_step_fixtures.py): VAE posterior sample, DDPM
+// noising, text encoder and UNet forward and backward, prior-preservation loss, clipping, AdamW.
+// Also the loss alone against its formula, and gradient accumulation against one large batch.
+import Foundation
+import Models
+import Sampling
+import Tensor
+import Testing
+import TestSupport
+import Weights
+@testable import Training
+
+@Suite("Training: DreamBooth steps against train_dreambooth.py", .serialized)
+struct DreamBoothStepTests {
+    static let fixture = try! Fixtures.open("training_step")
+    static let modelURL = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("models/tiny")
+
+    func makeStep() throws -> DreamBoothStep {
+        let checkpoint = try ModelCheckpoint.open(Self.modelURL)
+        let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: true)
+        let noising = try DDPMNoising(configuration: try SchedulerConfiguration.forModel(at: Self.modelURL))
+        return DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: true),
+                              optimizer: AdamWHyperparameters(), maxGradNorm: 1)
+    }
+
+    func batch(_ step: Int) -> (DreamBoothBatch, DreamBoothNoise) {
+        let f = Self.fixture
+        let ids = f["ids"].scalars.map { Int($0) }
+        return (DreamBoothBatch(pixels: f["step\(step).pixels"], tokens: [Array(ids[0..<77]), Array(ids[77..<154])]),
+                DreamBoothNoise(latentSample: f["step\(step).vae_eps"], noise: f["step\(step).noise"],
+                                timesteps: f["step\(step).timesteps"].scalars.map { Int($0) }))
+    }
+
+    @Test("losses, gradient norms and the parameters after two steps equal PyTorch's")
+    func twoSteps() throws {
+        let f = Self.fixture
+        let step = try makeStep()
+        let unetBefore = Tensor(storage: step.models.unetParameters.values, shape: [step.models.unetParameters.values.count]).copy()
+        let textBefore = Tensor(storage: step.models.textEncoderParameters!.values, shape: [step.models.textEncoderParameters!.values.count]).copy()
+        for k in 0..<2 {
+            let (batch, draws) = batch(k)
+            let (loss, priorLoss) = step.accumulate(batch, noise: draws)
+            let norm = step.applyGradients(learningRate: 1e-3)
+            // Sums over a few thousand fp32 values: agreement to ~1e-6 relative.
+            #expect(abs(loss - Double(f["step\(k).loss"].scalars[0])) < 2e-5 * loss, "step \(k) loss \(loss)")
+            #expect(abs(priorLoss! - Double(f["step\(k).prior_loss"].scalars[0])) < 2e-5 * priorLoss!)
+            #expect(abs(norm - Double(f["step\(k).grad_norm"].scalars[0])) < 1e-4 * norm, "step \(k) grad norm \(norm)")
+        }
+        // Every tensor moved by as much as PyTorch moved it (norms are immune to the sign flips that
+        // AdamW's first steps give gradients which are zero up to rounding, e.g. CLIP's k_proj bias).
+        for (prefix, arena, before) in [("unet", step.models.unetParameters, unetBefore),
+                                        ("text_encoder", step.models.textEncoderParameters!, textBefore)] {
+            for entry in arena.entries {
+                let now = arena.parameter(entry.key)!
+                let then = Tensor(storage: before.storage, offset: entry.offset, shape: entry.shape)
+                var squares = 0.0
+                for i in 0..<now.count { let d = Double(now.pointer[i] - then.pointer[i]); squares += d * d }
+                let moved = squares.squareRoot()
+                let name = prefix == "text_encoder" ? Self.transformersName(entry.key, in: f) : entry.key
+                let expected = Double(f["delta_norm.\(prefix).\(name)"].scalars[0])
+                if entry.key.hasSuffix("self_attn.k_proj.bias") {
+                    // Its gradient is exactly zero (softmax ignores a per-row constant): both sides
+                    // move it only by weight decay and rounding noise, which differs in the noise.
+                    #expect(moved < 1e-4 && expected < 1e-4, "\(prefix).\(entry.key): moved \(moved), PyTorch \(expected)")
+                    continue
+                }
+                #expect(abs(moved - expected) <= 2e-3 * expected + 1e-7, "\(prefix).\(entry.key): moved \(moved), PyTorch \(expected)")
+            }
+        }
+        for key in ["conv_in.weight", "time_embedding.linear_1.weight",
+                    "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_q.weight", "up_blocks.1.resnets.0.conv2.bias", "conv_out.bias"] {
+            let d = difference(step.models.unetParameters.parameter(key)!, f["after.unet.\(key)"])
+            #expect(d.maxAbsolute < 2e-6, "unet.\(key): \(d)")
+        }
+        for key in ["final_layer_norm.weight", "encoder.layers.0.self_attn.q_proj.weight"] {
+            let d = difference(step.models.textEncoderParameters!.parameter(key)!, f["after.text_encoder.\(key)"])
+            #expect(d.maxAbsolute < 2e-6, "text_encoder.\(key): \(d)")
+        }
+    }
+
+    /// The fixture's text-encoder names (transformers 5: no `text_model.` prefix) for our canonical key.
+    static func transformersName(_ key: String, in f: FixtureFile) -> String {
+        f.has("delta_norm.text_encoder.\(key)") ? key : "text_model.\(key)"
+    }
+
+    @Test("two accumulated half-batches give the gradients of the whole batch")
+    func accumulation() throws {
+        let (batch, draws) = batch(0)
+        // Without prior preservation each sample stands alone: two micro-batches of one sample, each
+        // scaled by ½ (accelerate's loss / accumulation steps), must give the batch of two's gradients.
+        let plainWhole = try makeStep(plainLoss: true), plainHalves = try makeStep(plainLoss: true)
+        _ = plainWhole.accumulate(batch, noise: draws)
+        for n in 0..<2 {
+            let single = DreamBoothBatch(pixels: batch.pixels.slice(n..<n + 1), tokens: [batch.tokens[n]])
+            let singleDraws = DreamBoothNoise(latentSample: draws.latentSample.slice(n..<n + 1), noise: draws.noise.slice(n..<n + 1),
+                                              timesteps: [draws.timesteps[n]])
+            _ = plainHalves.accumulate(single, noise: singleDraws, gradientScale: 0.5)
+        }
+        for (a, b) in zip(plainWhole.models.arenas, plainHalves.models.arenas) {
+            let d = difference(Tensor(storage: a.gradients, shape: [a.gradients.count]), Tensor(storage: b.gradients, shape: [b.gradients.count]))
+            #expect(d.relativeToScale < 1e-5, "\(d)")
+        }
+    }
+
+    func makeStep(plainLoss: Bool) throws -> DreamBoothStep {
+        let checkpoint = try ModelCheckpoint.open(Self.modelURL)
+        let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: true)
+        let noising = try DDPMNoising(configuration: try SchedulerConfiguration.forModel(at: Self.modelURL))
+        return DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: !plainLoss),
+                              optimizer: AdamWHyperparameters(), maxGradNorm: 1)
+    }
+
+    @Test("the loss: plain MSE, prior preservation and Min-SNR-γ weights, with their gradients")
+    func lossFormula() {
+        let prediction = Tensor(shape: [4, 1, 1, 2], values: [1, 2, 3, 4, 5, 6, 7, 8])
+        let target = Tensor(shape: [4, 1, 1, 2], values: [0, 2, 3, 2, 5, 5, 9, 8])
+        // Squared errors per sample: (1 + 0)/2, (0 + 4)/2, (0 + 1)/2, (4 + 0)/2 → 0.5, 2, 0.5, 2.
+        let plain = DreamBoothLoss(priorPreservation: false).evaluate(prediction: prediction, target: target, snr: [])
+        #expect(abs(plain.loss - 1.25) < 1e-12 && plain.priorLoss == nil)
+        #expect(plain.gradient.scalars == [0.25, 0, 0, 0.5, 0, 0.25, -0.5, 0])  // 2(p − t)/8
+        let prior = DreamBoothLoss(priorPreservation: true, priorLossWeight: 0.5).evaluate(prediction: prediction, target: target, snr: [])
+        #expect(abs(prior.loss - (1.25 + 0.5 * 1.25)) < 1e-12 && abs(prior.priorLoss! - 1.25) < 1e-12)
+        #expect(prior.gradient.scalars == [0.5, 0, 0, 1, 0, 0.25, -0.5, 0])  // 2(p − t)/4, class half × 0.5
+        // Min-SNR-5: weights min(snr, 5)/snr = 1 (snr 2) and 0.5 (snr 10); v-prediction adds 1.
+        let snr = DreamBoothLoss(priorPreservation: false, snrGamma: 5).evaluate(
+            prediction: prediction.slice(0..<2), target: target.slice(0..<2), snr: [2, 10])
+        #expect(abs(snr.loss - (0.5 * 1 + 2 * 0.5) / 2) < 1e-12)
+        #expect(snr.gradient.scalars == [0.5, 0, 0, 0.5])  // 2(p − t)/(2·2) × weight
+        let velocity = DreamBoothLoss(priorPreservation: false, snrGamma: 5, predictionType: .vPrediction).evaluate(
+            prediction: prediction.slice(0..<2), target: target.slice(0..<2), snr: [2, 10])
+        #expect(abs(velocity.loss - (0.5 * 2 + 2 * 1.5) / 2) < 1e-12)
+    }
+}
