@@ -1,0 +1,38 @@
+// Errors of the trainer's data stage. Each names the folder or file concerned, so that a user can fix
+// the data before hours of training rather than after a crash in the middle.
+import ImageIO
+
+/// Something wrong with the training images or the folders that hold them.
+public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The folder does not exist or is not a directory (`role`: "instance" or "class").
+    case missingDirectory(role: String, path: String)
+    /// The folder could not be listed.
+    case unreadableDirectory(path: String, reason: String)
+    /// The folder holds no usable image.
+    case noImages(role: String, path: String)
+    /// A file that looks like an image (by its extension) in a format we cannot decode (GIF, HEIC, …).
+    case unsupportedFormat(path: String, fileExtension: String)
+    /// An image file that fails to decode (the ImageIO error names the file and the reason).
+    case undecodable(ImageIOError)
+    /// Prior preservation is on but a needed setting is missing (`class_data_dir`, `class_prompt`).
+    case missingSetting(key: String)
+    /// A class image could not be written.
+    case unwritable(ImageIOError)
+    /// The model's scheduler class has no sampler of ours (class images need one; name it explicitly).
+    case unsupportedScheduler(className: String, samplers: [String])
+
+    public var description: String {
+        switch self {
+        case let .missingDirectory(role, path): "\(role) data directory \(path) does not exist"
+        case let .unreadableDirectory(path, reason): "\(path): cannot list the directory: \(reason)"
+        case let .noImages(role, path): "\(role) data directory \(path) holds no PNG, JPEG or WebP image"
+        case let .unsupportedFormat(path, ext):
+            "\(path): .\(ext) images are not supported; convert the file to PNG, JPEG or WebP"
+        case let .undecodable(error): "\(error)"
+        case let .missingSetting(key): "with_prior_preservation needs \(key)"
+        case let .unwritable(error): "\(error)"
+        case let .unsupportedScheduler(className, samplers):
+            "the model's scheduler \(className) has no matching sampler; choose one of \(samplers.joined(separator: ", "))"
+        }
+    }
+}
