@@ -45,13 +45,6 @@ public final class DreamBoothModels: @unchecked Sendable {
     public var arenas: [ParameterArena] { [unetParameters] + (textEncoderParameters.map { [$0] } ?? []) }
 }
 
-/// A micro-batch: images in [−1, 1] and their prompts' token ids (instance rows, then class rows).
-public struct DreamBoothBatch {
-    public var pixels: Tensor  // [N, 3, H, W]
-    public var tokens: [[Int]]  // N rows of 77 ids
-    public init(pixels: Tensor, tokens: [[Int]]) { self.pixels = pixels; self.tokens = tokens }
-}
-
 /// The random draws of one micro-batch, explicit so that a test can replay PyTorch's.
 public struct DreamBoothNoise {
     /// ε of the VAE posterior sample.  // [N, 4, h, w]
@@ -89,7 +82,7 @@ public final class DreamBoothStep {
     /// Returns the loss and the prior loss of this micro-batch.
     public func accumulate(_ batch: DreamBoothBatch, noise draws: DreamBoothNoise,
                            gradientScale: Double = 1) -> (loss: Double, priorLoss: Double?) {
-        let (mean, logVariance) = models.vae.encode(batch.pixels)
+        let (mean, logVariance) = models.vae.encode(batch.pixelValues)
         let scaling = models.vae.configuration.scalingFactor
         let latents = Tensor(uninitialized: mean.shape)
         for i in 0..<latents.count {
@@ -101,11 +94,11 @@ public final class DreamBoothStep {
         let context: Tensor
         var textPullback: ((Tensor) -> Void)?
         if let arena = models.textEncoderParameters {
-            let (hidden, pullback) = models.textEncoder.forwardWithPullback(batch.tokens, arena: arena)
+            let (hidden, pullback) = models.textEncoder.forwardWithPullback(batch.tokenIDs, arena: arena)
             context = hidden
             textPullback = pullback
         } else {
-            context = models.textEncoder(batch.tokens)
+            context = models.textEncoder(batch.tokenIDs)
         }
         let (prediction, unetPullback) = models.unet.forwardWithPullback(
             noisy, timesteps: draws.timesteps.map(Float.init), context: context, arena: models.unetParameters)

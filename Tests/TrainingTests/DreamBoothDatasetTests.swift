@@ -61,7 +61,7 @@ struct DreamBoothDatasetTests {
         let png = try Data(contentsOf: TrainingDataFixtures.url("resize_up_portrait_in.png"))
         let broken = dir.appendingPathComponent("broken.png")
         try png.prefix(png.count / 2).write(to: broken)
-        #expect(Self.undecodableFile { try Self.dataset(instance: dir) } == broken.path)
+        #expect(Self.undecodableFile { _ = try Self.dataset(instance: dir) } == broken.path)
         try FileManager.default.removeItem(at: broken)
         let gif = dir.appendingPathComponent("pet.gif")
         try Data("GIF89a".utf8).write(to: gif)
@@ -81,7 +81,7 @@ struct DreamBoothDatasetTests {
         Self.writeSolid(50, to: classes.appendingPathComponent("0.png"))
         let badClass = classes.appendingPathComponent("1.png")
         try Data([0x89, 0x50, 0x4E, 0x47]).write(to: badClass)
-        #expect(Self.undecodableFile { try Self.dataset(instance: goodInstance, classDirectory: classes) } == badClass.path)
+        #expect(Self.undecodableFile { _ = try Self.dataset(instance: goodInstance, classDirectory: classes) } == badClass.path)
     }
 
     @Test("length max(n_instance, n_class), n_class = min(files, num_class_images); example i pairs i mod n")

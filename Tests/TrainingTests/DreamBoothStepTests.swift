@@ -28,7 +28,7 @@ struct DreamBoothStepTests {
     func batch(_ step: Int) -> (DreamBoothBatch, DreamBoothNoise) {
         let f = Self.fixture
         let ids = f["ids"].scalars.map { Int($0) }
-        return (DreamBoothBatch(pixels: f["step\(step).pixels"], tokens: [Array(ids[0..<77]), Array(ids[77..<154])]),
+        return (DreamBoothBatch(pixelValues: f["step\(step).pixels"], tokenIDs: [Array(ids[0..<77]), Array(ids[77..<154])], instanceCount: 1),
                 DreamBoothNoise(latentSample: f["step\(step).vae_eps"], noise: f["step\(step).noise"],
                                 timesteps: f["step\(step).timesteps"].scalars.map { Int($0) }))
     }
@@ -93,7 +93,7 @@ struct DreamBoothStepTests {
         let plainWhole = try makeStep(plainLoss: true), plainHalves = try makeStep(plainLoss: true)
         _ = plainWhole.accumulate(batch, noise: draws)
         for n in 0..<2 {
-            let single = DreamBoothBatch(pixels: batch.pixels.slice(n..<n + 1), tokens: [batch.tokens[n]])
+            let single = DreamBoothBatch(pixelValues: batch.pixelValues.slice(n..<n + 1), tokenIDs: [batch.tokenIDs[n]], instanceCount: 1)
             let singleDraws = DreamBoothNoise(latentSample: draws.latentSample.slice(n..<n + 1), noise: draws.noise.slice(n..<n + 1),
                                               timesteps: [draws.timesteps[n]])
             _ = plainHalves.accumulate(single, noise: singleDraws, gradientScale: 0.5)

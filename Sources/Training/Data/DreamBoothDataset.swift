@@ -39,6 +39,11 @@ public struct DreamBoothBatch: Sendable {
     public let tokenIDs: [[Int]]
     /// B: the first `instanceCount` images are instance images, the rest (as many) class images.
     public let instanceCount: Int
+
+    public init(pixelValues: Tensor, tokenIDs: [[Int]], instanceCount: Int) {
+        precondition(pixelValues.shape.first == tokenIDs.count, "a batch of \(pixelValues.shape) images with \(tokenIDs.count) prompts")
+        self.pixelValues = pixelValues; self.tokenIDs = tokenIDs; self.instanceCount = instanceCount
+    }
 }
 
 /// The instance (and class) images and prompts of a DreamBooth run.
