@@ -84,7 +84,7 @@ public enum RandomModelFolder {
     }
 
     /// SD 1.5's scheduler config as its model folders carry it.
-    static let schedulerConfig = """
+    public static let schedulerConfig = """
         {
           "_class_name": "PNDMScheduler",
           "beta_end": 0.012,
@@ -101,7 +101,7 @@ public enum RandomModelFolder {
         """
 
     /// The pipeline index diffusers' `from_pretrained` reads (no safety checker, as DreamBooth outputs ship).
-    static let modelIndex = """
+    public static let modelIndex = """
         {
           "_class_name": "StableDiffusionPipeline",
           "feature_extractor": [null, null],

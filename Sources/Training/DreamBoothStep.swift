@@ -77,6 +77,8 @@ public final class DreamBoothStep {
 
     /// The optimizers' state (one per arena, in `models.arenas` order), for checkpoints.
     public var optimizerStates: [AdamW] { optimizers }
+    /// The component folder names of the arenas, in `models.arenas` order.
+    public var arenaNames: [String] { models.textEncoderParameters == nil ? ["unet"] : ["unet", "text_encoder"] }
 
     /// Forward and backward of one micro-batch; gradients (× `gradientScale`) add into the arenas.
     /// Returns the loss and the prior loss of this micro-batch.

@@ -43,6 +43,11 @@ public final class CheckpointParameterSource: ParameterSource, @unchecked Sendab
     /// Number of keys available to this component.
     public var keyCount: Int { locations.count }
 
+    /// The shape stored under a diffusers `key`, if the checkpoint has it.
+    public func storedShape(_ key: String) -> [Int]? {
+        locations[key].flatMap { $0.archive.shape(of: $0.name) }
+    }
+
     /// The files this component's tensors come from, sorted.
     public var archivePaths: [String] {
         Set(locations.values.map { $0.archive.path }).sorted()

@@ -14,17 +14,10 @@ final class DaemonProcess: @unchecked Sendable {
     private var logText = ""
 
     /// The package root (tests find the model and binaries from their own path).
-    static let root = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Fixtures.packageRoot
 
     /// The dbrenderd binary built beside the test bundle.
-    static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [beside, beside.deletingLastPathComponent(), root.appendingPathComponent(".build/release"), root.appendingPathComponent(".build/debug")] {
-            let url = candidate.appendingPathComponent("dbrenderd")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        fatalError("dbrenderd is not built next to the tests (\(beside.path)); run `swift build --build-tests` first")
-    }
+    static var binary: URL { Fixtures.builtProduct("dbrenderd") }
 
     /// Starts the daemon on models/tiny and waits for its ready line.
     /// - Parameter cacheHome: `XDG_CACHE_HOME` for the daemon (its model-hash cache); default: a

@@ -30,3 +30,19 @@ public struct FixtureFile: Sendable {
     /// True when the fixture holds `name`.
     public func has(_ name: String) -> Bool { file.entries[name] != nil }
 }
+
+extension Fixtures {
+    /// The package root (tests find models/ and the built executables from their own path).
+    public static let packageRoot = directory.deletingLastPathComponent().deletingLastPathComponent()
+
+    /// An executable of this package built beside the test bundle (or in .build/release|debug).
+    public static func builtProduct(_ name: String) -> URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [beside, beside.deletingLastPathComponent(), packageRoot.appendingPathComponent(".build/release"),
+                          packageRoot.appendingPathComponent(".build/debug")] {
+            let url = candidate.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        fatalError("\(name) is not built next to the tests (\(beside.path)); run `swift build --build-tests` first")
+    }
+}

@@ -38,6 +38,17 @@ public struct StableDiffusionPipeline: Sendable {
         nativeSize = c.unet.sampleSize * vaeScaleFactor
     }
 
+    /// A pipeline over networks built elsewhere — the trainer's, whose weights change between
+    /// validation renders (the pipeline reads them live, nothing is copied).
+    public init(text: TextConditioner, unet: UNet2DCondition, vae: AutoencoderKL, schedulerConfiguration: SchedulerConfiguration) {
+        self.text = text
+        denoiser = Denoiser(unet: unet)
+        self.vae = vae
+        self.schedulerConfiguration = schedulerConfiguration
+        vaeScaleFactor = vae.configuration.downsamplingFactor
+        nativeSize = unet.configuration.sampleSize * vaeScaleFactor
+    }
+
     /// Opens and loads a diffusers folder or a single checkpoint file.
     public static func load(_ url: URL) throws -> StableDiffusionPipeline {
         try StableDiffusionPipeline(checkpoint: try ModelCheckpoint.open(url))

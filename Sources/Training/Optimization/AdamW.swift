@@ -50,6 +50,15 @@ public final class AdamW {
 
     public var parameterCount: Int { firstMoment.count }
 
+    /// Takes over saved state (a training checkpoint's): the step count and both moments.
+    public func restore(stepCount: Int, firstMoment first: Tensor, secondMoment second: Tensor) {
+        precondition(first.count == parameterCount && second.count == parameterCount,
+                     "AdamW state of \(first.count) values for \(parameterCount) parameters")
+        self.stepCount = stepCount
+        firstMoment.assign(first.reshaped(firstMoment.shape))
+        secondMoment.assign(second.reshaped(secondMoment.shape))
+    }
+
     /// One optimizer step: updates `parameters` in place from `gradients` at `learningRate`.
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
                      learningRate: Double) {

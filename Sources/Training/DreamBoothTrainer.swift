@@ -1,0 +1,196 @@
+// A whole DreamBooth run, as diffusers' train_dreambooth.py structures it: class images for prior
+// preservation (rendered by our own pipeline), the dataset, the optimizer steps with gradient
+// accumulation and the learning-rate schedule, logs (train_log.jsonl and TensorBoard), checkpoints
+// every `checkpointing_steps`, validation renders every `validation_steps`, and finally the trained
+// model folder in `output_dir`.
+//
+// Every random draw of optimizer step s, micro-batch m comes from a generator seeded by (seed, s, m),
+// and epoch orders and crops from (seed, epoch): a run resumed from a checkpoint therefore continues
+// with exactly the draws the uninterrupted run would have made.
+import Foundation
+import ImageIO
+import Models
+import Sampling
+import Tensor
+import Weights
+
+/// What a run reports as it goes.
+public enum TrainerEvent {
+    case classImages(done: Int, total: Int)
+    case resumed(from: URL, step: Int)
+    case started(steps: Int, examples: Int, parameters: Int)
+    case step(TrainingLogEntry, total: Int)
+    case checkpoint(URL)
+    case validation([URL])
+    case finished(URL)
+}
+
+public final class DreamBoothTrainer {
+    public let configuration: TrainingConfiguration
+
+    public init(configuration: TrainingConfiguration) { self.configuration = configuration }
+
+    /// Runs training to `max_train_steps`.
+    /// - Parameters:
+    ///   - resume: continue from the latest checkpoint in `output_dir` (or `resume_from_checkpoint`).
+    ///   - isCancelled: polled between micro-batches; a cancelled run stops after saving a checkpoint.
+    public func run(resume: Bool = false, isCancelled: () -> Bool = { false },
+                    report: (TrainerEvent) -> Void = { _ in }) throws {
+        let c = configuration
+        let fm = FileManager.default
+        let outputDir = URL(fileURLWithPath: c.outputDir)
+        try fm.createDirectory(at: outputDir, withIntermediateDirectories: true)
+        let pretrained = try ModelCheckpoint.open(URL(fileURLWithPath: c.pretrainedModelNameOrPath))
+
+        let resumeFrom = try checkpointToResume(resume: resume, outputDir: outputDir)
+        var seed = c.seed.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        if let resumeFrom, let saved = try? JSONDecoder().decode(
+            TrainerState.self, from: Data(contentsOf: resumeFrom.appendingPathComponent("trainer_state.json"))) {
+            seed = saved.seed
+        }
+
+        if c.withPriorPreservation, let classDir = c.classDataDir, let classPrompt = c.classPrompt {
+            // The sampling pipeline lives only for this: its weights are the pretrained ones.
+            let generator = try ClassImageGenerator(pipeline: StableDiffusionPipeline(checkpoint: pretrained),
+                                                    seed: seed, batchSize: c.sampleBatchSize)
+            _ = try generator.generate(prompt: classPrompt, into: URL(fileURLWithPath: classDir), targetCount: c.numClassImages,
+                                       progress: { report(.classImages(done: $0.imagesDone, total: $0.imagesTotal)) },
+                                       isCancelled: isCancelled)
+        }
+
+        let tokenizer = try pretrained.tokenizerDirectory.map { try CLIPTokenizer(directory: $0) } ?? CLIPTokenizer.standard()
+        let dataset = try DreamBoothDataset(configuration: c, tokenizer: tokenizer, seed: seed)
+        let models = try DreamBoothModels(checkpoint: pretrained, trainTextEncoder: c.trainTextEncoder)
+        let schedulerConfiguration = try pretrained.schedulerConfigURL.map { try SchedulerConfiguration(contentsOf: $0) }
+            ?? SchedulerConfiguration()
+        let noising = try DDPMNoising(configuration: schedulerConfiguration)
+        let step = DreamBoothStep(
+            models: models, noising: noising,
+            loss: DreamBoothLoss(priorPreservation: dataset.hasPriorPreservation, priorLossWeight: c.priorLossWeight,
+                                 snrGamma: c.snrGamma, predictionType: noising.predictionType),
+            optimizer: c.adamW, maxGradNorm: c.maxGradNorm)
+
+        let batchesPerEpoch = (dataset.count + c.trainBatchSize - 1) / c.trainBatchSize
+        let stepsPerEpoch = (batchesPerEpoch + c.gradientAccumulationSteps - 1) / c.gradientAccumulationSteps
+        let totalSteps = c.maxTrainSteps ?? c.numTrainEpochs * stepsPerEpoch
+        let schedule = c.learningRateSchedule(totalSteps: totalSteps)
+
+        var globalStep = 0
+        if let resumeFrom {
+            globalStep = try TrainingCheckpoint.restore(step, from: resumeFrom).globalStep
+            report(.resumed(from: resumeFrom, step: globalStep))
+        }
+        let log = try TrainingLog(url: outputDir.appendingPathComponent("train_log.jsonl"), resumingAfter: globalStep)
+        let board = try TensorBoardWriter(directory: outputDir.appendingPathComponent(c.loggingDir).appendingPathComponent("dreambooth"))
+        report(.started(steps: totalSteps, examples: dataset.count,
+                        parameters: models.arenas.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.count } }))
+
+        let latentChannels = models.unet.configuration.inChannels
+        let latentSide = c.resolution / models.vae.configuration.downsamplingFactor
+        var epoch = globalStep / stepsPerEpoch
+        var skip = (globalStep % stepsPerEpoch) * c.gradientAccumulationSteps
+        var micro = 0, lossSum = 0.0, priorSum = 0.0, started = Date()
+        training: while globalStep < totalSteps {
+            let batches = dataset.batches(epoch: epoch, batchSize: c.trainBatchSize)
+            for (index, indices) in batches.enumerated() where index >= skip {
+                if isCancelled() {
+                    if globalStep > 0 { report(.checkpoint(try save(step, globalStep, seed, outputDir))) }
+                    return
+                }
+                let batch = try dataset.batch(indices, epoch: epoch)
+                let draws = noiseDraws(seed: seed, step: globalStep, micro: micro, count: batch.tokenIDs.count,
+                                       shape: [latentChannels, latentSide, latentSide], timesteps: noising.trainTimesteps)
+                let value = step.accumulate(batch, noise: draws, gradientScale: 1 / Double(c.gradientAccumulationSteps))
+                micro += 1
+                lossSum += value.loss
+                priorSum += value.priorLoss ?? 0
+                // accelerate syncs after `gradient_accumulation_steps` micro-batches and at an epoch's end.
+                guard micro == c.gradientAccumulationSteps || index == batches.count - 1 else { continue }
+                let rate = schedule.learningRate(atStep: globalStep)
+                let norm = step.applyGradients(learningRate: rate)
+                globalStep += 1
+                let entry = TrainingLogEntry(step: globalStep, loss: lossSum / Double(micro),
+                                             priorLoss: dataset.hasPriorPreservation ? priorSum / Double(micro) : nil,
+                                             lr: rate, gradNorm: norm, seconds: Date().timeIntervalSince(started))
+                try log.append(entry)
+                try board.addScalar("loss", Float(entry.loss), step: globalStep)
+                try board.addScalar("lr", Float(rate), step: globalStep)
+                try board.addScalar("grad_norm", Float(norm), step: globalStep)
+                if let prior = entry.priorLoss { try board.addScalar("prior_loss", Float(prior), step: globalStep) }
+                report(.step(entry, total: totalSteps))
+                micro = 0; lossSum = 0; priorSum = 0
+
+                if globalStep % c.checkpointingSteps == 0 && globalStep < totalSteps {
+                    report(.checkpoint(try save(step, globalStep, seed, outputDir)))
+                }
+                if let prompt = c.validationPrompt, globalStep % c.validationSteps == 0 {
+                    report(.validation(try validate(prompt, models: models, tokenizer: tokenizer, scheduler: schedulerConfiguration,
+                                                    seed: seed, step: globalStep, outputDir: outputDir)))
+                }
+                started = Date()
+                if globalStep >= totalSteps { break training }
+            }
+            skip = 0
+            epoch += 1
+        }
+        try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir)
+        report(.finished(outputDir))
+    }
+
+    private func save(_ step: DreamBoothStep, _ globalStep: Int, _ seed: UInt64, _ outputDir: URL) throws -> URL {
+        try TrainingCheckpoint.save(step, state: TrainerState(globalStep: globalStep, seed: seed), in: outputDir,
+                                    totalLimit: configuration.checkpointsTotalLimit)
+    }
+
+    /// The checkpoint to continue from: `resume_from_checkpoint` (a path, a `checkpoint-N` name in
+    /// output_dir, or "latest"), or with `resume` the latest one; nil to start afresh.
+    func checkpointToResume(resume: Bool, outputDir: URL) throws -> URL? {
+        let request = configuration.resumeFromCheckpoint ?? (resume ? "latest" : nil)
+        guard let request else { return nil }
+        if request == "latest" { return TrainingCheckpoint.list(in: outputDir).last?.url }
+        let candidates = [URL(fileURLWithPath: request), outputDir.appendingPathComponent(request)]
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }) else {
+            throw CheckpointError.notFound(path: request)
+        }
+        return found
+    }
+
+    /// The draws of micro-batch `micro` of optimizer step `step`: a generator of its own, so that
+    /// they do not depend on what ran before (resuming reproduces them).
+    func noiseDraws(seed: UInt64, step: Int, micro: Int, count: Int, shape: [Int], timesteps: Int) -> DreamBoothNoise {
+        var generator = TorchGenerator(seed: seed &* 0x9E37_79B9 &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
+        let latentSample = generator.randn([count] + shape)
+        let noise = generator.randn([count] + shape)
+        if configuration.offsetNoise {
+            // train_dreambooth.py: noise + 0.1 · randn(N, C, 1, 1), one offset per sample and channel.
+            let offsets = generator.randn([count, shape[0]])
+            let plane = shape[1] * shape[2]
+            for i in 0..<noise.count { noise.pointer[i] += 0.1 * offsets.pointer[i / plane] }
+        }
+        let steps = (0..<count).map { _ in Int(generator.random64() % UInt64(timesteps)) }
+        return DreamBoothNoise(latentSample: latentSample, noise: noise, timesteps: steps)
+    }
+
+    /// Renders the validation prompt with the weights as they are now (diffusers' log_validation:
+    /// DPM-Solver++, 25 steps), into `<output_dir>/validation/step-<N>-<i>.png`.
+    func validate(_ prompt: String, models: DreamBoothModels, tokenizer: CLIPTokenizer, scheduler: SchedulerConfiguration,
+                  seed: UInt64, step: Int, outputDir: URL) throws -> [URL] {
+        let pipeline = StableDiffusionPipeline(text: TextConditioner(tokenizer: tokenizer, encoder: models.textEncoder),
+                                               unet: models.unet, vae: models.vae, schedulerConfiguration: scheduler)
+        var request = RenderRequest(prompt: prompt, seed: seed)
+        request.steps = 25
+        request.sampler = "dpmpp_2m"
+        request.count = configuration.numValidationImages
+        let folder = outputDir.appendingPathComponent("validation")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try pipeline.render(request).enumerated().map { i, rendered in
+            let infotext = GenerationParameters(prompt: prompt, steps: 25, sampler: "dpmpp_2m", cfgScale: 7.5, seed: rendered.seed,
+                                                width: rendered.image.width, height: rendered.image.height,
+                                                modelName: "step \(step)").infotext
+            let data = try ImageFile.encode(rendered.image, format: .png, parameters: infotext)
+            let url = folder.appendingPathComponent("step-\(step)-\(i).png")
+            try data.write(to: url, options: .atomic)
+            return url
+        }
+    }
+}

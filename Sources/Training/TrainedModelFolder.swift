@@ -1,0 +1,94 @@
+// The trainer's product: a diffusers-layout model folder in `output_dir` (model_index.json, unet/,
+// text_encoder/, vae/, tokenizer/, scheduler/) that dbrenderd serves as it is and diffusers'
+// StableDiffusionPipeline.from_pretrained loads. The trained networks come from their parameter
+// arenas; the frozen ones, the tokenizer and the scheduler from the model training started from
+// (or, for a single-file checkpoint, which has neither, the bundled CLIP vocabulary and SD 1.x's
+// scheduler). Each component folder is assembled aside and renamed into place.
+import Foundation
+import Models
+import Tensor
+import Weights
+
+public enum TrainedModelFolder {
+    /// Writes the pipeline of `trainer` (trained from `pretrained`) into `directory`.
+    public static func write(_ trainer: DreamBoothStep, pretrained: ModelCheckpoint, to directory: URL) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        let staging = directory.appendingPathComponent(".model.partial-\(getpid())")
+        try? fm.removeItem(at: staging)
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: staging) }
+        let c = pretrained.configurations
+        let models = trainer.models
+
+        try writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: tensors(of: models.unetParameters),
+                           config: ConfigurationFile.encode(c.unet), in: staging)
+        let text = try models.textEncoderParameters.map(tensors(of:)) ?? recorded(pretrained.source(.textEncoder)) {
+            _ = try CLIPTextEncoder(configuration: c.textEncoder, parameters: $0)
+        }
+        try writeComponent("text_encoder", file: "model.safetensors", tensors: text,
+                           config: ConfigurationFile.encode(c.textEncoder), in: staging)
+        let vae = try recorded(pretrained.source(.vae)) { _ = try AutoencoderKL(configuration: c.vae, parameters: $0) }
+        try writeComponent("vae", file: "diffusion_pytorch_model.safetensors", tensors: vae,
+                           config: ConfigurationFile.encode(c.vae), in: staging)
+
+        let tokenizer = staging.appendingPathComponent("tokenizer")
+        try fm.createDirectory(at: tokenizer, withIntermediateDirectories: true)
+        let vocabulary = try pretrained.tokenizerDirectory ?? CLIPTokenizer.bundledVocabularyDirectory()
+        for name in try fm.contentsOfDirectory(atPath: vocabulary.path) where !name.hasPrefix(".") {
+            try fm.copyItem(at: vocabulary.appendingPathComponent(name), to: tokenizer.appendingPathComponent(name))
+        }
+        let scheduler = staging.appendingPathComponent("scheduler")
+        try fm.createDirectory(at: scheduler, withIntermediateDirectories: true)
+        let schedulerFile = scheduler.appendingPathComponent("scheduler_config.json")
+        if let source = pretrained.schedulerConfigURL {
+            try fm.copyItem(at: source, to: schedulerFile)
+        } else {
+            try Data(RandomModelFolder.schedulerConfig.utf8).write(to: schedulerFile)
+        }
+        let index = pretrained.url.appendingPathComponent("model_index.json")
+        if pretrained.layout == .diffusers, fm.fileExists(atPath: index.path) {
+            try fm.copyItem(at: index, to: staging.appendingPathComponent("model_index.json"))
+        } else {
+            try Data(RandomModelFolder.modelIndex.utf8).write(to: staging.appendingPathComponent("model_index.json"))
+        }
+
+        // model_index.json last: a reader that finds it finds complete component folders.
+        for name in ["unet", "text_encoder", "vae", "tokenizer", "scheduler", "model_index.json"] {
+            let target = directory.appendingPathComponent(name)
+            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
+            try fm.moveItem(at: staging.appendingPathComponent(name), to: target)
+        }
+    }
+
+    static func tensors(of arena: ParameterArena) -> [(name: String, tensor: Tensor)] {
+        arena.entries.map { ($0.key, arena.parameter($0.key)!) }
+    }
+
+    /// The parameters a model asks `source` for, as it asks (mapped from the checkpoint, not copied).
+    static func recorded(_ source: ParameterSource, _ make: (ParameterSource) throws -> Void) throws -> [(name: String, tensor: Tensor)] {
+        let recorder = RecordingSource(source)
+        try make(recorder)
+        return recorder.parameters
+    }
+
+    private static func writeComponent(_ name: String, file: String, tensors: [(name: String, tensor: Tensor)],
+                                       config: Data, in root: URL) throws {
+        let folder = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try config.write(to: folder.appendingPathComponent("config.json"))
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent(file))
+    }
+}
+
+/// Passes parameters through and remembers them by key.
+private final class RecordingSource: ParameterSource {
+    let base: ParameterSource
+    var parameters: [(name: String, tensor: Tensor)] = []
+    init(_ base: ParameterSource) { self.base = base }
+    func parameter(_ key: String, shape: [Int], initializer: ParameterInitializer) throws -> Tensor {
+        let tensor = try base.parameter(key, shape: shape, initializer: initializer)
+        parameters.append((key, tensor))
+        return tensor
+    }
+}

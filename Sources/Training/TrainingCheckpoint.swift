@@ -1,0 +1,111 @@
+// Training checkpoints: `<output_dir>/checkpoint-<step>/`, as train_dreambooth.py names them, holding
+// everything a run needs to continue exactly where it stopped — the trained weights (one safetensors
+// file per trained network, diffusers keys), AdamW's moments and step count, and the trainer's state.
+// A checkpoint is assembled in a hidden folder and renamed into place, so a crash leaves the previous
+// checkpoints intact and never a half-written one; `checkpoints_total_limit` removes the oldest.
+import Foundation
+import Models
+import Tensor
+import Weights
+
+/// Where a run stands.
+public struct TrainerState: Codable, Equatable, Sendable {
+    /// Optimizer steps taken.
+    public var globalStep: Int
+    /// The seed every random draw of the run derives from.
+    public var seed: UInt64
+
+    enum CodingKeys: String, CodingKey { case globalStep = "global_step", seed }
+}
+
+public enum TrainingCheckpoint {
+    /// `checkpoint-<step>`.
+    public static func name(step: Int) -> String { "checkpoint-\(step)" }
+
+    /// The checkpoints in `outputDir`, oldest first.
+    public static func list(in outputDir: URL) -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDir.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)) else { return nil }
+            return (step, outputDir.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Writes the state of `step` as `checkpoint-<state.globalStep>` in `outputDir`, first removing
+    /// the oldest checkpoints so that at most `totalLimit` remain afterwards.
+    public static func save(_ trainer: DreamBoothStep, state: TrainerState, in outputDir: URL, totalLimit: Int?) throws -> URL {
+        let fm = FileManager.default
+        if let totalLimit {
+            let existing = list(in: outputDir)
+            for old in existing.prefix(max(0, existing.count - totalLimit + 1)) { try fm.removeItem(at: old.url) }
+        }
+        let target = outputDir.appendingPathComponent(name(step: state.globalStep))
+        let staging = outputDir.appendingPathComponent(".\(target.lastPathComponent).partial-\(getpid())")
+        try? fm.removeItem(at: staging)
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: staging) }
+        for (name, arena, optimizer) in zip3(trainer.arenaNames, trainer.models.arenas, trainer.optimizerStates) {
+            try SafetensorsWriter.write(arena.entries.map { ($0.key, arena.parameter($0.key)!) },
+                                        metadata: ["format": "pt"], to: staging.appendingPathComponent("\(name).safetensors"))
+            try SafetensorsWriter.write(
+                [("exp_avg", optimizer.firstMoment), ("exp_avg_sq", optimizer.secondMoment)],
+                metadata: ["step": "\(optimizer.stepCount)"], to: staging.appendingPathComponent("\(name).optimizer.safetensors"))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(state).write(to: staging.appendingPathComponent("trainer_state.json"))
+        if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
+        try fm.moveItem(at: staging, to: target)
+        return target
+    }
+
+    /// Loads a checkpoint's weights and optimizer state into `trainer`; returns its trainer state.
+    /// - Throws: an error naming the file when a tensor is missing or has another shape.
+    public static func restore(_ trainer: DreamBoothStep, from directory: URL) throws -> TrainerState {
+        for (name, arena, optimizer) in zip3(trainer.arenaNames, trainer.models.arenas, trainer.optimizerStates) {
+            let weights = try SafetensorsFile(contentsOf: directory.appendingPathComponent("\(name).safetensors"))
+            for entry in arena.entries {
+                guard weights.entries[entry.key] != nil else {
+                    throw ModelLoadingError.missingTensor(file: weights.url.path, key: entry.key)
+                }
+                let stored = try weights.tensor(entry.key)
+                guard stored.shape == entry.shape else {
+                    throw ModelLoadingError.shapeMismatch(file: weights.url.path, key: entry.key, expected: entry.shape, found: stored.shape)
+                }
+                arena.parameter(entry.key)!.assign(stored)
+            }
+            let state = try SafetensorsFile(contentsOf: directory.appendingPathComponent("\(name).optimizer.safetensors"))
+            guard let step = state.metadata["step"].flatMap(Int.init) else {
+                throw CheckpointError.malformed(path: state.url.path, reason: "no optimizer step count in its metadata")
+            }
+            let first = try state.tensor("exp_avg"), second = try state.tensor("exp_avg_sq")
+            guard first.count == optimizer.parameterCount, second.count == optimizer.parameterCount else {
+                throw CheckpointError.malformed(path: state.url.path, reason: "optimizer state for \(first.count) parameters, the model has \(optimizer.parameterCount)")
+            }
+            optimizer.restore(stepCount: step, firstMoment: first, secondMoment: second)
+        }
+        let stateFile = directory.appendingPathComponent("trainer_state.json")
+        do {
+            return try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateFile))
+        } catch {
+            throw CheckpointError.malformed(path: stateFile.path, reason: "\(error)")
+        }
+    }
+}
+
+/// A checkpoint that cannot be resumed from.
+public enum CheckpointError: Error, CustomStringConvertible {
+    case malformed(path: String, reason: String)
+    case notFound(path: String)
+
+    public var description: String {
+        switch self {
+        case let .malformed(path, reason): "\(path): \(reason)"
+        case let .notFound(path): "no checkpoint at \(path)"
+        }
+    }
+}
+
+private func zip3<A, B, C>(_ a: [A], _ b: [B], _ c: [C]) -> [(A, B, C)] {
+    zip(a, zip(b, c)).map { ($0, $1.0, $1.1) }
+}
