@@ -81,9 +81,10 @@ extension UNet2DCondition {
     public typealias InputGradients = (latents: Tensor, context: Tensor)
 
     /// As `callAsFunction`, and the pullback: ∂L/∂output → ∂L/∂inputs, adding every parameter's
-    /// gradient into `arena`. The pullback holds the activations of the whole forward pass.
+    /// gradient into `arena`. The pullback holds the activations of the whole forward pass — or, with
+    /// `checkpointing`, only each resnet's and transformer's inputs, recomputing the rest in backward.
     public func forwardWithPullback(_ latents: Tensor, timesteps: [Float], context: Tensor,
-                                    arena: ParameterArena?) -> (Tensor, (Tensor) -> InputGradients) {
+                                    arena: ParameterArena?, checkpointing: Bool = false) -> (Tensor, (Tensor) -> InputGradients) {
         let (rawTemb, timePullback) = timeEmbedding.forwardWithPullback(timesteps, arena: arena)  // [B, 4·C0]
         let temb = SiLU.forward(rawTemb)
         let (first, convInPullback) = convIn.forwardWithPullback(latents, arena: arena)
@@ -91,12 +92,12 @@ extension UNet2DCondition {
         var skips: [Tensor] = [first]
         var downPullbacks: [(range: Range<Int>, pullback: UNetDownBlock.BlockPullback)] = []
         for block in downBlocks {
-            let (out, blockSkips, pullback) = block.forwardWithPullback(h, temb: temb, context: context, arena: arena)
+            let (out, blockSkips, pullback) = block.forwardWithPullback(h, temb: temb, context: context, arena: arena, checkpointing: checkpointing)
             downPullbacks.append((skips.count..<skips.count + blockSkips.count, pullback))
             skips += blockSkips
             h = out
         }
-        let (middle, midPullback) = midBlock.forwardWithPullback(h, temb: temb, context: context, arena: arena)
+        let (middle, midPullback) = midBlock.forwardWithPullback(h, temb: temb, context: context, arena: arena, checkpointing: checkpointing)
         h = middle
         // Up blocks take skips from the end: record which, to route their gradients back.
         var remaining = skips.count
@@ -106,7 +107,7 @@ extension UNet2DCondition {
             remaining -= block.resnets.count
             let next = remaining > 0 ? (skips[remaining - 1].shape[2], skips[remaining - 1].shape[3]) : nil
             let (out, pullback) = block.forwardWithPullback(h, skips: indices.map { skips[$0] }, upsampleSize: next,
-                                                            temb: temb, context: context, arena: arena)
+                                                            temb: temb, context: context, arena: arena, checkpointing: checkpointing)
             upPullbacks.append((indices, pullback))
             h = out
         }

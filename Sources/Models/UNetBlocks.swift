@@ -117,17 +117,17 @@ extension UNetDownBlock {
     /// conditioning gradients and returns ∂L/∂input.
     typealias BlockPullback = (_ gradOutput: Tensor, _ gradSkips: [Tensor], _ conditioning: ConditioningGradients) -> Tensor
 
-    func forwardWithPullback(_ x: Tensor, temb: Tensor, context: Tensor,
-                             arena: ParameterArena?) -> (Tensor, [Tensor], BlockPullback) {
+    func forwardWithPullback(_ x: Tensor, temb: Tensor, context: Tensor, arena: ParameterArena?,
+                             checkpointing: Bool) -> (Tensor, [Tensor], BlockPullback) {
         var h = x
         var skips: [Tensor] = []
         var layerPullbacks: [(ConditioningGradients, Tensor) -> Tensor] = []
         for (l, resnet) in resnets.enumerated() {
-            let (r, resnetPullback) = resnet.forwardWithPullback(h, activatedTimeEmbedding: temb, arena: arena)
+            let (r, resnetPullback) = resnet.forwardWithPullback(h, activatedTimeEmbedding: temb, arena: arena, checkpointing: checkpointing)
             h = r
             var attentionPullback: ((Tensor) -> (x: Tensor, context: Tensor))?
             if !attentions.isEmpty {
-                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena)
+                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena, checkpointing: checkpointing)
                 h = a
                 attentionPullback = pullback
             }
@@ -166,11 +166,11 @@ extension UNetDownBlock {
 }
 
 extension UNetMidBlock {
-    func forwardWithPullback(_ x: Tensor, temb: Tensor, context: Tensor,
-                             arena: ParameterArena?) -> (Tensor, (Tensor, ConditioningGradients) -> Tensor) {
-        let (a, pullback0) = resnet0.forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena)
-        let (b, attentionPullback) = attention.forwardWithPullback(a, context: context, arena: arena)
-        let (c, pullback1) = resnet1.forwardWithPullback(b, activatedTimeEmbedding: temb, arena: arena)
+    func forwardWithPullback(_ x: Tensor, temb: Tensor, context: Tensor, arena: ParameterArena?,
+                             checkpointing: Bool) -> (Tensor, (Tensor, ConditioningGradients) -> Tensor) {
+        let (a, pullback0) = resnet0.forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena, checkpointing: checkpointing)
+        let (b, attentionPullback) = attention.forwardWithPullback(a, context: context, arena: arena, checkpointing: checkpointing)
+        let (c, pullback1) = resnet1.forwardWithPullback(b, activatedTimeEmbedding: temb, arena: arena, checkpointing: checkpointing)
         return (c, { dc, conditioning in
             let db = conditioning.add(pullback1(dc))
             let da = conditioning.add(attentionPullback(db))
@@ -186,18 +186,19 @@ extension UNetUpBlock {
     /// `skips` in the order the resnets consume them (the last-made first); `upsampleSize` is the
     /// size of the next skip connection, as in `callAsFunction`.
     func forwardWithPullback(_ x: Tensor, skips: [Tensor], upsampleSize: (Int, Int)?, temb: Tensor, context: Tensor,
-                             arena: ParameterArena?) -> (Tensor, BlockPullback) {
+                             arena: ParameterArena?, checkpointing: Bool) -> (Tensor, BlockPullback) {
         var h = x
         var layerPullbacks: [(ConditioningGradients, Tensor) -> (x: Tensor, skip: Tensor)] = []
         for (l, resnet) in resnets.enumerated() {
             let skip = skips[l]
             let extents = [h.shape[1], skip.shape[1]]
-            let (r, resnetPullback) = resnet.forwardWithPullback(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb, arena: arena)
+            let (r, resnetPullback) = resnet.forwardWithPullback(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb,
+                                                                 arena: arena, checkpointing: checkpointing)
             let input = h
             h = r
             var attentionPullback: ((Tensor) -> (x: Tensor, context: Tensor))?
             if !attentions.isEmpty {
-                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena)
+                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena, checkpointing: checkpointing)
                 h = a
                 attentionPullback = pullback
             }
@@ -224,6 +225,32 @@ extension UNetUpBlock {
                 dSkips.append(gradients.skip)
             }
             return (dh, dSkips.reversed())
+        })
+    }
+}
+
+// MARK: Gradient checkpointing
+
+extension ResnetBlock2D {
+    /// With `checkpointing`, the forward pass keeps only the inputs and the pullback recomputes the
+    /// block's activations first (diffusers' `gradient_checkpointing`, applied per resnet and per
+    /// transformer as diffusers does): one more forward pass for far less memory.
+    func forwardWithPullback(_ x: Tensor, activatedTimeEmbedding temb: Tensor, arena: ParameterArena?,
+                             checkpointing: Bool) -> (Tensor, (Tensor) -> (x: Tensor, timeEmbedding: Tensor?)) {
+        guard checkpointing else { return forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena) }
+        return (self(x, activatedTimeEmbedding: temb), { dy in
+            forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena).1(dy)
+        })
+    }
+}
+
+extension Transformer2D {
+    /// See `ResnetBlock2D.forwardWithPullback(_:activatedTimeEmbedding:arena:checkpointing:)`.
+    func forwardWithPullback(_ x: Tensor, context: Tensor, arena: ParameterArena?,
+                             checkpointing: Bool) -> (Tensor, (Tensor) -> (x: Tensor, context: Tensor)) {
+        guard checkpointing else { return forwardWithPullback(x, context: context, arena: arena) }
+        return (self(x, context: context), { dy in
+            forwardWithPullback(x, context: context, arena: arena).1(dy)
         })
     }
 }

@@ -63,6 +63,8 @@ public final class DreamBoothStep {
     public let noising: DDPMNoising
     public let loss: DreamBoothLoss
     public let maxGradNorm: Double
+    /// Recompute each resnet's and transformer's activations in backward (`gradient_checkpointing`).
+    public var gradientCheckpointing = false
     private let optimizers: [AdamW]
 
     public init(models: DreamBoothModels, noising: DDPMNoising, loss: DreamBoothLoss,
@@ -103,7 +105,8 @@ public final class DreamBoothStep {
             context = models.textEncoder(batch.tokenIDs)
         }
         let (prediction, unetPullback) = models.unet.forwardWithPullback(
-            noisy, timesteps: draws.timesteps.map(Float.init), context: context, arena: models.unetParameters)
+            noisy, timesteps: draws.timesteps.map(Float.init), context: context, arena: models.unetParameters,
+            checkpointing: gradientCheckpointing)
         let target = noising.predictionType == .vPrediction
             ? noising.velocity(latents, noise: draws.noise, timesteps: draws.timesteps) : draws.noise
         let value = loss.evaluate(prediction: prediction, target: target, snr: noising.signalToNoiseRatio(draws.timesteps))

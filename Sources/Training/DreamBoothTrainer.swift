@@ -69,6 +69,7 @@ public final class DreamBoothTrainer {
             loss: DreamBoothLoss(priorPreservation: dataset.hasPriorPreservation, priorLossWeight: c.priorLossWeight,
                                  snrGamma: c.snrGamma, predictionType: noising.predictionType),
             optimizer: c.adamW, maxGradNorm: c.maxGradNorm)
+        step.gradientCheckpointing = c.gradientCheckpointing
 
         let batchesPerEpoch = (dataset.count + c.trainBatchSize - 1) / c.trainBatchSize
         let stepsPerEpoch = (batchesPerEpoch + c.gradientAccumulationSteps - 1) / c.gradientAccumulationSteps

@@ -140,6 +140,15 @@ struct BlockBackwardTests {
             let d = difference(arena.gradient(entry.key)!, f["unet.grad.\(entry.key)"])
             #expect(d.relativeToScale < Self.tolerance, "∂L/∂\(entry.key): \(d)")
         }
+        // Gradient checkpointing recomputes activations in backward: the same gradients.
+        let plain = arena.entries.map { arena.gradient($0.key)!.copy() }
+        arena.zeroGradients()
+        let recomputed = model.forwardWithPullback(f["unet.x"], timesteps: [10, 700], context: f["unet.context"], arena: arena,
+                                                   checkpointing: true).1(f["unet.upstream"])
+        #expect(difference(recomputed.latents, gradients.latents).relativeToScale < 1e-6)
+        for (entry, expected) in zip(arena.entries, plain) {
+            #expect(difference(arena.gradient(entry.key)!, expected).relativeToScale < 1e-6, "checkpointed ∂L/∂\(entry.key)")
+        }
         // And by finite differences, through the time embedding and the skip connections.
         let latents = f["unet.x"].copy(), context = f["unet.context"].copy()
         let time = arena.parameter("time_embedding.linear_1.weight")!, skipConv = arena.parameter("up_blocks.0.resnets.1.conv_shortcut.weight")!
