@@ -94,7 +94,7 @@ let package = Package(
 
         // MARK: Benchmarks (release builds only: `swift run -c release dbbench`)
         .executableTarget(
-            name: "dbbench", dependencies: ["Tensor", "Weights", "Models", "CBLAS"], path: "benchmarks/dbbench",
+            name: "dbbench", dependencies: ["Tensor", "Weights", "Models", "Sampling", "Training", "CBLAS"], path: "benchmarks/dbbench",
             swiftSettings: numericSwiftSettings),
 
         // MARK: Tests

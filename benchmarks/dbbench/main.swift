@@ -3,6 +3,7 @@
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
+//   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--json]
 //   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
 
@@ -20,6 +21,7 @@ let usage = """
            dbbench models --model DIR [--repetitions N] [--json]
            dbbench cfg --model DIR [--repetitions N]
            dbbench hash [--repetitions N]
+           dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--repetitions N] [--json]
            dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 
     """
@@ -34,6 +36,12 @@ do {
     case "cfg":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try GuidanceBenchmark.run(modelPath: model, repetitions: repetitions)
+    case "train-step":
+        guard let model = option("--model") else { throw CommandLineError.missing("--model") }
+        try TrainingStepBenchmark.run(modelPath: model, resolution: option("--resolution").flatMap(Int.init) ?? 256,
+                                      priorPreservation: arguments.contains("--prior"), trainTextEncoder: arguments.contains("--text-encoder"),
+                                      checkpointing: arguments.contains("--checkpointing"), repetitions: repetitions,
+                                      json: arguments.contains("--json"))
     case "hash":
         HashBenchmark.run(repetitions: repetitions)
     case "run-components":

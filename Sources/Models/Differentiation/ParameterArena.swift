@@ -60,7 +60,11 @@ public final class ParameterArena: @unchecked Sendable {
     /// Takes the next slice for `key`, filled from `tensor`.
     fileprivate func append(_ key: String, copying tensor: Tensor) -> Tensor {
         let view = Tensor(storage: values, offset: next, shape: tensor.shape)
-        view.assign(tensor)
+        // Copying from a mapped checkpoint faults its pages in: split large tensors across the pool.
+        let source = tensor.pointer, target = view.pointer
+        ThreadPool.shared.parallelFor(tensor.count, grain: 1 << 20) { range in
+            (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+        }
         entries.append(Entry(key: key, offset: next, shape: tensor.shape))
         next += Self.rounded(tensor.count)
         return view
