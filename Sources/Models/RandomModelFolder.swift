@@ -75,8 +75,9 @@ public enum RandomModelFolder {
         return Summary(parameterCounts: counts)
     }
 
-    private static func writeComponent(_ name: String, file: String, tensors: [(name: String, tensor: Tensor)],
-                                       config: Data, in root: URL) throws {
+    /// Writes `<root>/<name>/config.json` and `<root>/<name>/<file>` (safetensors, diffusers keys).
+    public static func writeComponent(_ name: String, file: String, tensors: [(name: String, tensor: Tensor)],
+                                      config: Data, in root: URL) throws {
         let folder = root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try config.write(to: folder.appendingPathComponent("config.json"))

@@ -123,18 +123,10 @@ extension UNetDownBlock {
         var skips: [Tensor] = []
         var layerPullbacks: [(ConditioningGradients, Tensor) -> Tensor] = []
         for (l, resnet) in resnets.enumerated() {
-            let (r, resnetPullback) = resnet.forwardWithPullback(h, activatedTimeEmbedding: temb, arena: arena, checkpointing: checkpointing)
-            h = r
-            var attentionPullback: ((Tensor) -> (x: Tensor, context: Tensor))?
-            if !attentions.isEmpty {
-                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena, checkpointing: checkpointing)
-                h = a
-                attentionPullback = pullback
-            }
-            layerPullbacks.append { conditioning, dh in
-                let dr = attentionPullback.map { conditioning.add($0(dh)) } ?? dh
-                return conditioning.add(resnetPullback(dr))
-            }
+            let (out, pullback) = resnetLayer(resnet, attentions.isEmpty ? nil : attentions[l], h, temb: temb, context: context,
+                                              arena: arena, checkpointing: checkpointing)
+            h = out
+            layerPullbacks.append(pullback)
             skips.append(h)
         }
         var downPullback: Pullback?
@@ -192,19 +184,12 @@ extension UNetUpBlock {
         for (l, resnet) in resnets.enumerated() {
             let skip = skips[l]
             let extents = [h.shape[1], skip.shape[1]]
-            let (r, resnetPullback) = resnet.forwardWithPullback(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb,
-                                                                 arena: arena, checkpointing: checkpointing)
             let input = h
-            h = r
-            var attentionPullback: ((Tensor) -> (x: Tensor, context: Tensor))?
-            if !attentions.isEmpty {
-                let (a, pullback) = attentions[l].forwardWithPullback(h, context: context, arena: arena, checkpointing: checkpointing)
-                h = a
-                attentionPullback = pullback
-            }
+            let (out, layerPullback) = resnetLayer(resnet, attentions.isEmpty ? nil : attentions[l], Concat.forward([h, skip], axis: 1),
+                                                   temb: temb, context: context, arena: arena, checkpointing: checkpointing)
+            h = out
             layerPullbacks.append { conditioning, dh in
-                let dr = attentionPullback.map { conditioning.add($0(dh)) } ?? dh
-                let dConcat = conditioning.add(resnetPullback(dr))
+                let dConcat = layerPullback(conditioning, dh)
                 let dInput = input.zerosLike(), dSkip = skip.zerosLike()
                 Concat.backward(gradOutput: dConcat, axis: 1, gradInputs: [dInput, dSkip], extents: extents)
                 return (dInput, dSkip)
@@ -227,6 +212,16 @@ extension UNetUpBlock {
             return (dh, dSkips.reversed())
         })
     }
+}
+
+/// One layer of a down or up block — a resnet, then (in cross-attention blocks) a transformer — with
+/// the pullback from ∂L/∂output to ∂L/∂input, adding the conditioning gradients on the way.
+func resnetLayer(_ resnet: ResnetBlock2D, _ attention: Transformer2D?, _ x: Tensor, temb: Tensor, context: Tensor,
+                 arena: ParameterArena?, checkpointing: Bool) -> (Tensor, (ConditioningGradients, Tensor) -> Tensor) {
+    let (r, resnetPullback) = resnet.forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena, checkpointing: checkpointing)
+    guard let attention else { return (r, { conditioning, dr in conditioning.add(resnetPullback(dr)) }) }
+    let (a, attentionPullback) = attention.forwardWithPullback(r, context: context, arena: arena, checkpointing: checkpointing)
+    return (a, { conditioning, da in conditioning.add(resnetPullback(conditioning.add(attentionPullback(da)))) })
 }
 
 // MARK: Gradient checkpointing

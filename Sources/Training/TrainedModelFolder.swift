@@ -21,15 +21,15 @@ public enum TrainedModelFolder {
         let c = pretrained.configurations
         let models = trainer.models
 
-        try writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: tensors(of: models.unetParameters),
+        try RandomModelFolder.writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: tensors(of: models.unetParameters),
                            config: ConfigurationFile.encode(c.unet), in: staging)
         let text = try models.textEncoderParameters.map(tensors(of:)) ?? recorded(pretrained.source(.textEncoder)) {
             _ = try CLIPTextEncoder(configuration: c.textEncoder, parameters: $0)
         }
-        try writeComponent("text_encoder", file: "model.safetensors", tensors: text,
+        try RandomModelFolder.writeComponent("text_encoder", file: "model.safetensors", tensors: text,
                            config: ConfigurationFile.encode(c.textEncoder), in: staging)
         let vae = try recorded(pretrained.source(.vae)) { _ = try AutoencoderKL(configuration: c.vae, parameters: $0) }
-        try writeComponent("vae", file: "diffusion_pytorch_model.safetensors", tensors: vae,
+        try RandomModelFolder.writeComponent("vae", file: "diffusion_pytorch_model.safetensors", tensors: vae,
                            config: ConfigurationFile.encode(c.vae), in: staging)
 
         let tokenizer = staging.appendingPathComponent("tokenizer")
@@ -70,14 +70,6 @@ public enum TrainedModelFolder {
         let recorder = RecordingSource(source)
         try make(recorder)
         return recorder.parameters
-    }
-
-    private static func writeComponent(_ name: String, file: String, tensors: [(name: String, tensor: Tensor)],
-                                       config: Data, in root: URL) throws {
-        let folder = root.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try config.write(to: folder.appendingPathComponent("config.json"))
-        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent(file))
     }
 }
 

@@ -192,6 +192,17 @@ struct BlockBackwardTests {
             // softmax ignores): both sides hold only rounding noise there, judged absolutely.
             #expect(d.relativeToScale < Self.tolerance || d.maxAbsolute < 1e-5, "∂L/∂\(entry.key): \(d)")
         }
+        // And by finite differences, through the embeddings and a projection.
+        let position = arena.parameter("embeddings.position_embedding.weight")!, fc1 = arena.parameter("encoder.layers.1.mlp.fc1.weight")!
+        let check = checkGradients(
+            inputs: [position, fc1],
+            forward: { encoder(tokens) },
+            backward: { dy in
+                arena.zeroGradients()
+                encoder.forwardWithPullback(tokens, arena: arena).1(dy)
+                return [arena.gradient(of: position)!.copy(), arena.gradient(of: fc1)!.copy()]
+            }, epsilon: 1e-2, absoluteTolerance: 0.1)
+        #expect(check.worstRatio < 2e-2, "\(check)")
     }
 
     @Test("the arena holds each parameter once, aligned, in the order the model asked")

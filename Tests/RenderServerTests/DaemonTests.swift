@@ -4,6 +4,7 @@ import Foundation
 import ImageIO
 import RenderAPI
 import Testing
+import TestSupport
 
 /// Serialized: several tests measure "within one step", which a second daemon on 2 cores would blur.
 @Suite("dbrenderd", .serialized)
@@ -262,16 +263,7 @@ struct DaemonTests {
             """.utf8).write(to: prompts)
         let out = daemon.directory.appendingPathComponent("out")
         func run() throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = client
-            process.arguments = ["--prompts", prompts.path, "--out-dir", out.path, "--socket", daemon.socket, "--steps", "2", "--seed", "1"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            try runProcess(client, ["--prompts", prompts.path, "--out-dir", out.path, "--socket", daemon.socket, "--steps", "2", "--seed", "1"])
         }
         let first = try run()
         #expect(first.status == 0, "\(first.output)")
@@ -383,16 +375,8 @@ struct DaemonTests {
 
     /// coreutils' SHA-256 of the files (relative to the repository) concatenated.
     static func sha256sum(_ files: [String]) throws -> String {
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.currentDirectoryURL = DaemonProcess.root
-        shell.arguments = ["-c", "cat \"$@\" | sha256sum", "bash"] + files
-        let output = Pipe()
-        shell.standardOutput = output
-        try shell.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        shell.waitUntilExit()
-        return String(text.prefix(64))
+        let run = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", "cat \"$@\" | sha256sum", "bash"] + files, in: DaemonProcess.root)
+        return String(run.output.prefix(64))
     }
 
     private func waitUntil(timeout: Double = 60, _ condition: () throws -> Bool) throws {

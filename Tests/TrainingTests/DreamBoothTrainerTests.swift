@@ -154,15 +154,6 @@ struct DreamBoothTrainerTests {
     }
 
     static func dbtrain(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = Fixtures.builtProduct("dbtrain")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runProcess(Fixtures.builtProduct("dbtrain"), arguments)
     }
 }

@@ -3,6 +3,7 @@
 // around the block and padding boundaries.
 import Foundation
 import Testing
+import TestSupport
 import Weights
 
 @Suite("SHA-256 and model fingerprints")
@@ -93,14 +94,6 @@ struct SHA256Tests {
     }
 
     static func sha256sum(_ url: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [url.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(output.prefix(64))
+        String(try runProcess(URL(fileURLWithPath: "/usr/bin/sha256sum"), [url.path]).output.prefix(64))
     }
 }
