@@ -59,39 +59,17 @@ public enum EXIFOrientation: Int, Sendable, CaseIterable {
 
     /// The orientation in a bare TIFF block (the EXIF payload after "Exif\0\0"), or nil.
     init?(tiff bytes: [UInt8]) {
-        guard bytes.count >= 8 else { return nil }
-        let bigEndian: Bool
-        switch (bytes[0], bytes[1]) {
-        case (0x4D, 0x4D): bigEndian = true
-        case (0x49, 0x49): bigEndian = false
-        default: return nil
+        guard let reader = TIFFReader(tiff: bytes), let ifd0 = reader.firstIFD,
+              let entry = reader.entry(tag: UInt16(Self.tag), inIFDAt: Int(ifd0)) else { return nil }
+        // A single SHORT (type 3) or LONG (type 4) sits in the entry's own 4-byte value field.
+        let value: Int?
+        switch reader.u16(entry + 2) {
+        case 3: value = reader.u16(entry + 8).map(Int.init)
+        case 4: value = reader.u32(entry + 8).map(Int.init)
+        default: value = nil
         }
-        func u16(_ offset: Int) -> Int? {
-            guard offset >= 0, offset + 2 <= bytes.count else { return nil }
-            let (a, b) = (Int(bytes[offset]), Int(bytes[offset + 1]))
-            return bigEndian ? a << 8 | b : b << 8 | a
-        }
-        func u32(_ offset: Int) -> Int? {
-            guard let first = u16(offset), let second = u16(offset + 2) else { return nil }
-            return bigEndian ? first << 16 | second : second << 16 | first
-        }
-        guard u16(2) == 42, let ifd0 = u32(4), let count = u16(ifd0) else { return nil }
-        for index in 0..<count {
-            let entry = ifd0 + 2 + index * 12
-            guard let tag = u16(entry) else { return nil }
-            guard tag == Int(Self.tag) else { continue }
-            // A single SHORT (type 3) or LONG (type 4) sits in the entry's own 4-byte value field.
-            let value: Int?
-            switch u16(entry + 2) {
-            case 3: value = u16(entry + 8)
-            case 4: value = u32(entry + 8)
-            default: value = nil
-            }
-            guard let value, let orientation = EXIFOrientation(rawValue: value) else { return nil }
-            self = orientation
-            return
-        }
-        return nil
+        guard let value, let orientation = EXIFOrientation(rawValue: value) else { return nil }
+        self = orientation
     }
 
     /// Whether turning the image upright swaps its width and height.

@@ -31,15 +31,7 @@ enum EXIFUserComment {
     static func userComment(inEXIF block: Data) -> String? {
         var bytes = [UInt8](block)
         if bytes.starts(with: Array("Exif".utf8) + [0, 0]) { bytes.removeFirst(6) }
-        guard bytes.count >= 8 else { return nil }
-        let bigEndian: Bool
-        switch (bytes[0], bytes[1]) {
-        case (0x4D, 0x4D): bigEndian = true
-        case (0x49, 0x49): bigEndian = false
-        default: return nil
-        }
-        let reader = TIFFReader(bytes: bytes, bigEndian: bigEndian)
-        guard reader.u16(2) == 42, let ifd0 = reader.u32(4),
+        guard let reader = TIFFReader(tiff: bytes), let ifd0 = reader.firstIFD,
               let exifEntry = reader.entry(tag: exifIFDPointerTag, inIFDAt: Int(ifd0)),
               let exifIFD = reader.u32(exifEntry + 8),
               let commentEntry = reader.entry(tag: userCommentTag, inIFDAt: Int(exifIFD)),
@@ -47,7 +39,7 @@ enum EXIFUserComment {
         // Values of up to 4 bytes sit in the entry itself; longer ones at the offset it holds.
         let start = count <= 4 ? commentEntry + 8 : reader.u32(commentEntry + 8).map(Int.init) ?? -1
         guard start >= 0, count <= bytes.count, start <= bytes.count - count else { return nil }
-        return decodeComment(Array(bytes[start..<start + count]), tiffBigEndian: bigEndian)
+        return decodeComment(Array(bytes[start..<start + count]), tiffBigEndian: reader.bigEndian)
     }
 
     /// The comment body after its 8-byte character code. "UNICODE" is UTF-16 whose byte order writers
@@ -97,32 +89,4 @@ enum EXIFUserComment {
 
     private static func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xFF)] }
     private static func be32(_ v: UInt32) -> [UInt8] { be16(UInt16(v >> 16)) + be16(UInt16(v & 0xFFFF)) }
-}
-
-/// Bounds-checked reads from a TIFF block in its declared byte order.
-private struct TIFFReader {
-    let bytes: [UInt8]
-    let bigEndian: Bool
-
-    func u16(_ offset: Int) -> UInt16? {
-        guard offset >= 0, offset <= bytes.count - 2 else { return nil }
-        let (a, b) = (UInt16(bytes[offset]), UInt16(bytes[offset + 1]))
-        return bigEndian ? a << 8 | b : b << 8 | a
-    }
-
-    func u32(_ offset: Int) -> UInt32? {
-        guard let first = u16(offset), let second = u16(offset + 2) else { return nil }
-        return bigEndian ? UInt32(first) << 16 | UInt32(second) : UInt32(second) << 16 | UInt32(first)
-    }
-
-    /// The offset of the 12-byte entry with `tag` in the IFD at `offset`.
-    func entry(tag: UInt16, inIFDAt offset: Int) -> Int? {
-        guard let count = u16(offset) else { return nil }
-        for index in 0..<Int(count) {
-            let entry = offset + 2 + index * 12
-            guard let entryTag = u16(entry) else { return nil }
-            if entryTag == tag { return entry }
-        }
-        return nil
-    }
 }
