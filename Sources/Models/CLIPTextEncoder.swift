@@ -126,14 +126,22 @@ extension CLIPEncoderLayer {
 extension CLIPTextEncoder {
     /// As `callAsFunction` (clip skip 1, what training uses), and the pullback: ∂L/∂hidden states →
     /// every parameter's gradient, including the rows of the token embedding the tokens used.
-    public func forwardWithPullback(_ tokens: [[Int]], arena: ParameterArena?) -> (Tensor, (Tensor) -> Void) {
+    /// With `checkpointing`, each layer keeps only its input and recomputes its activations in backward.
+    public func forwardWithPullback(_ tokens: [[Int]], arena: ParameterArena?,
+                                    checkpointing: Bool = false) -> (Tensor, (Tensor) -> Void) {
         let length = tokens.first?.count ?? 0, width = configuration.hiddenSize
         var h = embed(tokens)
         var layerPullbacks: [Pullback] = []
         for layer in layers {
-            let (next, pullback) = layer.forwardWithPullback(h, arena: arena)
-            h = next
-            layerPullbacks.append(pullback)
+            if checkpointing {
+                let input = h
+                h = layer(input)
+                layerPullbacks.append { dy in layer.forwardWithPullback(input, arena: arena).1(dy) }
+            } else {
+                let (next, pullback) = layer.forwardWithPullback(h, arena: arena)
+                h = next
+                layerPullbacks.append(pullback)
+            }
         }
         let (output, finalPullback) = finalLayerNorm.forwardWithPullback(h, arena: arena)
         return (output, { dOutput in

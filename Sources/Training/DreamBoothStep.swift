@@ -63,7 +63,8 @@ public final class DreamBoothStep {
     public let noising: DDPMNoising
     public let loss: DreamBoothLoss
     public let maxGradNorm: Double
-    /// Recompute each resnet's and transformer's activations in backward (`gradient_checkpointing`).
+    /// Recompute each resnet's, transformer's and text-encoder layer's activations in backward
+    /// (`gradient_checkpointing`).
     public var gradientCheckpointing = false
     private let optimizers: [AdamW]
 
@@ -98,7 +99,8 @@ public final class DreamBoothStep {
         let context: Tensor
         var textPullback: ((Tensor) -> Void)?
         if let arena = models.textEncoderParameters {
-            let (hidden, pullback) = models.textEncoder.forwardWithPullback(batch.tokenIDs, arena: arena)
+            let (hidden, pullback) = models.textEncoder.forwardWithPullback(batch.tokenIDs, arena: arena,
+                                                                            checkpointing: gradientCheckpointing)
             context = hidden
             textPullback = pullback
         } else {

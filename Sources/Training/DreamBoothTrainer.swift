@@ -17,6 +17,8 @@ import Weights
 /// What a run reports as it goes.
 public enum TrainerEvent {
     case classImages(done: Int, total: Int)
+    /// A prompt longer than CLIP's 75 tokens: the dropped text (as diffusers warns).
+    case promptTruncated(prompt: String, dropped: String)
     case resumed(from: URL, step: Int)
     case started(steps: Int, examples: Int, parameters: Int)
     case step(TrainingLogEntry, total: Int)
@@ -60,6 +62,10 @@ public final class DreamBoothTrainer {
 
         let tokenizer = try pretrained.tokenizerDirectory.map { try CLIPTokenizer(directory: $0) } ?? CLIPTokenizer.standard()
         let dataset = try DreamBoothDataset(configuration: c, tokenizer: tokenizer, seed: seed)
+        for prompt in [dataset.instancePrompt] + (dataset.classPrompt.map { [$0] } ?? []) where prompt.droppedTokenCount > 0 {
+            report(.promptTruncated(prompt: prompt == dataset.instancePrompt ? c.instancePrompt : c.classPrompt ?? "",
+                                    dropped: prompt.droppedText))
+        }
         let models = try DreamBoothModels(checkpoint: pretrained, trainTextEncoder: c.trainTextEncoder)
         let schedulerConfiguration = try pretrained.schedulerConfigURL.map { try SchedulerConfiguration(contentsOf: $0) }
             ?? SchedulerConfiguration()

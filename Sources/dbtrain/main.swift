@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
         let line: String?
         switch event {
         case let .classImages(done, total): line = done == total ? "class images: \(total) written" : nil
+        case let .promptTruncated(prompt, dropped):
+            line = "warning: CLIP reads 75 tokens; dropped from \"\(prompt.prefix(40))…\": \"\(dropped)\""
         case let .resumed(url, step): line = "resumed from \(url.path) at step \(step)"
         case let .started(steps, examples, parameters):
             line = "training \(steps) steps on \(examples) examples (\(parameters) trained parameters)"

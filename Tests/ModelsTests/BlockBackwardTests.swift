@@ -192,6 +192,14 @@ struct BlockBackwardTests {
             // softmax ignores): both sides hold only rounding noise there, judged absolutely.
             #expect(d.relativeToScale < Self.tolerance || d.maxAbsolute < 1e-5, "∂L/∂\(entry.key): \(d)")
         }
+        // Gradient checkpointing: the same gradients.
+        let plain = arena.entries.map { arena.gradient($0.key)!.copy() }
+        arena.zeroGradients()
+        encoder.forwardWithPullback(tokens, arena: arena, checkpointing: true).1(f["clip.upstream"])
+        for (entry, expected) in zip(arena.entries, plain) {
+            let d = difference(arena.gradient(entry.key)!, expected)
+            #expect(d.relativeToScale < 1e-6 || d.maxAbsolute < 1e-6, "checkpointed ∂L/∂\(entry.key): \(d)")
+        }
         // And by finite differences, through the embeddings and a projection.
         let position = arena.parameter("embeddings.position_embedding.weight")!, fc1 = arena.parameter("encoder.layers.1.mlp.fc1.weight")!
         let check = checkGradients(

@@ -153,6 +153,50 @@ struct DreamBoothTrainerTests {
         #expect(bad.status != 0 && bad.output.contains("learning_rat: unknown setting (did you mean learning_rate?)"), "\(bad.output)")
     }
 
+    @Test("Ctrl-C stops the dbtrain binary with a checkpoint and exit 130; --resume finishes the run")
+    func binaryInterrupt() throws {
+        let (folder, c) = try setUp { $0.withPriorPreservation = false; $0.classDataDir = nil; $0.classPrompt = nil }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let yaml = """
+            pretrained_model_name_or_path: \(c.pretrainedModelNameOrPath)
+            output_dir: \(c.outputDir)
+            instance_data_dir: \(c.instanceDataDir)
+            instance_prompt: a photo of sks dog
+            resolution: 64
+            train_batch_size: 1
+            max_train_steps: 100000
+            checkpointing_steps: 100000
+            seed: 3
+            """
+        let config = folder.appendingPathComponent("train.yaml")
+        try Data(yaml.utf8).write(to: config)
+        let process = Process()
+        process.executableURL = Fixtures.builtProduct("dbtrain")
+        process.arguments = ["--config", config.path]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        let log = URL(fileURLWithPath: c.outputDir).appendingPathComponent("train_log.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while ((try? TrainingLog.read(log).count) ?? 0) < 3 && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(output)")
+        #expect(output.contains("interrupted; resume with --resume"), "\(output)")
+        let saved = try #require(TrainingCheckpoint.list(in: URL(fileURLWithPath: c.outputDir)).last)
+        let loggedSteps = try TrainingLog.read(log).count
+        #expect(saved.step >= 3 && saved.step == loggedSteps)
+        let resumed = try Self.dbtrain(["--config", config.path, "--resume", "--max_train_steps", "\(saved.step + 2)"])
+        #expect(resumed.status == 0 && resumed.output.contains("resumed from") && resumed.output.contains("wrote the trained model"),
+                "\(resumed.output)")
+        let finalSteps = try TrainingLog.read(log).map(\.step)
+        #expect(finalSteps == Array(1...(saved.step + 2)))
+    }
+
     static func dbtrain(_ arguments: [String]) throws -> (status: Int32, output: String) {
         try runProcess(Fixtures.builtProduct("dbtrain"), arguments)
     }
