@@ -104,10 +104,11 @@ public final class RenderEngine: @unchecked Sendable {
         }
         queue.append(job)
         jobs[job.id] = job
-        let position = queue.count - 1
+        // Announced while the lock is held: the engine thread cannot take the job (and announce
+        // `started`) before `queued` is out. Listeners only buffer or hand off, never call back in.
+        job.markQueued(position: queue.count - 1)
         condition.signal()
         condition.unlock()
-        job.markQueued(position: position)
         return job
     }
 
