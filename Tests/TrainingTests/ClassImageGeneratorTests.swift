@@ -26,6 +26,7 @@ struct ClassImageGeneratorTests {
     @Test("fills an empty folder, does nothing when full, tops up with the same seeds as a single run")
     func generateAndTopUp() throws {
         let directory = TrainingDataFixtures.temporaryDirectory().appendingPathComponent("class")  // created by generate
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
         let generator = try ClassImageGenerator(pipeline: Self.pipeline, seed: 100, steps: 2, batchSize: 2)
         var events: [ClassImageProgress] = []
         let written = try generator.generate(prompt: "a photo of dog", into: directory, targetCount: 3) { events.append($0) }
@@ -64,6 +65,7 @@ struct ClassImageGeneratorTests {
     @Test("a cancelled run throws and writes nothing for the unfinished batch")
     func cancellation() throws {
         let directory = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let generator = try ClassImageGenerator(pipeline: Self.pipeline, seed: 0, steps: 2, batchSize: 2)
         #expect(throws: RenderError.cancelled) {
             try generator.generate(prompt: "a photo of dog", into: directory, targetCount: 2, isCancelled: { true })

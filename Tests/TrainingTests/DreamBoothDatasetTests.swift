@@ -41,6 +41,7 @@ struct DreamBoothDatasetTests {
     @Test("lists image files sorted by name, skipping hidden files, other files and folders")
     func listing() throws {
         let dir = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         Self.writeSolid(10, to: dir.appendingPathComponent("b.png"))
         Self.writeSolid(20, to: dir.appendingPathComponent("C.webp"))
         try FileManager.default.copyItem(at: TrainingDataFixtures.url("orientation_1.jpg"), to: dir.appendingPathComponent("a.JPG"))
@@ -57,6 +58,7 @@ struct DreamBoothDatasetTests {
     @Test("a file that fails to decode stops the build with its name; so do unsupported formats and empty folders")
     func badData() throws {
         let dir = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         Self.writeSolid(10, to: dir.appendingPathComponent("good.png"))
         let png = try Data(contentsOf: TrainingDataFixtures.url("resize_up_portrait_in.png"))
         let broken = dir.appendingPathComponent("broken.png")
@@ -69,6 +71,7 @@ struct DreamBoothDatasetTests {
             try Self.dataset(instance: dir)
         }
         let empty = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: empty) }
         #expect(throws: TrainingDataError.noImages(role: "instance", path: empty.path)) { try Self.dataset(instance: empty) }
         let missing = empty.appendingPathComponent("nope")
         #expect(throws: TrainingDataError.missingDirectory(role: "instance", path: missing.path)) {
@@ -76,8 +79,10 @@ struct DreamBoothDatasetTests {
         }
         // A bad class image is refused too, though the trainer would read it only later in the epoch.
         let goodInstance = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: goodInstance) }
         Self.writeSolid(10, to: goodInstance.appendingPathComponent("good.png"))
         let classes = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: classes) }
         Self.writeSolid(50, to: classes.appendingPathComponent("0.png"))
         let badClass = classes.appendingPathComponent("1.png")
         try Data([0x89, 0x50, 0x4E, 0x47]).write(to: badClass)
@@ -87,6 +92,8 @@ struct DreamBoothDatasetTests {
     @Test("length max(n_instance, n_class), n_class = min(files, num_class_images); example i pairs i mod n")
     func examplesAndLength() throws {
         let instance = TrainingDataFixtures.temporaryDirectory(), classes = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
+        defer { try? FileManager.default.removeItem(at: classes) }
         for k in 0..<3 { Self.writeSolid(UInt8(10 + k), to: instance.appendingPathComponent("i\(k).png")) }
         for k in 0..<6 { Self.writeSolid(UInt8(100 + k), to: classes.appendingPathComponent("c\(k).png")) }
         let data = try Self.dataset(instance: instance, classDirectory: classes, numClassImages: 4)
@@ -107,6 +114,8 @@ struct DreamBoothDatasetTests {
     @Test("a batch holds its instance images first, then its class images, with matching token rows")
     func collate() throws {
         let instance = TrainingDataFixtures.temporaryDirectory(), classes = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
+        defer { try? FileManager.default.removeItem(at: classes) }
         for k in 0..<3 { Self.writeSolid(UInt8(10 + k), to: instance.appendingPathComponent("i\(k).png")) }
         for k in 0..<3 { Self.writeSolid(UInt8(100 + k), to: classes.appendingPathComponent("c\(k).png")) }
         let data = try Self.dataset(instance: instance, classDirectory: classes)
@@ -124,6 +133,7 @@ struct DreamBoothDatasetTests {
     @Test("epoch order: a seeded permutation, the same for the same seed and epoch; batches keep the short tail")
     func epochOrder() throws {
         let instance = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
         for k in 0..<7 { Self.writeSolid(UInt8(k), to: instance.appendingPathComponent("\(k).png")) }
         let a = try Self.dataset(instance: instance, seed: 5), b = try Self.dataset(instance: instance, seed: 5)
         #expect(a.epochOrder(0).sorted() == Array(0..<7))
@@ -139,6 +149,7 @@ struct DreamBoothDatasetTests {
     @Test("random crops are a function of (seed, epoch, index): repeatable, and they move between epochs")
     func randomCrops() throws {
         let instance = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
         // A horizontal ramp 24×8: after Resize(8) nothing changes, and the crop's left edge shows in pixel 0.
         var pixels: [UInt8] = []
         for _ in 0..<8 { for x in 0..<24 { pixels += [UInt8(x * 10), 0, 0] } }
@@ -160,6 +171,7 @@ struct DreamBoothDatasetTests {
     @Test("instance photos are turned upright by their EXIF orientation before resizing")
     func exifOrientation() throws {
         let instance = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
         try FileManager.default.copyItem(at: TrainingDataFixtures.url("orientation_6.jpg"), to: instance.appendingPathComponent("phone.jpg"))
         let data = try Self.dataset(instance: instance, resolution: 7)
         let tensor = try data.example(at: 0, epoch: 0).instancePixels
@@ -172,6 +184,8 @@ struct DreamBoothDatasetTests {
     @Test("the configuration's keys build the dataset; prior preservation needs class_data_dir and class_prompt")
     func fromConfiguration() throws {
         let instance = TrainingDataFixtures.temporaryDirectory(), classes = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
+        defer { try? FileManager.default.removeItem(at: classes) }
         Self.writeSolid(1, to: instance.appendingPathComponent("i.png"))
         for k in 0..<3 { Self.writeSolid(UInt8(k), to: classes.appendingPathComponent("\(k).png")) }
         var c = TrainingConfiguration(pretrainedModelNameOrPath: "models/tiny", instanceDataDir: instance.path,
