@@ -131,8 +131,12 @@ public final class DreamBoothTrainer {
                     report(.checkpoint(try save(step, globalStep, seed, outputDir)))
                 }
                 if let prompt = c.validationPrompt, globalStep % c.validationSteps == 0 {
-                    report(.validation(try validate(prompt, models: models, tokenizer: tokenizer, scheduler: schedulerConfiguration,
-                                                    seed: seed, step: globalStep, outputDir: outputDir)))
+                    let images = try validate(prompt, models: models, tokenizer: tokenizer, scheduler: schedulerConfiguration,
+                                              seed: seed, step: globalStep, outputDir: outputDir)
+                    for (i, image) in images.enumerated() {
+                        try board.addImage("validation/\(i)", png: image.png, width: image.width, height: image.height, step: globalStep)
+                    }
+                    report(.validation(images.map(\.url)))
                 }
                 started = Date()
                 if globalStep >= totalSteps { break training }
@@ -179,9 +183,9 @@ public final class DreamBoothTrainer {
     }
 
     /// Renders the validation prompt with the weights as they are now (diffusers' log_validation:
-    /// DPM-Solver++, 25 steps), into `<output_dir>/validation/step-<N>-<i>.png`.
+    /// DPM-Solver++, 25 steps), into `<output_dir>/validation/step-<N>-<i>.png` (and TensorBoard).
     func validate(_ prompt: String, models: DreamBoothModels, tokenizer: CLIPTokenizer, scheduler: SchedulerConfiguration,
-                  seed: UInt64, step: Int, outputDir: URL) throws -> [URL] {
+                  seed: UInt64, step: Int, outputDir: URL) throws -> [(url: URL, png: [UInt8], width: Int, height: Int)] {
         let pipeline = StableDiffusionPipeline(text: TextConditioner(tokenizer: tokenizer, encoder: models.textEncoder),
                                                unet: models.unet, vae: models.vae, schedulerConfiguration: scheduler)
         var request = RenderRequest(prompt: prompt, seed: seed)
@@ -197,7 +201,7 @@ public final class DreamBoothTrainer {
             let data = try ImageFile.encode(rendered.image, format: .png, parameters: infotext)
             let url = folder.appendingPathComponent("step-\(step)-\(i).png")
             try data.write(to: url, options: .atomic)
-            return url
+            return (url, [UInt8](data), rendered.image.width, rendered.image.height)
         }
     }
 }

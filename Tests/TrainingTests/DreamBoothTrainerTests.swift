@@ -65,6 +65,14 @@ struct DreamBoothTrainerTests {
         }
         #expect(scalars.filter { $0.1 == "loss" }.map(\.0) == [1, 2, 3, 4])
         #expect(scalars.filter { $0.1 == "loss" }.map(\.2) == log.map { Float($0.loss) })
+        // Validation images are in TensorBoard too, as PNGs that decode to the files' pixels.
+        let images = try readTensorBoardEvents(boardFolder.appendingPathComponent(boardFile)).flatMap { event in
+            event.images.map { (event.step, $0.tag, $0.image) }
+        }
+        #expect(images.map(\.0) == [2, 4] && images.allSatisfy { $0.1 == "validation/0" && $0.2.width == 64 && $0.2.height == 64 })
+        let fromBoard = try ImageFile.decode(Data(try #require(images.last).2.png)).image
+        let fromFile = try ImageFile.decode(contentsOf: out.appendingPathComponent("validation/step-4-0.png")).image
+        #expect(fromBoard.pixels == fromFile.pixels)
 
         // Checkpoints at steps 1, 2 and 3 (the last step writes the model instead), at most two kept.
         #expect(TrainingCheckpoint.list(in: out).map(\.step) == [2, 3])

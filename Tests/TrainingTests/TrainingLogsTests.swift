@@ -53,6 +53,15 @@ struct TrainingLogsTests {
         #expect(writer.url.lastPathComponent.hasPrefix("events.out.tfevents."))
     }
 
+    @Test("an image event round-trips: tag, size and PNG bytes")
+    func imageEvent() throws {
+        let event = TensorBoardEvent(wallTime: 1.5, step: 7, images: [("validation/0", TensorBoardImage(width: 3, height: 2, png: [0x89, 0x50, 1, 2, 3]))])
+        let decoded = try TensorBoardEvent(decoding: event.encoded)
+        #expect(decoded == event)
+        // It frames as one TFRecord with valid checksums.
+        #expect(try TFRecord.records(TFRecord.frame(event.encoded)).count == 1)
+    }
+
     @Test("a damaged event file is rejected by its checksums, a cut one as truncated")
     func damagedFiles() throws {
         var bytes = [UInt8](try Data(contentsOf: Self.eventFixture))

@@ -1,12 +1,20 @@
 // TensorBoard event files, written without TensorFlow or a protobuf library: a file is a sequence of
 // TFRecords (length, masked CRC-32C of the length, the bytes, their masked CRC-32C), each holding one
 // `tensorboard.Event` protobuf. We write the three kinds a scalar log needs — the file-version header
-// event, and events with a `Summary` of `simple_value` scalars — encoded field by field as proto3 does
+// event, events with a `Summary` of `simple_value` scalars, and images (PNG) — encoded field by field as proto3 does
 // (ascending field numbers, default values left out), so that a file is byte-for-byte what PyTorch's
 // `SummaryWriter.add_scalar` writes for the same values. The reader exists for tests and for resuming.
 import Foundation
 
-/// One event: a wall-clock time, a step, and either the file version or scalar values.
+/// An image summary: PNG bytes and their size (TensorBoard's `Summary.Image`).
+public struct TensorBoardImage: Equatable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var png: [UInt8]
+    public init(width: Int, height: Int, png: [UInt8]) { self.width = width; self.height = height; self.png = png }
+}
+
+/// One event: a wall-clock time, a step, and either the file version, scalar values or images.
 public struct TensorBoardEvent: Equatable, Sendable {
     public var wallTime: Double
     public var step: Int64
@@ -14,22 +22,26 @@ public struct TensorBoardEvent: Equatable, Sendable {
     /// The writer that made the file (`source_metadata.writer`), on the header event.
     public var writer: String?
     public var scalars: [(tag: String, value: Float)]
+    public var images: [(tag: String, image: TensorBoardImage)]
 
     public init(wallTime: Double, step: Int64 = 0, fileVersion: String? = nil, writer: String? = nil,
-                scalars: [(tag: String, value: Float)] = []) {
+                scalars: [(tag: String, value: Float)] = [], images: [(tag: String, image: TensorBoardImage)] = []) {
         self.wallTime = wallTime; self.step = step; self.fileVersion = fileVersion; self.writer = writer
         self.scalars = scalars
+        self.images = images
     }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.wallTime == b.wallTime && a.step == b.step && a.fileVersion == b.fileVersion && a.writer == b.writer
             && a.scalars.map(\.tag) == b.scalars.map(\.tag) && a.scalars.map(\.value) == b.scalars.map(\.value)
+            && a.images.map(\.tag) == b.images.map(\.tag) && a.images.map(\.image) == b.images.map(\.image)
     }
 
     // Field numbers of tensorboard/compat/proto/event.proto and summary.proto.
     private enum Field {
         static let wallTime = 1, step = 2, fileVersion = 3, summary = 5, sourceMetadata = 10
-        static let summaryValue = 1, valueTag = 1, valueSimple = 2, metadataWriter = 1
+        static let summaryValue = 1, valueTag = 1, valueSimple = 2, valueImage = 4, metadataWriter = 1
+        static let imageHeight = 1, imageWidth = 2, imageColorspace = 3, imageEncoded = 4
     }
 
     /// The protobuf encoding.
@@ -38,12 +50,23 @@ public struct TensorBoardEvent: Equatable, Sendable {
         if wallTime != 0 { event.double(Field.wallTime, wallTime) }
         if step != 0 { event.varint(Field.step, UInt64(bitPattern: step)) }
         if let fileVersion { event.bytes(Field.fileVersion, Array(fileVersion.utf8)) }
-        if !scalars.isEmpty {
+        if !scalars.isEmpty || !images.isEmpty {
             var summary = ProtobufWriter()
             for (tag, value) in scalars {
                 var entry = ProtobufWriter()
                 entry.bytes(Field.valueTag, Array(tag.utf8))
                 entry.float(Field.valueSimple, value)
+                summary.bytes(Field.summaryValue, entry.output)
+            }
+            for (tag, image) in images {
+                var picture = ProtobufWriter()
+                picture.varint(Field.imageHeight, UInt64(image.height))
+                picture.varint(Field.imageWidth, UInt64(image.width))
+                picture.varint(Field.imageColorspace, 3)  // RGB
+                picture.bytes(Field.imageEncoded, image.png)
+                var entry = ProtobufWriter()
+                entry.bytes(Field.valueTag, Array(tag.utf8))
+                entry.bytes(Field.valueImage, picture.output)
                 summary.bytes(Field.summaryValue, entry.output)
             }
             event.bytes(Field.summary, summary.output)
@@ -75,16 +98,34 @@ public struct TensorBoardEvent: Equatable, Sendable {
                 while let (f, v) = try summary.next() {
                     guard f == Field.summaryValue, case .bytes(let entryBytes) = v else { continue }
                     var entry = ProtobufReader(entryBytes)
-                    var tag = "", simple: Float?
+                    var tag = "", simple: Float?, image: TensorBoardImage?
                     while let (ef, ev) = try entry.next() {
                         if ef == Field.valueTag, case .bytes(let t) = ev { tag = String(decoding: t, as: UTF8.self) }
                         if ef == Field.valueSimple, case .fixed32(let bits) = ev { simple = Float(bitPattern: bits) }
+                        if ef == Field.valueImage, case .bytes(let b) = ev { image = try Self.decodeImage(b) }
                     }
                     if let simple { scalars.append((tag, simple)) }
+                    if let image { images.append((tag, image)) }
                 }
             default: continue
             }
         }
+    }
+}
+
+extension TensorBoardEvent {
+    static func decodeImage(_ bytes: [UInt8]) throws(TensorBoardFileError) -> TensorBoardImage {
+        var reader = ProtobufReader(bytes)
+        var image = TensorBoardImage(width: 0, height: 0, png: [])
+        while let (field, value) = try reader.next() {
+            switch (field, value) {
+            case (Field.imageHeight, .varint(let v)): image.height = Int(truncatingIfNeeded: v)
+            case (Field.imageWidth, .varint(let v)): image.width = Int(truncatingIfNeeded: v)
+            case (Field.imageEncoded, .bytes(let b)): image.png = b
+            default: continue
+            }
+        }
+        return image
     }
 }
 

@@ -42,6 +42,13 @@ public final class TensorBoardWriter {
         try append(TensorBoardEvent(wallTime: wallTime, step: Int64(step), scalars: [(tag, value)]))
     }
 
+    /// An image (PNG bytes) at `step`, shown under TensorBoard's Images tab.
+    public func addImage(_ tag: String, png: [UInt8], width: Int, height: Int, step: Int,
+                         wallTime: Double = Date().timeIntervalSince1970) throws {
+        try append(TensorBoardEvent(wallTime: wallTime, step: Int64(step),
+                                    images: [(tag, TensorBoardImage(width: width, height: height, png: png))]))
+    }
+
     private func append(_ event: TensorBoardEvent) throws {
         do {
             try handle.write(contentsOf: TFRecord.frame(event.encoded))
