@@ -45,11 +45,8 @@ public final class DreamBoothTrainer {
         let pretrained = try ModelCheckpoint.open(URL(fileURLWithPath: c.pretrainedModelNameOrPath))
 
         let resumeFrom = try checkpointToResume(resume: resume, outputDir: outputDir)
-        var seed = c.seed.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
-        if let resumeFrom, let saved = try? JSONDecoder().decode(
-            TrainerState.self, from: Data(contentsOf: resumeFrom.appendingPathComponent("trainer_state.json"))) {
-            seed = saved.seed
-        }
+        let resumedState = try resumeFrom.map(TrainingCheckpoint.state(in:))
+        let seed = resumedState?.seed ?? c.seed.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
 
         if c.withPriorPreservation, let classDir = c.classDataDir, let classPrompt = c.classPrompt {
             // The sampling pipeline lives only for this: its weights are the pretrained ones.
@@ -83,8 +80,9 @@ public final class DreamBoothTrainer {
         let schedule = c.learningRateSchedule(totalSteps: totalSteps)
 
         var globalStep = 0
-        if let resumeFrom {
-            globalStep = try TrainingCheckpoint.restore(step, from: resumeFrom).globalStep
+        if let resumeFrom, let resumedState {
+            try TrainingCheckpoint.restore(step, from: resumeFrom)
+            globalStep = resumedState.globalStep
             report(.resumed(from: resumeFrom, step: globalStep))
         }
         let log = try TrainingLog(url: outputDir.appendingPathComponent("train_log.jsonl"), resumingAfter: globalStep)
@@ -160,7 +158,7 @@ public final class DreamBoothTrainer {
         guard let request else { return nil }
         if request == "latest" { return TrainingCheckpoint.list(in: outputDir).last?.url }
         let candidates = [URL(fileURLWithPath: request), outputDir.appendingPathComponent(request)]
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }) else {
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent(TrainingCheckpoint.stateFileName).path) }) else {
             throw CheckpointError.notFound(path: request)
         }
         return found

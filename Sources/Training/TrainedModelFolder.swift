@@ -21,9 +21,9 @@ public enum TrainedModelFolder {
         let c = pretrained.configurations
         let models = trainer.models
 
-        try RandomModelFolder.writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: tensors(of: models.unetParameters),
+        try RandomModelFolder.writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: models.unetParameters.namedValues,
                            config: ConfigurationFile.encode(c.unet), in: staging)
-        let text = try models.textEncoderParameters.map(tensors(of:)) ?? recorded(pretrained.source(.textEncoder)) {
+        let text = try models.textEncoderParameters?.namedValues ?? recorded(pretrained.source(.textEncoder)) {
             _ = try CLIPTextEncoder(configuration: c.textEncoder, parameters: $0)
         }
         try RandomModelFolder.writeComponent("text_encoder", file: "model.safetensors", tensors: text,
@@ -59,10 +59,6 @@ public enum TrainedModelFolder {
             if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
             try fm.moveItem(at: staging.appendingPathComponent(name), to: target)
         }
-    }
-
-    static func tensors(of arena: ParameterArena) -> [(name: String, tensor: Tensor)] {
-        arena.entries.map { ($0.key, arena.parameter($0.key)!) }
     }
 
     /// The parameters a model asks `source` for, as it asks (mapped from the checkpoint, not copied).

@@ -22,6 +22,9 @@ public enum TrainingCheckpoint {
     /// `checkpoint-<step>`.
     public static func name(step: Int) -> String { "checkpoint-\(step)" }
 
+    /// The file in a checkpoint that holds its `TrainerState`; its presence marks a checkpoint folder.
+    public static let stateFileName = "trainer_state.json"
+
     /// The checkpoints in `outputDir`, oldest first.
     public static func list(in outputDir: URL) -> [(step: Int, url: URL)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDir.path)) ?? []
@@ -45,7 +48,7 @@ public enum TrainingCheckpoint {
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: staging) }
         for (name, arena, optimizer) in zip3(trainer.arenaNames, trainer.models.arenas, trainer.optimizerStates) {
-            try SafetensorsWriter.write(arena.entries.map { ($0.key, arena.parameter($0.key)!) },
+            try SafetensorsWriter.write(arena.namedValues,
                                         metadata: ["format": "pt"], to: staging.appendingPathComponent("\(name).safetensors"))
             try SafetensorsWriter.write(
                 [("exp_avg", optimizer.firstMoment), ("exp_avg_sq", optimizer.secondMoment)],
@@ -53,15 +56,16 @@ public enum TrainingCheckpoint {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(state).write(to: staging.appendingPathComponent("trainer_state.json"))
+        try encoder.encode(state).write(to: staging.appendingPathComponent(stateFileName))
         if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
         try fm.moveItem(at: staging, to: target)
         return target
     }
 
-    /// Loads a checkpoint's weights and optimizer state into `trainer`; returns its trainer state.
+    /// Loads a checkpoint's weights and optimizer state into `trainer` (its `TrainerState` is read
+    /// apart, by `state(in:)`, since a run needs its seed before the networks are built).
     /// - Throws: an error naming the file when a tensor is missing or has another shape.
-    public static func restore(_ trainer: DreamBoothStep, from directory: URL) throws -> TrainerState {
+    public static func restore(_ trainer: DreamBoothStep, from directory: URL) throws {
         for (name, arena, optimizer) in zip3(trainer.arenaNames, trainer.models.arenas, trainer.optimizerStates) {
             let weights = try SafetensorsFile(contentsOf: directory.appendingPathComponent("\(name).safetensors"))
             for entry in arena.entries {
@@ -72,7 +76,7 @@ public enum TrainingCheckpoint {
                 guard stored.shape == entry.shape else {
                     throw ModelLoadingError.shapeMismatch(file: weights.url.path, key: entry.key, expected: entry.shape, found: stored.shape)
                 }
-                arena.parameter(entry.key)!.assign(stored)
+                arena.value(entry).assign(stored)
             }
             let state = try SafetensorsFile(contentsOf: directory.appendingPathComponent("\(name).optimizer.safetensors"))
             guard let step = state.metadata["step"].flatMap(Int.init) else {
@@ -84,7 +88,11 @@ public enum TrainingCheckpoint {
             }
             optimizer.restore(stepCount: step, firstMoment: first, secondMoment: second)
         }
-        let stateFile = directory.appendingPathComponent("trainer_state.json")
+    }
+
+    /// The trainer state a checkpoint folder holds.
+    public static func state(in directory: URL) throws -> TrainerState {
+        let stateFile = directory.appendingPathComponent(stateFileName)
         do {
             return try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateFile))
         } catch {

@@ -335,16 +335,8 @@ struct DaemonTests {
             pkill -KILL -P $guard; kill -KILL $guard 2>/dev/null
             cat "$1/daemon.log"
             """
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = ["-c", script, "bash", directory.path, DaemonProcess.binary.path,
-                           DaemonProcess.root.appendingPathComponent("models/tiny").path]
-        let output = Pipe()
-        shell.standardOutput = output
-        shell.standardError = output
-        try shell.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        shell.waitUntilExit()
+        let text = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", script, "bash", directory.path, DaemonProcess.binary.path,
+                                                                     DaemonProcess.root.appendingPathComponent("models/tiny").path]).output
         #expect(text.contains("health 200") && text.contains("render 200"), "\(text)")
         #expect(text.contains("exit 0"), "\(text)")
         #expect(text.contains("using the socket systemd passed") && text.contains("] ready"), "\(text)")

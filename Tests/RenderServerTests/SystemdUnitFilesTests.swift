@@ -7,6 +7,7 @@
 // where the daemon's install path points at /bin/true.
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs `systemd-analyze verify` on unit files written to a temporary directory.
 enum UnitVerifier {
@@ -40,21 +41,13 @@ enum UnitVerifier {
             paths.append(url.path)
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: analyze)
         // --man=no: Documentation= points at pages that are not installed on a build machine.
-        process.arguments = ["verify", "--man=no"] + paths
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (status, text) = try runProcess(URL(fileURLWithPath: analyze), ["verify", "--man=no"] + paths)
 
         let lines = text.split(separator: "\n").map(String.init)
         var problems = lines.filter { line in units.keys.contains { line.contains($0) } || line.contains(directory.path) }
-        if process.terminationStatus != 0 {
-            problems.append("systemd-analyze verify exited with \(process.terminationStatus): \(text)")
+        if status != 0 {
+            problems.append("systemd-analyze verify exited with \(status): \(text)")
         }
         return problems
     }

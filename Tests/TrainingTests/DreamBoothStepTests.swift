@@ -53,7 +53,7 @@ struct DreamBoothStepTests {
         for (prefix, arena, before) in [("unet", step.models.unetParameters, unetBefore),
                                         ("text_encoder", step.models.textEncoderParameters!, textBefore)] {
             for entry in arena.entries {
-                let now = arena.parameter(entry.key)!
+                let now = arena.value(entry)
                 let then = Tensor(storage: before.storage, offset: entry.offset, shape: entry.shape)
                 var squares = 0.0
                 for i in 0..<now.count { let d = Double(now.pointer[i] - then.pointer[i]); squares += d * d }

@@ -141,18 +141,7 @@ struct DreamBoothTrainerTests {
     func binary() throws {
         let (folder, c) = try setUp()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let yaml = """
-            pretrained_model_name_or_path: \(c.pretrainedModelNameOrPath)
-            output_dir: \(c.outputDir)
-            instance_data_dir: \(c.instanceDataDir)
-            instance_prompt: a photo of sks dog
-            resolution: 64
-            train_batch_size: 1
-            max_train_steps: 5
-            seed: 3
-            """
-        let config = folder.appendingPathComponent("train.yaml")
-        try Data(yaml.utf8).write(to: config)
+        let config = try Self.writeYAML(c, in: folder, extra: "max_train_steps: 5")
         let run = try Self.dbtrain(["--config", config.path, "--max_train_steps", "2", "--lr_warmup_steps", "0"])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("step 2/2") && run.output.contains("wrote the trained model"), "\(run.output)")
@@ -165,19 +154,7 @@ struct DreamBoothTrainerTests {
     func binaryInterrupt() throws {
         let (folder, c) = try setUp { $0.withPriorPreservation = false; $0.classDataDir = nil; $0.classPrompt = nil }
         defer { try? FileManager.default.removeItem(at: folder) }
-        let yaml = """
-            pretrained_model_name_or_path: \(c.pretrainedModelNameOrPath)
-            output_dir: \(c.outputDir)
-            instance_data_dir: \(c.instanceDataDir)
-            instance_prompt: a photo of sks dog
-            resolution: 64
-            train_batch_size: 1
-            max_train_steps: 100000
-            checkpointing_steps: 100000
-            seed: 3
-            """
-        let config = folder.appendingPathComponent("train.yaml")
-        try Data(yaml.utf8).write(to: config)
+        let config = try Self.writeYAML(c, in: folder, extra: "max_train_steps: 100000\ncheckpointing_steps: 100000")
         let process = Process()
         process.executableURL = Fixtures.builtProduct("dbtrain")
         process.arguments = ["--config", config.path]
@@ -203,6 +180,24 @@ struct DreamBoothTrainerTests {
                 "\(resumed.output)")
         let finalSteps = try TrainingLog.read(log).map(\.step)
         #expect(finalSteps == Array(1...(saved.step + 2)))
+    }
+
+    /// `train.yaml` in `folder` for a plain run of `c`'s model, photos and output (seed 3, 64 px,
+    /// batch 1), plus the `extra` lines.
+    static func writeYAML(_ c: TrainingConfiguration, in folder: URL, extra: String) throws -> URL {
+        let yaml = """
+            pretrained_model_name_or_path: \(c.pretrainedModelNameOrPath)
+            output_dir: \(c.outputDir)
+            instance_data_dir: \(c.instanceDataDir)
+            instance_prompt: a photo of sks dog
+            resolution: 64
+            train_batch_size: 1
+            seed: 3
+
+            """ + extra
+        let config = folder.appendingPathComponent("train.yaml")
+        try Data(yaml.utf8).write(to: config)
+        return config
     }
 
     static func dbtrain(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -42,9 +42,17 @@ public final class ParameterArena: @unchecked Sendable {
         return Tensor(storage: gradients, offset: parameter.offset, shape: parameter.shape)
     }
 
+    /// The values of one entry.
+    public func value(_ entry: Entry) -> Tensor {
+        Tensor(storage: values, offset: entry.offset, shape: entry.shape)
+    }
+
+    /// Every parameter by key, in the order the model asked for them (what a checkpoint file holds).
+    public var namedValues: [(name: String, tensor: Tensor)] { entries.map { ($0.key, value($0)) } }
+
     /// The parameter `key` (its values), if the model asked for it.
     public func parameter(_ key: String) -> Tensor? {
-        entries.first { $0.key == key }.map { Tensor(storage: values, offset: $0.offset, shape: $0.shape) }
+        entries.first { $0.key == key }.map(value)
     }
 
     /// The gradient of the parameter `key`, if the model asked for it.
