@@ -50,43 +50,41 @@ public enum Attention {
         let logSumExp = Tensor(uninitialized: [g.batch, g.heads, g.queryLength])
         let blocksPerHead = (g.queryLength + queryBlock - 1) / queryBlock
         let tasks = g.batch * g.heads * blocksPerHead
-        ThreadPool.shared.withSingleThreadedBLAS {
-            ThreadPool.shared.parallelFor(tasks) { range in
-                ScratchBuffers.shared.withBuffer(queryBlock * (g.keyLength + 1)) { scratch in
-                    let scores = scratch
-                    let inverseSums = scratch + queryBlock * g.keyLength
-                    for task in range {
-                        let bh = task / blocksPerHead
-                        let b = bh / g.heads, h = bh % g.heads
-                        let first = (task % blocksPerHead) * queryBlock
-                        let rows = min(queryBlock, g.queryLength - first)
-                        let headOffset = h * g.headDim
-                        let q = query.pointer + (b * g.queryLength + first) * g.rowStride + headOffset
-                        let k = key.pointer + b * g.keyLength * g.rowStride + headOffset
-                        let v = value.pointer + b * g.keyLength * g.rowStride + headOffset
-                        let o = output.pointer + (b * g.queryLength + first) * g.rowStride + headOffset
-                        let lse = logSumExp.pointer + bh * g.queryLength + first
-                        // S [rows, Tk] = scale · Q_blk · Kᵀ
-                        MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim, alpha: scale,
-                                    a: q, lda: g.rowStride, b: k, ldb: g.rowStride,
-                                    c: scores, ldc: g.keyLength)
-                        // S → exp(S − rowmax), left unnormalised: the 1/Σ is applied to O below.
-                        for r in 0..<rows {
-                            let row = scores + r * g.keyLength
-                            let visible = g.lastVisibleKey(row: first + r, causal: causal) + 1
-                            let (m, sum) = Softmax.exponentiateRow(row, into: row, count: max(visible, 0))
-                            if visible < g.keyLength { (row + max(visible, 0)).update(repeating: 0, count: g.keyLength - max(visible, 0)) }
-                            inverseSums[r] = sum > 0 ? 1 / sum : 0
-                            lse[r] = sum > 0 ? m + Foundation.log(sum) : -.infinity
-                        }
-                        // O_blk [rows, D] = P · V, then each row divided by its Σ.
-                        MatMul.gemm(m: rows, n: g.headDim, k: g.keyLength,
-                                    a: scores, lda: g.keyLength, b: v, ldb: g.rowStride,
-                                    c: o, ldc: g.rowStride)
-                        for r in 0..<rows {
-                            let row = o + r * g.rowStride
-                            for d in 0..<g.headDim { row[d] *= inverseSums[r] }
-                        }
+        ThreadPool.shared.parallelFor(tasks) { range in
+            ScratchBuffers.shared.withBuffer(queryBlock * (g.keyLength + 1)) { scratch in
+                let scores = scratch
+                let inverseSums = scratch + queryBlock * g.keyLength
+                for task in range {
+                    let bh = task / blocksPerHead
+                    let b = bh / g.heads, h = bh % g.heads
+                    let first = (task % blocksPerHead) * queryBlock
+                    let rows = min(queryBlock, g.queryLength - first)
+                    let headOffset = h * g.headDim
+                    let q = query.pointer + (b * g.queryLength + first) * g.rowStride + headOffset
+                    let k = key.pointer + b * g.keyLength * g.rowStride + headOffset
+                    let v = value.pointer + b * g.keyLength * g.rowStride + headOffset
+                    let o = output.pointer + (b * g.queryLength + first) * g.rowStride + headOffset
+                    let lse = logSumExp.pointer + bh * g.queryLength + first
+                    // S [rows, Tk] = scale · Q_blk · Kᵀ
+                    MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim, alpha: scale,
+                                a: q, lda: g.rowStride, b: k, ldb: g.rowStride,
+                                c: scores, ldc: g.keyLength)
+                    // S → exp(S − rowmax), left unnormalised: the 1/Σ is applied to O below.
+                    for r in 0..<rows {
+                        let row = scores + r * g.keyLength
+                        let visible = g.lastVisibleKey(row: first + r, causal: causal) + 1
+                        let (m, sum) = Softmax.exponentiateRow(row, into: row, count: max(visible, 0))
+                        if visible < g.keyLength { (row + max(visible, 0)).update(repeating: 0, count: g.keyLength - max(visible, 0)) }
+                        inverseSums[r] = sum > 0 ? 1 / sum : 0
+                        lse[r] = sum > 0 ? m + Foundation.log(sum) : -.infinity
+                    }
+                    // O_blk [rows, D] = P · V, then each row divided by its Σ.
+                    MatMul.gemm(m: rows, n: g.headDim, k: g.keyLength,
+                                a: scores, lda: g.keyLength, b: v, ldb: g.rowStride,
+                                c: o, ldc: g.rowStride)
+                    for r in 0..<rows {
+                        let row = o + r * g.rowStride
+                        for d in 0..<g.headDim { row[d] *= inverseSums[r] }
                     }
                 }
             }
@@ -106,63 +104,61 @@ public enum Attention {
         precondition(gradOutput.shape == query.shape && output.shape == query.shape, "attention backward: gradOutput \(gradOutput.shape) for query \(query.shape)")
         precondition(gradQuery.count == query.count && gradKey.count == key.count && gradValue.count == value.count,
                      "attention backward: gradient shapes differ from inputs")
-        ThreadPool.shared.withSingleThreadedBLAS {
-            ThreadPool.shared.parallelFor(g.batch * g.heads) { range in
-                ScratchBuffers.shared.withBuffer(2 * queryBlock * g.keyLength + queryBlock) { scratch in
-                    let probabilities = scratch
-                    let gradScores = scratch + queryBlock * g.keyLength
-                    let rowDots = gradScores + queryBlock * g.keyLength
-                    for bh in range {
-                        let b = bh / g.heads, h = bh % g.heads
-                        let headOffset = h * g.headDim
-                        let kBase = b * g.keyLength * g.rowStride + headOffset
-                        var first = 0
-                        while first < g.queryLength {
-                            let rows = min(queryBlock, g.queryLength - first)
-                            let qOffset = (b * g.queryLength + first) * g.rowStride + headOffset
-                            let lse = logSumExp.pointer + bh * g.queryLength + first
-                            // P = exp(scale·Q·Kᵀ − lse), recomputed.
-                            MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim, alpha: scale,
-                                        a: query.pointer + qOffset, lda: g.rowStride,
-                                        b: key.pointer + kBase, ldb: g.rowStride,
-                                        c: probabilities, ldc: g.keyLength)
-                            for r in 0..<rows {
-                                let row = probabilities + r * g.keyLength
-                                // A row that sees no key (lse = −inf) has P = 0.
-                                let visible = lse[r] == -.infinity ? 0 : max(g.lastVisibleKey(row: first + r, causal: causal) + 1, 0)
-                                exponentiate(row, minus: lse[r], count: visible)
-                                if visible < g.keyLength { (row + visible).update(repeating: 0, count: g.keyLength - visible) }
-                                // D_i = dO_i · O_i, the softmax backward's row constant.
-                                var dot: Float = 0
-                                let dO = gradOutput.pointer + qOffset + r * g.rowStride
-                                let o = output.pointer + qOffset + r * g.rowStride
-                                for d in 0..<g.headDim { dot += dO[d] * o[d] }
-                                rowDots[r] = dot
-                            }
-                            // dV += Pᵀ · dO_blk
-                            MatMul.gemm(transposeA: true, m: g.keyLength, n: g.headDim, k: rows,
-                                        a: probabilities, lda: g.keyLength,
-                                        b: gradOutput.pointer + qOffset, ldb: g.rowStride,
-                                        beta: 1, c: gradValue.pointer + kBase, ldc: g.rowStride)
-                            // dP = dO_blk · Vᵀ ;  dS = P ⊙ (dP − D)
-                            MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim,
-                                        a: gradOutput.pointer + qOffset, lda: g.rowStride,
-                                        b: value.pointer + kBase, ldb: g.rowStride,
-                                        c: gradScores, ldc: g.keyLength)
-                            for r in 0..<rows {
-                                let p = probabilities + r * g.keyLength, ds = gradScores + r * g.keyLength
-                                let dot = rowDots[r]
-                                for j in 0..<g.keyLength { ds[j] = p[j] * (ds[j] - dot) }
-                            }
-                            // dQ_blk += scale · dS · K ;  dK += scale · dSᵀ · Q_blk
-                            MatMul.gemm(m: rows, n: g.headDim, k: g.keyLength, alpha: scale,
-                                        a: gradScores, lda: g.keyLength, b: key.pointer + kBase, ldb: g.rowStride,
-                                        beta: 1, c: gradQuery.pointer + qOffset, ldc: g.rowStride)
-                            MatMul.gemm(transposeA: true, m: g.keyLength, n: g.headDim, k: rows, alpha: scale,
-                                        a: gradScores, lda: g.keyLength, b: query.pointer + qOffset, ldb: g.rowStride,
-                                        beta: 1, c: gradKey.pointer + kBase, ldc: g.rowStride)
-                            first += rows
+        ThreadPool.shared.parallelFor(g.batch * g.heads) { range in
+            ScratchBuffers.shared.withBuffer(2 * queryBlock * g.keyLength + queryBlock) { scratch in
+                let probabilities = scratch
+                let gradScores = scratch + queryBlock * g.keyLength
+                let rowDots = gradScores + queryBlock * g.keyLength
+                for bh in range {
+                    let b = bh / g.heads, h = bh % g.heads
+                    let headOffset = h * g.headDim
+                    let kBase = b * g.keyLength * g.rowStride + headOffset
+                    var first = 0
+                    while first < g.queryLength {
+                        let rows = min(queryBlock, g.queryLength - first)
+                        let qOffset = (b * g.queryLength + first) * g.rowStride + headOffset
+                        let lse = logSumExp.pointer + bh * g.queryLength + first
+                        // P = exp(scale·Q·Kᵀ − lse), recomputed.
+                        MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim, alpha: scale,
+                                    a: query.pointer + qOffset, lda: g.rowStride,
+                                    b: key.pointer + kBase, ldb: g.rowStride,
+                                    c: probabilities, ldc: g.keyLength)
+                        for r in 0..<rows {
+                            let row = probabilities + r * g.keyLength
+                            // A row that sees no key (lse = −inf) has P = 0.
+                            let visible = lse[r] == -.infinity ? 0 : max(g.lastVisibleKey(row: first + r, causal: causal) + 1, 0)
+                            exponentiate(row, minus: lse[r], count: visible)
+                            if visible < g.keyLength { (row + visible).update(repeating: 0, count: g.keyLength - visible) }
+                            // D_i = dO_i · O_i, the softmax backward's row constant.
+                            var dot: Float = 0
+                            let dO = gradOutput.pointer + qOffset + r * g.rowStride
+                            let o = output.pointer + qOffset + r * g.rowStride
+                            for d in 0..<g.headDim { dot += dO[d] * o[d] }
+                            rowDots[r] = dot
                         }
+                        // dV += Pᵀ · dO_blk
+                        MatMul.gemm(transposeA: true, m: g.keyLength, n: g.headDim, k: rows,
+                                    a: probabilities, lda: g.keyLength,
+                                    b: gradOutput.pointer + qOffset, ldb: g.rowStride,
+                                    beta: 1, c: gradValue.pointer + kBase, ldc: g.rowStride)
+                        // dP = dO_blk · Vᵀ ;  dS = P ⊙ (dP − D)
+                        MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim,
+                                    a: gradOutput.pointer + qOffset, lda: g.rowStride,
+                                    b: value.pointer + kBase, ldb: g.rowStride,
+                                    c: gradScores, ldc: g.keyLength)
+                        for r in 0..<rows {
+                            let p = probabilities + r * g.keyLength, ds = gradScores + r * g.keyLength
+                            let dot = rowDots[r]
+                            for j in 0..<g.keyLength { ds[j] = p[j] * (ds[j] - dot) }
+                        }
+                        // dQ_blk += scale · dS · K ;  dK += scale · dSᵀ · Q_blk
+                        MatMul.gemm(m: rows, n: g.headDim, k: g.keyLength, alpha: scale,
+                                    a: gradScores, lda: g.keyLength, b: key.pointer + kBase, ldb: g.rowStride,
+                                    beta: 1, c: gradQuery.pointer + qOffset, ldc: g.rowStride)
+                        MatMul.gemm(transposeA: true, m: g.keyLength, n: g.headDim, k: rows, alpha: scale,
+                                    a: gradScores, lda: g.keyLength, b: query.pointer + qOffset, ldb: g.rowStride,
+                                    beta: 1, c: gradKey.pointer + kBase, ldc: g.rowStride)
+                        first += rows
                     }
                 }
             }

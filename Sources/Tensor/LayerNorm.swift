@@ -7,6 +7,9 @@ import Foundation
 
 /// LayerNorm over the last dimension D of [..., D].
 public enum LayerNorm {
+    /// Partial sums of the weight and bias gradients: at most this many, whatever the thread count.
+    static let maximumReductionChunks = 8
+
     /// What backward needs from forward.
     public struct Cache: Sendable {
         /// Row means, [...] (the input's shape without D).
@@ -63,8 +66,9 @@ public enum LayerNorm {
         if let gradBias { precondition(gradBias.count == d, "layer_norm backward: gradBias \(gradBias.shape) for D = \(d)") }
 
         // dw and db sum over rows. Each chunk of rows sums into its own partial [2, D] (no races);
-        // the partials are added at the end.
-        let chunks = min(ThreadPool.shared.threads, max(1, input.count / pointwiseGrain), max(rows, 1))
+        // the partials are added at the end, in order. The chunk count is a function of the shape
+        // (never of the thread count), so the sums round the same way on any machine and load.
+        let chunks = min(Self.maximumReductionChunks, max(1, input.count / pointwiseGrain), max(rows, 1))
         let partials = Tensor(zeros: [chunks, 2, d])  // [chunk, (Σ dy·x̂, Σ dy), D]
         let xp = input.pointer, gp = gradOutput.pointer, gxp = gradInput?.pointer
         let mp = cache.mean.pointer, rp = cache.rstd.pointer, wp = weight?.pointer, pp = partials.pointer

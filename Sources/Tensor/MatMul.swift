@@ -2,15 +2,55 @@
 //
 // BLAS is used for matrix products only (as ggml-blas does): convolutions, linear layers and
 // attention all reduce to `gemm` below. Everything is row-major.
+//
+// OpenBLAS runs single-threaded (see ThreadPool); a large product is cut into parts by a fixed
+// rule of its shape (`Partition`) and the parts run on our threads, each one sgemm call. Every
+// element of C is then computed by the same call on the same operands whatever the thread count,
+// so products give the same bits under any load.
 import CBLAS
 
 /// Matrix products.
 public enum MatMul {
+    /// How a product is split into parts that run in parallel: a function of (m, n, k) only.
+    ///
+    /// The parts cut the longer side of C, so that what each part re-reads is the smaller operand:
+    /// cutting C's columns makes every part pack all of op(A) (m×k), cutting rows all of op(B)
+    /// (k×n). Each part is at least `minimumSide` wide (OpenBLAS's kernels want long panels, and
+    /// the re-packing costs (parts − 1)·(m or n)·k copies against m·n·k multiply-adds), there are at
+    /// most `maximumParts`, a power of two so that two or four threads share them evenly, and
+    /// products under `minimumWork` multiply-adds are not cut (a thread hand-off would cost more).
+    public struct Partition: Equatable, Sendable {
+        public static let minimumWork = 1 << 22
+        public static let minimumSide = 128
+        public static let maximumParts = 8
+
+        /// True when parts are column ranges of C; else row ranges.
+        public let alongColumns: Bool
+        public let parts: Int
+        /// Columns (or rows) per part, a multiple of 16 except for the last part.
+        public let partSize: Int
+
+        public init(m: Int, n: Int, k: Int) {
+            alongColumns = n >= m
+            let side = alongColumns ? n : m
+            var parts = 1
+            if m * n * k >= Self.minimumWork {
+                while parts < Self.maximumParts && side / (parts * 2) >= Self.minimumSide { parts *= 2 }
+            }
+            partSize = parts == 1 ? side : ((side + parts - 1) / parts + 15) / 16 * 16
+            self.parts = (side + partSize - 1) / partSize
+        }
+
+        /// The rows or columns of part `index`.
+        public func range(_ index: Int, side: Int) -> Range<Int> {
+            index * partSize ..< min(side, (index + 1) * partSize)
+        }
+    }
+
     /// C = α·op(A)·op(B) + β·C on raw row-major matrices, op = transpose when asked.
     ///
     /// - Parameters: `m`×`k` is op(A), `k`×`n` is op(B), `m`×`n` is C; `lda`, `ldb`, `ldc` are the
     ///   row strides of the matrices as stored (before op).
-    @inline(__always)
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -29,6 +69,38 @@ public enum MatMul {
             }
             return
         }
+        let partition = Partition(m: m, n: n, k: k)
+        guard partition.parts > 1 else {
+            serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        ThreadPool.shared.parallelFor(partition.parts) { parts in
+            for part in parts {
+                if partition.alongColumns {
+                    // Columns j of C use columns j of op(B): row j of B when it is transposed.
+                    let columns = partition.range(part, side: n)
+                    serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, alpha: alpha,
+                               a: a, lda: lda, b: b + columns.lowerBound * (transposeB ? ldb : 1), ldb: ldb,
+                               beta: beta, c: c + columns.lowerBound, ldc: ldc)
+                } else {
+                    // Rows i of C use rows i of op(A): column i of A when it is transposed.
+                    let rows = partition.range(part, side: m)
+                    serialGemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
+                               a: a + rows.lowerBound * (transposeA ? 1 : lda), lda: lda, b: b, ldb: ldb,
+                               beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// One single-threaded sgemm call.
+    @inline(__always)
+    static func serialGemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,

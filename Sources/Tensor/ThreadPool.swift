@@ -1,10 +1,16 @@
-// Parallel loops for element-wise and reduction work, sized to share the cores with OpenBLAS.
+// Parallel loops for element-wise, reduction and matrix-product work.
 //
-// Why this does not fight OpenBLAS: our kernels call sgemm from ONE thread and wait for it, and
-// run their own parallel loops only between BLAS calls, never around them. Both pools are sized
-// to the same core count (`configure(threads:)` sets both), so at any moment at most `threads`
-// threads compute. OpenBLAS's idle workers spin briefly with sched_yield, which yields the core
-// to our loop's threads.
+// Determinism: a result never depends on how many threads run or on what else the machine is
+// doing. Every loop here splits its work into chunks that each write their own outputs, and any
+// work whose rounding depends on how it is split (a sum over chunks, a matrix product's blocking)
+// is split by a fixed rule of its shape (see `MatMul.Partition`), never by the thread count.
+// OpenBLAS is therefore kept single-threaded for the life of the process: its own threading blocks
+// a product differently for 1 and 2 threads (measured: 158 of 400 random products differed in
+// the last bits), and a thread count switched by one caller would change another caller's result.
+// We parallelise products ourselves, over fixed parts.
+//
+// A loop started inside another loop's body runs serially on that thread: the outer loop already
+// occupies the threads, and the split (hence the result) is the same either way.
 import CBLAS
 import Dispatch
 import Foundation
@@ -20,36 +26,28 @@ public final class ThreadPool: Sendable {
     private init() {
         let env = ProcessInfo.processInfo.environment["DBRENDER_THREADS"].flatMap(Int.init)
         configuredThreads = Atomic(max(1, env ?? ProcessInfo.processInfo.activeProcessorCount))
+        openblas_set_num_threads(1)
     }
 
-    /// How many threads a parallel loop (and OpenBLAS) may use.
+    /// How many threads a parallel loop may use.
     public var threads: Int { configuredThreads.load(ordering: .relaxed) }
 
-    /// Sets the thread count for our loops and for OpenBLAS together.
+    /// Sets the thread count of our loops (OpenBLAS stays single-threaded: see the header).
+    /// Results do not depend on it.
     public func configure(threads: Int) {
-        let n = max(1, threads)
-        configuredThreads.store(n, ordering: .relaxed)
-        openblas_set_num_threads(Int32(n))
+        configuredThreads.store(max(1, threads), ordering: .relaxed)
+        openblas_set_num_threads(1)
     }
 
-    /// Runs `body` with OpenBLAS restricted to the calling thread, then restores its thread count.
-    ///
-    /// For kernels that parallelise over many small, independent products themselves (attention
-    /// blocks): each of our threads then calls sgemm on its own block, instead of OpenBLAS
-    /// splitting every small product across threads and synchronising after each one.
-    /// Numeric work runs one op at a time in this process, so the global switch is not observed
-    /// by any other caller.
-    public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
-        return try body()
-    }
+    /// True on a thread that is running a parallel loop's body.
+    private static let insideLoop = ThreadFlag()
 
     /// Splits `0..<count` into at most `threads` contiguous chunks of at least `grain` items and
     /// runs `body` on each chunk, in parallel when there is more than one. Returns when all are done.
+    /// Callers must not let a result depend on where the chunk boundaries fall.
     public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(threads, max(1, count / max(grain, 1)))
+        let chunks = Self.insideLoop.isSet ? 1 : min(threads, max(1, count / max(grain, 1)))
         if chunks == 1 {
             body(0..<count)
             return
@@ -61,8 +59,27 @@ public final class ThreadPool: Sendable {
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks
                 let end = count * (chunk + 1) / chunks
+                Self.insideLoop.set(true)
                 work(start..<end)
+                Self.insideLoop.set(false)
             }
         }
+    }
+}
+
+/// A per-thread boolean (a pthread key: Foundation's thread dictionary costs a lookup and a box).
+private final class ThreadFlag: Sendable {
+    private let key: pthread_key_t
+
+    init() {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        self.key = key
+    }
+
+    var isSet: Bool { pthread_getspecific(key) != nil }
+
+    func set(_ value: Bool) {
+        pthread_setspecific(key, value ? UnsafeRawPointer(bitPattern: 1) : nil)
     }
 }

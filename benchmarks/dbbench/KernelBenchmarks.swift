@@ -1,6 +1,7 @@
 // Kernel benchmarks: conv2d at the SD 1.5 UNet's shapes and attention at 4096 tokens, each next to
 // a baseline measured in the same run (plain sgemm of the same product; naive attention), so that
 // the ratios hold on a noisy machine even when the absolute times move.
+import CBLAS
 import Foundation
 import Tensor
 
@@ -9,9 +10,39 @@ enum KernelBenchmarks {
         let threads = ThreadPool.shared.threads
         ThreadPool.shared.configure(threads: threads)
         print("dbbench kernels — \(threads) threads, median of \(repetitions) runs after one warm-up\n")
+        products(repetitions: repetitions)
+        print()
         convolutions(repetitions: repetitions)
         print()
         attention(repetitions: repetitions)
+    }
+
+    /// Our deterministic products (fixed parts on our threads, single-threaded OpenBLAS inside)
+    /// against OpenBLAS threading the same product itself, at the UNet's product shapes.
+    static func products(repetitions: Int) {
+        let threads = ThreadPool.shared.threads
+        var table = Table(columns: ["sgemm m×n×k", "parts", "ours ms", "GFLOP/s", "OpenBLAS-threaded ms", "GFLOP/s", "ratio"])
+        let shapes = [("conv 64×64×320", 320, 4096, 2880), ("conv 32×32×640", 640, 1024, 5760),
+                      ("conv 16×16×1280", 1280, 256, 11520), ("conv 8×8×1280", 1280, 64, 11520),
+                      ("linear 2×4096 tok, 320", 8192, 320, 320), ("GEGLU 2×4096 tok, 320→2560", 8192, 2560, 320),
+                      ("linear 2×1024 tok, 640", 2048, 640, 640), ("to_k 2×77, 768→320", 154, 320, 768)]
+        for (name, m, n, k) in shapes {
+            let a = randomTensor([m, k]), b = randomTensor([k, n]), c = Tensor(zeros: [m, n])
+            let flops = 2.0 * Double(m) * Double(n) * Double(k)
+            let ours = measure(repetitions) {
+                MatMul.gemm(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            }
+            openblas_set_num_threads(Int32(threads))
+            let blas = measure(repetitions) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+                            1, a.pointer, blasint(k), b.pointer, blasint(n), 0, c.pointer, blasint(n))
+            }
+            openblas_set_num_threads(1)
+            table.add([name, "\(MatMul.Partition(m: m, n: n, k: k).parts)", ms(ours), gflops(flops, ours),
+                       ms(blas), gflops(flops, blas), String(format: "%.2f", blas / ours)])
+        }
+        table.print()
+        print("ratio > 1: ours is faster; OpenBLAS's own threading gives different bits for 1 and 2 threads")
     }
 
     /// conv2d 3×3, stride 1, padding 1, batch 2, Ci = Co = C, vs the sgemm it reduces to.
