@@ -78,7 +78,7 @@ final class FakeDaemon: @unchecked Sendable {
 
     /// Waits until every scripted answer was given; returns the requests and any problems seen.
     func finish() -> (requests: [ReceivedRequest], failures: [String]) {
-        if finished.wait(timeout: .now() + 10) == .timedOut { return (requests, ["fake daemon still serving after 10 s"]) }
+        if finished.wait(timeout: .now() + 120) == .timedOut { return (requests, ["fake daemon still serving after 120 s"]) }
         return lock.withLock { (received, failures) }
     }
 
@@ -97,7 +97,7 @@ final class FakeDaemon: @unchecked Sendable {
                     let sent = bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Self.noSignal) }
                     guard sent == bytes.count else { return note("short send") }
                 case let .wait(semaphore):
-                    if semaphore.wait(timeout: .now() + 5) == .timedOut {
+                    if semaphore.wait(timeout: .now() + 120) == .timedOut {
                         note("the client did not deliver what was sent before the pause")
                     }
                 }

@@ -78,11 +78,14 @@ struct BlockBackwardTests {
         Self.expectParameterGradients(name, arena, prefix: "t")
     }
 
-    /// Central differences in fp32 through a whole block: the loss sums hundreds of outputs, so its
-    /// rounding over 2ε leaves ~1e-3 of noise in each numeric gradient at the best ε (1e-2; smaller ε
-    /// is noisier, larger ε has visible truncation error through the normalisations). Gradients here
-    /// are of order 0.1–5, so they are judged with an absolute tolerance of 0.1: a missing or wrong
-    /// term would be off by the gradient's own size.
+    /// Finite differences in fp32 through a whole block: the loss sums hundreds of outputs, so its
+    /// rounding leaves noise that falls as ε grows, while the normalisations' curvature adds
+    /// truncation error that grows with ε. Central differences (truncation O(ε²)) are best near
+    /// ε = 1e-2, where the worst ratio over 40 seeds (`DBRENDER_FD_SURVEY=40`) reached 0.037; the
+    /// five-point stencil (O(ε⁴)) allows ε = 5e-2, where it reached 0.0099 (UNet), 0.0096
+    /// (transformer) and 0.0076 (resnet) — so the bound is 0.05, and a missing or wrong term (off by the gradient's own size, ratio ~1) still
+    /// fails by 20×. Gradients here are of order 0.1–5, judged with an absolute tolerance of 0.1.
+    static let finiteDifferenceBound = 0.05
     @Test("ResnetBlock2D and Transformer2D pullbacks agree with finite differences (inputs and weights)")
     func finiteDifferences() throws {
         let f = Self.fixture
@@ -98,8 +101,8 @@ struct BlockBackwardTests {
                 blockArena.zeroGradients()
                 let g = block.forwardWithPullback(x, activatedTimeEmbedding: temb, arena: blockArena).1(dy)
                 return [g.x, g.timeEmbedding!, blockArena.gradient(of: conv1)!.copy(), blockArena.gradient(of: projection)!.copy()]
-            }, epsilon: 1e-2, absoluteTolerance: 0.1)
-        #expect(resnet.worstRatio < 2e-2, "\(resnet)")
+            }, epsilon: 5e-2, absoluteTolerance: 0.1, stencil: .fivePoint)
+        #expect(resnet.worstRatio < Self.finiteDifferenceBound, "\(resnet)")
 
         let (model, arena) = try ParameterArena.build(from: Self.source("transformer_conv", prefix: "t")) {
             try Transformer2D($0, "t", channels: 16, contextChannels: 12, heads: 2, layers: 2, groups: 4, linearProjection: false)
@@ -113,8 +116,8 @@ struct BlockBackwardTests {
                 arena.zeroGradients()
                 let g = model.forwardWithPullback(tx, context: context, arena: arena).1(dy)
                 return [g.x, g.context, arena.gradient(of: toKey)!.copy(), arena.gradient(of: ff)!.copy()]
-            }, epsilon: 1e-2, absoluteTolerance: 0.1)
-        #expect(transformer.worstRatio < 2e-2, "\(transformer)")
+            }, epsilon: 5e-2, absoluteTolerance: 0.1, stencil: .fivePoint)
+        #expect(transformer.worstRatio < Self.finiteDifferenceBound, "\(transformer)")
     }
 
     @Test("UNet2DCondition: output, latent, context and every parameter gradient (odd latent size, two timesteps)")
@@ -159,8 +162,8 @@ struct BlockBackwardTests {
                 arena.zeroGradients()
                 let g = model.forwardWithPullback(latents, timesteps: [10, 700], context: context, arena: arena).1(dy)
                 return [g.latents, g.context, arena.gradient(of: time)!.copy(), arena.gradient(of: skipConv)!.copy()]
-            }, epsilon: 1e-2, absoluteTolerance: 0.1)
-        #expect(check.worstRatio < 2e-2, "\(check)")
+            }, epsilon: 5e-2, absoluteTolerance: 0.1, stencil: .fivePoint)
+        #expect(check.worstRatio < Self.finiteDifferenceBound, "\(check)")
     }
 
     @Test("CLIPTextEncoder: hidden states and every parameter gradient, embeddings included")

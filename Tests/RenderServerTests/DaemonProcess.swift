@@ -44,7 +44,7 @@ final class DaemonProcess: @unchecked Sendable {
             self.logLock.withLock { self.logText += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
-        try waitFor("ready", timeout: 60)
+        try waitFor("ready", timeout: 180)
     }
 
     /// Everything the daemon logged so far.

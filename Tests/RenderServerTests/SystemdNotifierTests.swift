@@ -6,6 +6,9 @@ import Synchronization
 import Testing
 @testable import RenderServer
 
+/// How long a receiver waits for a datagram before it gives up, in seconds.
+let receiveTimeout = 120
+
 /// A datagram socket standing in for systemd's notification socket.
 final class NotifyReceiver: Sendable {
     let fileDescriptor: Int32
@@ -38,7 +41,8 @@ final class NotifyReceiver: Sendable {
         if let pathToRemove { try? FileManager.default.removeItem(atPath: (pathToRemove as NSString).deletingLastPathComponent) }
     }
 
-    /// The next datagram, or nil after a 5 s timeout.
+    /// The next datagram, or nil after `receiveTimeout` (a generous deadline: on a loaded machine
+    /// the sender may not run for tens of seconds; a datagram that is on time is returned at once).
     func receive() -> String? {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = recv(fileDescriptor, &buffer, buffer.count, 0)
@@ -48,7 +52,7 @@ final class NotifyReceiver: Sendable {
     private static func bind(sunPath: [UInt8]) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno)!) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

@@ -2,6 +2,7 @@
 // real datagram socket.
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 @testable import RenderServer
 
@@ -32,6 +33,9 @@ import Testing
         }
     }
 
+    /// Waits on events only: each receive returns as soon as a ping arrives (deadline
+    /// `receiveTimeout`), and the unhealthy loop is watched until it has asked three times, however
+    /// long a loaded machine takes to run it.
     @Test func pingLoopSendsUntilCancelledAndSkipsWhenUnhealthy() async throws {
         let receiver = try NotifyReceiver()
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": receiver.notifySocket])
@@ -52,11 +56,18 @@ import Testing
         var byte: UInt8 = 0
         while recv(receiver.fileDescriptor, &byte, 1, Int32(MSG_DONTWAIT)) >= 0 {}
 
-        let unhealthy = Task { await watchdog.pingUntilCancelled(notifier, isHealthy: { false }) }
-        try await Task.sleep(for: .milliseconds(100))
+        let checks = Atomic<Int>(0)
+        let unhealthy = Task {
+            await watchdog.pingUntilCancelled(notifier, isHealthy: { checks.add(1, ordering: .relaxed); return false })
+        }
+        let deadline = ContinuousClock.now + .seconds(receiveTimeout)
+        while checks.load(ordering: .relaxed) < 3 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         unhealthy.cancel()
         await unhealthy.value
-        // Nothing queued: a non-blocking read finds no datagram.
+        #expect(checks.load(ordering: .relaxed) >= 3, "the unhealthy loop ran \(checks.load(ordering: .relaxed)) times")
+        // Asked three times, sent nothing: a non-blocking read finds no datagram.
         #expect(recv(receiver.fileDescriptor, &byte, 1, Int32(MSG_DONTWAIT)) < 0)
     }
 }

@@ -4,7 +4,8 @@
 // Tolerances: outputs and gradients are fp32 sums of at most a few hundred products, so they agree
 // with PyTorch to ~1e-6 of the tensor's scale; we allow 2e-5 (BLAS may sum in any order).
 // Finite differences: central differences with ε = 1e-2 in fp32 are accurate to ~1e-3 relative;
-// we allow a ratio of 2e-2 (see checkGradients for the definition).
+// we allow a ratio of 2e-2 (see checkGradients for the definition). Measured over 40 seeds
+// (DBRENDER_FD_SURVEY=40): at most 0.011 (attention, ε = 1e-3), every other check below 0.004.
 import Testing
 @testable import Tensor
 import TestSupport

@@ -163,7 +163,7 @@ struct DreamBoothTrainerTests {
         process.standardOutput = pipe
         try process.run()
         let log = URL(fileURLWithPath: c.outputDir).appendingPathComponent("train_log.jsonl")
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(300)
         while ((try? TrainingLog.read(log).count) ?? 0) < 3 && Date() < deadline && process.isRunning {
             Thread.sleep(forTimeInterval: 0.05)
         }
