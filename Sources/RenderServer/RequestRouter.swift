@@ -31,13 +31,20 @@ final class EventRelay: @unchecked Sendable {
         target?(event)
     }
 
+    /// Replays the buffered events, then delivers new ones directly. The sink is installed only
+    /// once the buffer is empty (under the lock): installed earlier, an event arriving during the
+    /// replay would reach the sink before the ones still being replayed (a `started` before its
+    /// `queued`, seen on a loaded machine).
     func attach(_ sink: @escaping (StreamEvent) -> Void) {
-        let pending: [StreamEvent] = lock.withLock {
-            self.sink = sink
-            defer { buffered = [] }
-            return buffered
+        while true {
+            let pending: [StreamEvent] = lock.withLock {
+                if buffered.isEmpty { self.sink = sink }
+                defer { buffered = [] }
+                return buffered
+            }
+            if pending.isEmpty { return }
+            for event in pending { sink(event) }
         }
-        for event in pending { sink(event) }
     }
 }
 
