@@ -47,10 +47,15 @@ public final class RenderEngine: @unchecked Sendable {
         public var loadSeconds: Double
         /// SHA-256 of the weights (see `ModelFingerprint`); nil when it could not be computed.
         public var sha256: String?
+        /// Where the scheduler configuration and the tokenizer came from: "model" (its own files)
+        /// or "sd1-default" (SD 1.x's, standing in for files a single-file checkpoint lacks).
+        public var schedulerConfigSource: String
+        public var tokenizerSource: String
         public init(path: String, layout: String, nativeSize: Int, textEncoderLayers: Int, loadSeconds: Double,
-                    sha256: String? = nil) {
+                    sha256: String? = nil, schedulerConfigSource: String = "model", tokenizerSource: String = "model") {
             self.path = path; self.layout = layout; self.nativeSize = nativeSize
             self.textEncoderLayers = textEncoderLayers; self.loadSeconds = loadSeconds; self.sha256 = sha256
+            self.schedulerConfigSource = schedulerConfigSource; self.tokenizerSource = tokenizerSource
         }
         /// A1111's "Model hash": the first 10 hex digits of the SHA-256.
         public var shortHash: String? { sha256.map { String($0.prefix(10)) } }

@@ -83,7 +83,8 @@ struct RequestRouter: Sendable {
             let m = engine.model
             return json(ModelBody(path: m.path, layout: m.layout, nativeSize: m.nativeSize,
                                   textEncoderLayers: m.textEncoderLayers, loadSeconds: m.loadSeconds,
-                                  sha256: m.sha256, hash: m.shortHash))
+                                  sha256: m.sha256, hash: m.shortHash, schedulerConfig: m.schedulerConfigSource,
+                                  tokenizer: m.tokenizerSource))
         case (.GET, "/v1/samplers"):
             return json(SamplersBody(
                 samplers: SchedulerFactory.samplerNames.map { .init(name: $0, displayName: SamplerDisplayNames.displayName(of: $0)) },
@@ -147,8 +148,11 @@ struct ModelBody: Encodable {
     /// SHA-256 of the weights, and its first 10 hex digits (A1111's "Model hash", as in the images).
     let sha256: String?
     let hash: String?
+    /// "model" or "sd1-default" (see `CompanionSource`).
+    let schedulerConfig: String
+    let tokenizer: String
     enum CodingKeys: String, CodingKey {
         case path, layout, nativeSize = "native_size", textEncoderLayers = "text_encoder_layers", loadSeconds = "load_seconds"
-        case sha256, hash
+        case sha256, hash, schedulerConfig = "scheduler_config", tokenizer
     }
 }

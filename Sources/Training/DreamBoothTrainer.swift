@@ -29,8 +29,14 @@ public enum TrainerEvent {
 
 public final class DreamBoothTrainer {
     public let configuration: TrainingConfiguration
+    /// The network configurations of a single-file base model, which carries none (default: SD
+    /// 1.5's, as for every SD 1.x checkpoint in the wild). Ignored for diffusers folders.
+    public var singleFileConfigurations: ModelConfigurations?
 
-    public init(configuration: TrainingConfiguration) { self.configuration = configuration }
+    public init(configuration: TrainingConfiguration, singleFileConfigurations: ModelConfigurations? = nil) {
+        self.configuration = configuration
+        self.singleFileConfigurations = singleFileConfigurations
+    }
 
     /// Runs training to `max_train_steps`.
     /// - Parameters:
@@ -42,7 +48,7 @@ public final class DreamBoothTrainer {
         let fm = FileManager.default
         let outputDir = URL(fileURLWithPath: c.outputDir)
         try fm.createDirectory(at: outputDir, withIntermediateDirectories: true)
-        let pretrained = try ModelCheckpoint.open(URL(fileURLWithPath: c.pretrainedModelNameOrPath))
+        let pretrained = try ModelCheckpoint.open(URL(fileURLWithPath: c.pretrainedModelNameOrPath), configurations: singleFileConfigurations)
 
         let resumeFrom = try checkpointToResume(resume: resume, outputDir: outputDir)
         let resumedState = try resumeFrom.map(TrainingCheckpoint.state(in:))
@@ -57,15 +63,14 @@ public final class DreamBoothTrainer {
                                        isCancelled: isCancelled)
         }
 
-        let tokenizer = try pretrained.tokenizerDirectory.map { try CLIPTokenizer(directory: $0) } ?? CLIPTokenizer.standard()
+        let tokenizer = try pretrained.tokenizer()
         let dataset = try DreamBoothDataset(configuration: c, tokenizer: tokenizer, seed: seed)
         for prompt in [dataset.instancePrompt] + (dataset.classPrompt.map { [$0] } ?? []) where prompt.droppedTokenCount > 0 {
             report(.promptTruncated(prompt: prompt == dataset.instancePrompt ? c.instancePrompt : c.classPrompt ?? "",
                                     dropped: prompt.droppedText))
         }
         let models = try DreamBoothModels(checkpoint: pretrained, trainTextEncoder: c.trainTextEncoder)
-        let schedulerConfiguration = try pretrained.schedulerConfigURL.map { try SchedulerConfiguration(contentsOf: $0) }
-            ?? SchedulerConfiguration()
+        let schedulerConfiguration = try pretrained.schedulerConfiguration()
         let noising = try DDPMNoising(configuration: schedulerConfiguration)
         let step = DreamBoothStep(
             models: models, noising: noising,

@@ -1,11 +1,14 @@
 // The trainer's product: a diffusers-layout model folder in `output_dir` (model_index.json, unet/,
 // text_encoder/, vae/, tokenizer/, scheduler/) that dbrenderd serves as it is and diffusers'
 // StableDiffusionPipeline.from_pretrained loads. The trained networks come from their parameter
-// arenas; the frozen ones, the tokenizer and the scheduler from the model training started from
-// (or, for a single-file checkpoint, which has neither, the bundled CLIP vocabulary and SD 1.x's
-// scheduler). Each component folder is assembled aside and renamed into place.
+// arenas; the frozen ones, the tokenizer and the scheduler configuration from the model training
+// started from, as `CheckpointCompanions` decides them (for a single-file checkpoint, which has
+// neither, the bundled CLIP vocabulary and SD 1.x's scheduler configuration) — so the folder
+// carries the schedule it was trained on. Each component folder is assembled aside and renamed
+// into place.
 import Foundation
 import Models
+import Sampling
 import Tensor
 import Weights
 
@@ -34,18 +37,13 @@ public enum TrainedModelFolder {
 
         let tokenizer = staging.appendingPathComponent("tokenizer")
         try fm.createDirectory(at: tokenizer, withIntermediateDirectories: true)
-        let vocabulary = try pretrained.tokenizerDirectory ?? CLIPTokenizer.bundledVocabularyDirectory()
+        let vocabulary = try pretrained.tokenizerFiles()
         for name in try fm.contentsOfDirectory(atPath: vocabulary.path) where !name.hasPrefix(".") {
             try fm.copyItem(at: vocabulary.appendingPathComponent(name), to: tokenizer.appendingPathComponent(name))
         }
         let scheduler = staging.appendingPathComponent("scheduler")
         try fm.createDirectory(at: scheduler, withIntermediateDirectories: true)
-        let schedulerFile = scheduler.appendingPathComponent("scheduler_config.json")
-        if let source = pretrained.schedulerConfigURL {
-            try fm.copyItem(at: source, to: schedulerFile)
-        } else {
-            try Data(RandomModelFolder.schedulerConfig.utf8).write(to: schedulerFile)
-        }
+        try pretrained.schedulerConfigurationFile().write(to: scheduler.appendingPathComponent("scheduler_config.json"))
         let index = pretrained.url.appendingPathComponent("model_index.json")
         if pretrained.layout == .diffusers, fm.fileExists(atPath: index.path) {
             try fm.copyItem(at: index, to: staging.appendingPathComponent("model_index.json"))

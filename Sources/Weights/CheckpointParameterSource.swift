@@ -43,6 +43,15 @@ public final class CheckpointParameterSource: ParameterSource, @unchecked Sendab
     /// Number of keys available to this component.
     public var keyCount: Int { locations.count }
 
+    /// Every diffusers key available to this component, sorted.
+    public var keys: [String] { locations.keys.sorted() }
+
+    /// The tensor stored under a diffusers `key`, in its stored shape (not marked as used).
+    public func storedTensor(_ key: String) throws -> Tensor {
+        guard let location = locations[key] else { throw ModelLoadingError.missingTensor(file: firstArchivePath, key: key) }
+        return try location.archive.tensor(location.name)
+    }
+
     /// The shape stored under a diffusers `key`, if the checkpoint has it.
     public func storedShape(_ key: String) -> [Int]? {
         locations[key].flatMap { $0.archive.shape(of: $0.name) }

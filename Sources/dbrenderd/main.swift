@@ -91,6 +91,13 @@ struct DBRenderD: ParsableCommand {
         do { pipeline = try StableDiffusionPipeline(checkpoint: checkpoint) } catch {
             throw ValidationError("cannot load model \(url.path): \(error)")
         }
+        if checkpoint.schedulerConfigurationSource == .stableDiffusion1Default || checkpoint.tokenizerSource == .stableDiffusion1Default {
+            // Not a problem for SD 1.x single files (this is what diffusers' from_single_file does),
+            // but said once, so that a wrong schedule is never silent.
+            logger.info("the model carries no scheduler config and/or tokenizer: SD 1.x's stand in", metadata: [
+                "scheduler_config": "\(checkpoint.schedulerConfigurationSource.rawValue)", "tokenizer": "\(checkpoint.tokenizerSource.rawValue)",
+            ])
+        }
         let unused = ModelComponent.allCases.reduce(0) { $0 + checkpoint.source($1).unusedKeys.count }
         if unused > 0 { logger.info("unused tensors in the checkpoint", metadata: ["count": "\(unused)"]) }
         // The hash reads every byte once; the first render would page the weights in anyway, and the
@@ -110,7 +117,8 @@ struct DBRenderD: ParsableCommand {
         return (pipeline, RenderEngine.ModelDescription(
             path: url.path, layout: checkpoint.layout.rawValue, nativeSize: pipeline.nativeSize,
             textEncoderLayers: pipeline.text.encoder.layers.count, loadSeconds: Date().timeIntervalSince(start),
-            sha256: sha256))
+            sha256: sha256, schedulerConfigSource: checkpoint.schedulerConfigurationSource.rawValue,
+            tokenizerSource: checkpoint.tokenizerSource.rawValue))
     }
 
     /// Where model hashes are kept between starts: systemd's CacheDirectory=, else the XDG cache.

@@ -20,6 +20,8 @@ struct DaemonTests {
         #expect(try daemon.request("GET", "/v1/health").status == 200)
         let model = try daemon.request("GET", "/v1/model")
         #expect(model.status == 200 && model.text.contains("\"layout\":\"diffusers\"") && model.text.contains("\"native_size\":64"))
+        // models/tiny carries its own scheduler config and tokenizer (a single file would say "sd1-default").
+        #expect(model.text.contains("\"scheduler_config\":\"model\"") && model.text.contains("\"tokenizer\":\"model\""), "\(model.text)")
         // The model hash is the SHA-256 of the weight files in unet, vae, text_encoder order (coreutils as oracle).
         let sha256 = try Self.sha256sum(["unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
                                           "text_encoder/model.safetensors"].map { "models/tiny/" + $0 })

@@ -40,21 +40,6 @@ private let sd15JSON = """
         #expect(throws: SchedulerError.self) { try SchedulerConfiguration.decode(Data("{ nope".utf8), path: "x.json") }
     }
 
-    @Test func aModelFolderWithoutSchedulerConfigurationGetsStableDiffusion1s() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("no-scheduler-\(UUID())")
-        #expect(try SchedulerConfiguration.forModel(at: folder) == .stableDiffusion1)
-    }
-
-    @Test func aModelFolderConfigurationIsRead() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("model-\(UUID())")
-        let schedulerFolder = folder.appendingPathComponent("scheduler")
-        try FileManager.default.createDirectory(at: schedulerFolder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try Data(#"{"timestep_spacing": "trailing", "num_train_timesteps": 1000}"#.utf8)
-            .write(to: schedulerFolder.appendingPathComponent("scheduler_config.json"))
-        #expect(try SchedulerConfiguration.forModel(at: folder).timestepSpacing == "trailing")
-    }
-
     /// SD 1.5 folders carry no `timestep_spacing`: PNDM and DDIM default to "leading", the Euler and
     /// DPM family to "linspace" (so their first timestep is 999, not 981 + 1).
     @Test func absentKeysTakeEachSchedulersOwnDefault() throws {

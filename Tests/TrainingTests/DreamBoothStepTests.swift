@@ -20,7 +20,7 @@ struct DreamBoothStepTests {
     func makeStep() throws -> DreamBoothStep {
         let checkpoint = try ModelCheckpoint.open(Self.modelURL)
         let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: true)
-        let noising = try DDPMNoising(configuration: try SchedulerConfiguration.forModel(at: Self.modelURL))
+        let noising = try DDPMNoising(configuration: try ModelCheckpoint.open(Self.modelURL).schedulerConfiguration())
         return DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: true),
                               optimizer: AdamWHyperparameters(), maxGradNorm: 1)
     }
@@ -107,7 +107,7 @@ struct DreamBoothStepTests {
     func makeStep(plainLoss: Bool) throws -> DreamBoothStep {
         let checkpoint = try ModelCheckpoint.open(Self.modelURL)
         let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: true)
-        let noising = try DDPMNoising(configuration: try SchedulerConfiguration.forModel(at: Self.modelURL))
+        let noising = try DDPMNoising(configuration: try ModelCheckpoint.open(Self.modelURL).schedulerConfiguration())
         return DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: !plainLoss),
                               optimizer: AdamWHyperparameters(), maxGradNorm: 1)
     }

@@ -130,6 +130,38 @@ struct DreamBoothTrainerTests {
         }
     }
 
+    @Test("a run from a single-file base trains exactly as from the folder; its model folder carries SD 1.x's scheduler config")
+    func singleFileBase() throws {
+        let tiny = Self.root.appendingPathComponent("models/tiny")
+        let (folderRun, fromFolder) = try setUp { $0.maxTrainSteps = 2 }
+        defer { try? FileManager.default.removeItem(at: folderRun) }
+        try DreamBoothTrainer(configuration: fromFolder).run()
+        let file = folderRun.appendingPathComponent("tiny.safetensors")
+        try SingleFileWriter.write(try ModelCheckpoint.open(tiny), to: file)
+        let (singleRun, fromFile) = try setUp { $0.maxTrainSteps = 2; $0.pretrainedModelNameOrPath = file.path }
+        defer { try? FileManager.default.removeItem(at: singleRun) }
+        try DreamBoothTrainer(configuration: fromFile, singleFileConfigurations: try ModelCheckpoint.open(tiny).configurations).run()
+
+        // Same class images (rendered by the pipeline on SD 1.x's schedule), same noising, same steps.
+        func files(_ folder: String) throws -> [Data] {
+            try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { try Data(contentsOf: URL(fileURLWithPath: folder).appendingPathComponent($0)) }
+        }
+        #expect(try files(fromFile.classDataDir!) == files(fromFolder.classDataDir!), "class images differ")
+        let a = try TrainingLog.read(URL(fileURLWithPath: fromFolder.outputDir).appendingPathComponent("train_log.jsonl"))
+        let b = try TrainingLog.read(URL(fileURLWithPath: fromFile.outputDir).appendingPathComponent("train_log.jsonl"))
+        #expect(a.count == 2 && a.map(\.loss) == b.map(\.loss) && a.map(\.priorLoss) == b.map(\.priorLoss) && a.map(\.gradNorm) == b.map(\.gradNorm))
+        let trained = URL(fileURLWithPath: fromFile.outputDir)
+        #expect(try Data(contentsOf: trained.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
+                == Data(contentsOf: URL(fileURLWithPath: fromFolder.outputDir).appendingPathComponent("unet/diffusion_pytorch_model.safetensors")))
+        // The written folder says which schedule it was trained on: SD 1.x's, not a class default.
+        let written = try Data(contentsOf: trained.appendingPathComponent("scheduler/scheduler_config.json"))
+        #expect(written == Data(RandomModelFolder.schedulerConfig.utf8))
+        let reopened = try ModelCheckpoint.open(trained)
+        #expect(reopened.schedulerConfigurationSource == .model)
+        #expect(try reopened.schedulerConfiguration() == .stableDiffusion1)
+        #expect(reopened.tokenizerSource == .model)
+    }
+
     @Test("resuming from a checkpoint that does not exist names it")
     func missingCheckpoint() throws {
         let (folder, c) = try setUp { $0.resumeFromCheckpoint = "checkpoint-99"; $0.withPriorPreservation = false; $0.classDataDir = nil; $0.classPrompt = nil }

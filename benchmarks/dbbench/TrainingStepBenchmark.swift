@@ -18,7 +18,7 @@ enum TrainingStepBenchmark {
         let checkpoint = try ModelCheckpoint.open(url)
         let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: trainTextEncoder)
         let modelsTime = seconds(since: setupStart)
-        let noising = try DDPMNoising(configuration: try SchedulerConfiguration.forModel(at: url))
+        let noising = try DDPMNoising(configuration: try ModelCheckpoint.open(url).schedulerConfiguration())
         let step = DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: priorPreservation),
                                   optimizer: AdamWHyperparameters(), maxGradNorm: 1)
         step.gradientCheckpointing = checkpointing

@@ -22,18 +22,17 @@ public struct StableDiffusionPipeline: Sendable {
     /// The size the model was trained at (512 for SD 1.5): the default width and height.
     public let nativeSize: Int
 
-    /// Builds the networks from an opened checkpoint. Single files carry no tokenizer or scheduler
-    /// config: the bundled CLIP vocabulary and SD 1.x's scheduler defaults stand in.
+    /// Builds the networks from an opened checkpoint, with its tokenizer and scheduler
+    /// configuration — SD 1.x's where it carries none (single files; see `CheckpointCompanions`).
     public init(checkpoint: ModelCheckpoint) throws {
         let c = checkpoint.configurations
-        let tokenizer = try checkpoint.tokenizerDirectory.map { try CLIPTokenizer(directory: $0) } ?? CLIPTokenizer.standard()
+        let tokenizer = try checkpoint.tokenizer()
         text = TextConditioner(
             tokenizer: tokenizer,
             encoder: try CLIPTextEncoder(configuration: c.textEncoder, parameters: checkpoint.source(.textEncoder)))
         denoiser = Denoiser(unet: try UNet2DCondition(configuration: c.unet, parameters: checkpoint.source(.unet)))
         vae = try AutoencoderKL(configuration: c.vae, parameters: checkpoint.source(.vae))
-        schedulerConfiguration = try checkpoint.schedulerConfigURL.map { try SchedulerConfiguration(contentsOf: $0) }
-            ?? SchedulerConfiguration()
+        schedulerConfiguration = try checkpoint.schedulerConfiguration()
         vaeScaleFactor = c.vae.downsamplingFactor
         nativeSize = c.unet.sampleSize * vaeScaleFactor
     }

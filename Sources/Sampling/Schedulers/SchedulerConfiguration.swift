@@ -5,6 +5,7 @@
 // only what the file says, and each scheduler resolves its own defaults (see `resolved(_:...)`).
 // Keys a scheduler class does not take are ignored by it, as `from_config` ignores them.
 import Foundation
+import Models
 
 /// The values of a diffusers `scheduler_config.json`; `nil` means "absent from the file".
 public struct SchedulerConfiguration: Codable, Equatable, Sendable {
@@ -94,20 +95,14 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
     /// A configuration with every key absent: each scheduler takes its own diffusers defaults.
     public init() {}
 
-    /// What SD 1.x ships in `scheduler/scheduler_config.json` (a PNDMScheduler config): the defaults
-    /// for checkpoints that carry no scheduler configuration (single-file `.safetensors`/`.ckpt`).
+    /// What SD 1.x ships in `scheduler/scheduler_config.json` (a PNDMScheduler config, no
+    /// `timestep_spacing`): the stand-in for checkpoints that carry no scheduler configuration
+    /// (single-file `.safetensors`/`.ckpt`; see `CheckpointCompanions`). Parsed from the same text
+    /// that model folders written by dbrender carry, so the two cannot drift apart.
     public static let stableDiffusion1: SchedulerConfiguration = {
-        var c = SchedulerConfiguration()
-        c.className = "PNDMScheduler"
-        c.numTrainTimesteps = 1000
-        c.betaStart = 0.00085
-        c.betaEnd = 0.012
-        c.betaSchedule = "scaled_linear"
-        c.stepsOffset = 1
-        c.setAlphaToOne = false
-        c.clipSample = false
-        c.skipPrkSteps = true
-        return c
+        do { return try decode(Data(RandomModelFolder.schedulerConfig.utf8), path: "SD 1.x default") } catch {
+            preconditionFailure("the built-in SD 1.x scheduler configuration does not parse: \(error)")
+        }
     }()
 
     /// Parses a `scheduler_config.json`. Python's `json` writes −∞ (DPM-Solver's default
@@ -129,13 +124,6 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
         }
     }
 
-    /// The configuration of a diffusers model folder: `<folder>/scheduler/scheduler_config.json` when
-    /// it exists, else SD 1.x's (`stableDiffusion1`).
-    public static func forModel(at folder: URL) throws(SchedulerError) -> SchedulerConfiguration {
-        let file = folder.appendingPathComponent("scheduler").appendingPathComponent("scheduler_config.json")
-        guard FileManager.default.fileExists(atPath: file.path) else { return .stableDiffusion1 }
-        return try SchedulerConfiguration(contentsOf: file)
-    }
 }
 
 // MARK: Values with a fixed set of choices
