@@ -78,6 +78,28 @@ struct BlockBackwardTests {
         Self.expectParameterGradients(name, arena, prefix: "t")
     }
 
+    @Test("Transformer2D gradients are the same bits at 1, 2 and 3 threads (sums split by fixed rules)")
+    func gradientsIndependentOfThreads() throws {
+        let f = Self.fixture
+        let (model, arena) = try ParameterArena.build(from: Self.source("transformer_conv", prefix: "t")) {
+            try Transformer2D($0, "t", channels: 16, contextChannels: 12, heads: 2, layers: 2, groups: 4, linearProjection: false)
+        }
+        func gradients() -> [[Float]] {
+            arena.zeroGradients()
+            let g = model.forwardWithPullback(f["transformer_conv.x"], context: f["transformer_conv.context"], arena: arena)
+                .1(f["transformer_conv.upstream"])
+            return [g.x.scalars, g.context.scalars] + arena.entries.map { arena.gradient($0.key)!.scalars }
+        }
+        let saved = ThreadPool.shared.threads
+        defer { ThreadPool.shared.configure(threads: saved) }
+        var results: [[[Float]]] = []
+        for threads in [1, 2, 3] {
+            ThreadPool.shared.configure(threads: threads)
+            results.append(gradients())
+        }
+        #expect(results[1] == results[0] && results[2] == results[0])
+    }
+
     /// Finite differences in fp32 through a whole block: the loss sums hundreds of outputs, so its
     /// rounding leaves noise that falls as ε grows, while the normalisations' curvature adds
     /// truncation error that grows with ε. Central differences (truncation O(ε²)) are best near

@@ -124,3 +124,25 @@ struct SingleFileCheckpointTests {
         }
     }
 }
+
+@Suite("Determinism: a render gives the same bytes at any thread count")
+struct RenderDeterminismTests {
+    @Test("the same request renders the same pixels with 1, 2 and 3 threads", arguments: ["euler_a", "dpmpp_2m"])
+    func threadCounts(_ sampler: String) throws {
+        let pipeline = try StableDiffusionPipeline(checkpoint: SingleFileCheckpointTests.folder)
+        var request = RenderRequest(prompt: "a photo of sks dog", seed: 1234)
+        request.sampler = sampler
+        request.steps = 6
+        request.count = 2
+        request.width = 64
+        request.height = 64
+        let saved = ThreadPool.shared.threads
+        defer { ThreadPool.shared.configure(threads: saved) }
+        var renders: [[[UInt8]]] = []
+        for threads in [1, 2, 3] {
+            ThreadPool.shared.configure(threads: threads)
+            renders.append(try pipeline.render(request).map(\.image.pixels))
+        }
+        #expect(renders[1] == renders[0] && renders[2] == renders[0])
+    }
+}
