@@ -1,6 +1,8 @@
 // dbtrain — the offline DreamBooth trainer.
 //   dbtrain --config train.yaml [--resume] [--<setting> value …]   fine-tune (train_dreambooth.py's keys)
 //   dbtrain init --preset sd15|tiny --out DIR --seed N             a randomly initialised model folder
+//   dbtrain make-shapes --out DIR --count N --seed S [--size 64] [--include-held-out]
+//                                                                   a shapes-world image folder (imagefolder layout)
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -14,7 +16,7 @@ struct DBTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbtrain",
         abstract: "DreamBooth fine-tuning for Stable Diffusion 1.x models.",
-        subcommands: [Train.self, Init.self],
+        subcommands: [Train.self, Init.self, MakeShapes.self],
         defaultSubcommand: Train.self)
 }
 
@@ -134,3 +136,46 @@ struct Init: ParsableCommand {
 }
 
 extension RandomModelFolder.Preset: ExpressibleByArgument {}
+
+/// `dbtrain make-shapes --out DIR --count N --seed S [--size 64] [--include-held-out]`
+struct MakeShapes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-shapes",
+        abstract: "Write a shapes-world data set: anti-aliased shapes with captions, in imagefolder layout.",
+        discussion: """
+            Writes DIR/00000.png …, a caption beside each (00000.txt: "a red circle on a blue background") \
+            and DIR/metadata.jsonl ({"file_name", "text"} per image, as diffusers' train_text_to_image.py \
+            reads it). Image i depends only on the seed and i. The training set never shows the \
+            \(ShapesDataset.heldOutCombinations.count) held-out combinations; --include-held-out writes an \
+            evaluation set of only those.
+            """)
+
+    @Option(help: "Folder to write (created if missing; must be empty).")
+    var out: String
+
+    @Option(help: "Number of images.")
+    var count: Int
+
+    @Option(help: "Random seed: the same seed writes the same images.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Image side in pixels (\(ShapesFolder.sizeRange.lowerBound)–\(ShapesFolder.sizeRange.upperBound)).")
+    var size: Int = 64
+
+    @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
+    var includeHeldOut = false
+
+    func run() throws {
+        let start = Date()
+        let url = URL(fileURLWithPath: out)
+        let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training)
+        do {
+            try ShapesFolder.write(dataset, count: count, side: size, to: url)
+        } catch {
+            FileHandle.standardError.write(Data("dbtrain make-shapes: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        print("wrote \(count) images of \(size)x\(size) to \(url.path): \(dataset.split.rawValue) split, " +
+              "\(dataset.combinations.count) combinations, seed \(seed), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+}

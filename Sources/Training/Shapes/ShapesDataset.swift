@@ -1,0 +1,85 @@
+// The shapes-world data set: which combinations a split contains, and the scene of image i.
+//
+// Determinism: image i depends only on (seed, split, i) — never on how many images are made — so a set
+// of 1000 images starts with the set of 100, and any image can be regenerated alone. Two streams of
+// SplitMix64 are derived from the seed:
+//   • the combination: images are dealt in rounds of K (K = the split's number of combinations); round
+//     r = i / K shows every combination once, in the order of a permutation seeded by (seed, split, 0, r).
+//     A set of n·K images therefore holds each combination exactly n times, and any set of ≥ K images
+//     holds each at least once — no combination is starved by chance;
+//   • the layout: size, position and rotation come from a generator seeded by (seed, split, 1, i).
+//
+// Held-out combinations (compositional generalisation: the model sees every part, never the whole):
+// twelve triples that the training split never contains. They are spread so that each shape is held
+// out 3 times, each colour twice as a shape colour and twice as a background, and no (shape, colour),
+// (shape, background) or (colour, background) pair is held out twice — so training still shows every
+// shape in every colour and on every background, and every colour on every other background; only
+// the exact triple is new.
+import ImageIO
+
+/// The combinations of one split and the deterministic scenes of its images.
+public struct ShapesDataset: Sendable {
+    /// Which part of the shapes world a data set draws from.
+    public enum Split: String, Sendable, CaseIterable {
+        /// Every combination except the held-out ones (108 of 120).
+        case training
+        /// Only the held-out combinations (12): an evaluation set of scenes the model never saw whole.
+        case heldOut = "held-out"
+
+        /// Mixed into the seed so that the two splits of one seed are unrelated.
+        var streamTag: Int { self == .training ? 0 : 1 }
+    }
+
+    /// The combinations the training split never contains. Fixed forever: changing it would silently
+    /// change what earlier model cards call "held out".
+    public static let heldOutCombinations: [ShapeCombination] = [
+        ShapeCombination(.circle, .red, on: .blue),
+        ShapeCombination(.square, .green, on: .yellow),
+        ShapeCombination(.triangle, .blue, on: .white),
+        ShapeCombination(.star, .yellow, on: .black),
+        ShapeCombination(.circle, .white, on: .red),
+        ShapeCombination(.square, .black, on: .green),
+        ShapeCombination(.triangle, .red, on: .yellow),
+        ShapeCombination(.star, .green, on: .white),
+        ShapeCombination(.circle, .blue, on: .black),
+        ShapeCombination(.square, .yellow, on: .red),
+        ShapeCombination(.triangle, .white, on: .green),
+        ShapeCombination(.star, .black, on: .blue),
+    ]
+
+    /// The seed every stream is derived from.
+    public let seed: UInt64
+    /// The split drawn from.
+    public let split: Split
+    /// The split's combinations, in `ShapeCombination.all` order (training) or the held-out list's order.
+    public let combinations: [ShapeCombination]
+
+    /// The data set of `split` for `seed`.
+    public init(seed: UInt64, split: Split = .training) {
+        self.seed = seed
+        self.split = split
+        switch split {
+        case .training:
+            let heldOut = Set(Self.heldOutCombinations)
+            combinations = ShapeCombination.all.filter { !heldOut.contains($0) }
+        case .heldOut:
+            combinations = Self.heldOutCombinations
+        }
+    }
+
+    /// The scene of image `index` (≥ 0).
+    public func scene(at index: Int) -> ShapeScene {
+        precondition(index >= 0, "image index \(index)")
+        let k = combinations.count
+        var dealer = SplitMix64(seed: seed, split.streamTag, 0, index / k)
+        let combination = combinations[dealer.permutation(k)[index % k]]
+        var layout = SplitMix64(seed: seed, split.streamTag, 1, index)
+        return ShapeScene.random(combination, using: &layout)
+    }
+
+    /// Image `index` rendered at `side` × `side` pixels, with its caption.
+    public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
+        let scene = scene(at: index)
+        return (ShapeRasterizer.render(scene, side: side), scene.caption)
+    }
+}
