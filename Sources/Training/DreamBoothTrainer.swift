@@ -64,10 +64,12 @@ public final class DreamBoothTrainer {
         }
 
         let tokenizer = try pretrained.tokenizer()
-        let dataset = try DreamBoothDataset(configuration: c, tokenizer: tokenizer, seed: seed)
-        for prompt in [dataset.instancePrompt] + (dataset.classPrompt.map { [$0] } ?? []) where prompt.droppedTokenCount > 0 {
-            report(.promptTruncated(prompt: prompt == dataset.instancePrompt ? c.instancePrompt : c.classPrompt ?? "",
-                                    dropped: prompt.droppedText))
+        // DreamBooth's instance (and class) images and prompts, or captioned images (train_data_dir).
+        let dataset: any TrainingExamples = c.trainDataDir == nil
+            ? try DreamBoothDataset(configuration: c, tokenizer: tokenizer, seed: seed)
+            : try CaptionedImageDataset(configuration: c, tokenizer: tokenizer, seed: seed)
+        for prompt in dataset.prompts where prompt.tokens.droppedTokenCount > 0 {
+            report(.promptTruncated(prompt: prompt.text, dropped: prompt.tokens.droppedText))
         }
         let models = try DreamBoothModels(checkpoint: pretrained, trainTextEncoder: c.trainTextEncoder)
         let schedulerConfiguration = try pretrained.schedulerConfiguration()

@@ -1,5 +1,7 @@
 // The trainer's settings. Keys and defaults are those of diffusers' `train_dreambooth.py`, which
-// DreamBooth users already know, read from a YAML file and overridable on the command line with the
+// DreamBooth users already know — plus, for text-to-image training on captioned images, the data keys
+// of `train_text_to_image.py` (`train_data_dir`, `caption_column`, `random_flip`, `max_train_samples`;
+// with `train_data_dir` the instance keys are not needed), each read from a YAML file and overridable on the command line with the
 // same names (`--max_train_steps 400`, `--with_prior_preservation`). Unknown keys and wrongly typed
 // values are errors that name the key: a typo must not silently train with a default.
 import Foundation
@@ -12,8 +14,17 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Where the trained model folder, checkpoints and logs go. (diffusers' default is
     /// "text-inversion-model", a leftover of another script; ours names what it holds.)
     public var outputDir: String = "dreambooth-model"
+    /// DreamBooth's subject photos and prompt ("" in text-to-image training, which takes `trainDataDir`).
     public var instanceDataDir: String
     public var instancePrompt: String
+    /// Text-to-image training: a folder of images with captions (metadata.jsonl or .txt files).
+    public var trainDataDir: String?
+    /// The metadata.jsonl key of the caption.
+    public var captionColumn = "text"
+    /// Mirror training images left-right at random.
+    public var randomFlip = false
+    /// Use only the first this many examples of `trainDataDir`.
+    public var maxTrainSamples: Int?
     public var classDataDir: String?
     public var classPrompt: String?
     public var withPriorPreservation = false
@@ -62,6 +73,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case pretrainedModelNameOrPath = "pretrained_model_name_or_path", outputDir = "output_dir"
         case instanceDataDir = "instance_data_dir", instancePrompt = "instance_prompt"
+        case trainDataDir = "train_data_dir", captionColumn = "caption_column", randomFlip = "random_flip"
+        case maxTrainSamples = "max_train_samples"
         case classDataDir = "class_data_dir", classPrompt = "class_prompt"
         case withPriorPreservation = "with_prior_preservation", priorLossWeight = "prior_loss_weight"
         case numClassImages = "num_class_images", resolution, centerCrop = "center_crop"
@@ -87,8 +100,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             try c.decodeIfPresent(T.self, forKey: key) ?? fallback
         }
         pretrainedModelNameOrPath = try c.decode(String.self, forKey: .pretrainedModelNameOrPath)
-        instanceDataDir = try c.decode(String.self, forKey: .instanceDataDir)
-        instancePrompt = try c.decode(String.self, forKey: .instancePrompt)
+        trainDataDir = try c.decodeIfPresent(String.self, forKey: .trainDataDir)
+        // DreamBooth needs its two instance keys; text-to-image training has captions instead.
+        instanceDataDir = trainDataDir == nil ? try c.decode(String.self, forKey: .instanceDataDir)
+            : try value(.instanceDataDir, "")
+        instancePrompt = trainDataDir == nil ? try c.decode(String.self, forKey: .instancePrompt)
+            : try value(.instancePrompt, "")
+        captionColumn = try value(.captionColumn, captionColumn)
+        randomFlip = try value(.randomFlip, randomFlip)
+        maxTrainSamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainSamples)
         outputDir = try value(.outputDir, outputDir)
         classDataDir = try c.decodeIfPresent(String.self, forKey: .classDataDir)
         classPrompt = try c.decodeIfPresent(String.self, forKey: .classPrompt)
@@ -268,6 +288,13 @@ extension TrainingConfiguration {
     public func validate() throws {
         func fail(_ key: CodingKeys, _ message: String) -> TrainingConfigurationError {
             TrainingConfigurationError(key: key.rawValue, message)
+        }
+        if trainDataDir != nil {
+            if withPriorPreservation { throw fail(.withPriorPreservation, "is DreamBooth's; text-to-image training (train_data_dir) has none") }
+            if !instanceDataDir.isEmpty { throw fail(.instanceDataDir, "give either instance_data_dir (DreamBooth) or train_data_dir (captioned images), not both") }
+            if let maxTrainSamples, maxTrainSamples < 1 { throw fail(.maxTrainSamples, "must be at least 1 (got \(maxTrainSamples))") }
+        } else if randomFlip {
+            throw fail(.randomFlip, "applies to train_data_dir (train_dreambooth.py has no flip)")
         }
         if withPriorPreservation {
             if classDataDir == nil { throw fail(.classDataDir, "required with with_prior_preservation") }

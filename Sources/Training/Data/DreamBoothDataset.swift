@@ -47,7 +47,7 @@ public struct DreamBoothBatch: Sendable {
 }
 
 /// The instance (and class) images and prompts of a DreamBooth run.
-public struct DreamBoothDataset: Sendable {
+public struct DreamBoothDataset: TrainingExamples {
     /// Instance image files, sorted by name.
     public let instanceFiles: [URL]
     /// Class image files used (the first `min(count, num_class_images)` by name); empty without prior preservation.
@@ -55,6 +55,9 @@ public struct DreamBoothDataset: Sendable {
     public let instancePrompt: TokenizedPrompt
     /// nil without prior preservation.
     public let classPrompt: TokenizedPrompt?
+    /// The prompts as written.
+    public let instancePromptText: String
+    public let classPromptText: String?
     public let transform: TrainingImageTransform
     /// Seeds the epoch order and the random crops.
     public let seed: UInt64
@@ -78,6 +81,8 @@ public struct DreamBoothDataset: Sendable {
         instanceFiles = try ImageFolder.imageFiles(in: instanceDirectory, role: "instance")
         guard !instanceFiles.isEmpty else { throw .noImages(role: "instance", path: instanceDirectory.path) }
         self.instancePrompt = tokenizer.tokenize(instancePrompt)
+        instancePromptText = instancePrompt
+        classPromptText = classDirectory == nil ? nil : classPrompt
         if let classDirectory {
             guard let classPrompt else { throw .missingSetting(key: "class_prompt") }
             let all = try ImageFolder.imageFiles(in: classDirectory, role: "class")
@@ -113,6 +118,11 @@ public struct DreamBoothDataset: Sendable {
     /// Examples per epoch: max(instance images, class images used).
     public var count: Int { max(instanceFiles.count, classFiles.count) }
 
+    /// The instance prompt, and the class prompt with prior preservation.
+    public var prompts: [(text: String, tokens: TokenizedPrompt)] {
+        [(instancePromptText, instancePrompt)] + (classPrompt.map { [(classPromptText ?? "", $0)] } ?? [])
+    }
+
     /// Example `index` as seen in `epoch`: the random crops depend on (seed, epoch, index), never on
     /// the order examples are loaded in.
     public func example(at index: Int, epoch: Int) throws(TrainingDataError) -> DreamBoothExample {
@@ -129,16 +139,13 @@ public struct DreamBoothDataset: Sendable {
 
     /// The order of example indices in `epoch`: a permutation of `0..<count` drawn from (seed, epoch).
     public func epochOrder(_ epoch: Int) -> [Int] {
-        var generator = SplitMix64(seed: seed, 0x0E90C, epoch)
-        return generator.permutation(count)
+        batches(epoch: epoch, batchSize: max(count, 1)).flatMap { $0 }
     }
 
     /// The indices of each batch of `epoch`: `epochOrder` cut into runs of `batchSize`, the last one
     /// shorter when `count` is not a multiple (DataLoader's default drop_last=False).
     public func batches(epoch: Int, batchSize: Int) -> [[Int]] {
-        precondition(batchSize >= 1, "batch size \(batchSize)")
-        let order = epochOrder(epoch)
-        return stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+        seededBatches(seed: seed, epoch: epoch, batchSize: batchSize)
     }
 
     /// The examples `indices` collated as diffusers' `collate_fn` does with prior preservation: all

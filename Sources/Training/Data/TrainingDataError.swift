@@ -14,12 +14,16 @@ public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupportedFormat(path: String, fileExtension: String)
     /// An image file that fails to decode (the ImageIO error names the file and the reason).
     case undecodable(ImageIOError)
-    /// Prior preservation is on but a needed setting is missing (`class_data_dir`, `class_prompt`).
+    /// A needed setting is missing (`class_data_dir`, `class_prompt` with prior preservation; `train_data_dir`).
     case missingSetting(key: String)
     /// A class image could not be written.
     case unwritable(ImageIOError)
     /// The model's scheduler class has no sampler of ours (class images need one; name it explicitly).
     case unsupportedScheduler(className: String, samplers: [String])
+    /// An image of a caption-file folder has no `.txt` caption beside it.
+    case missingCaption(path: String)
+    /// A line of `metadata.jsonl` that cannot be used (`location` is file:line).
+    case malformedMetadata(location: String, reason: String)
 
     public var description: String {
         switch self {
@@ -29,10 +33,13 @@ public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertib
         case let .unsupportedFormat(path, ext):
             "\(path): .\(ext) images are not supported; convert the file to PNG, JPEG or WebP"
         case let .undecodable(error): "\(error)"
-        case let .missingSetting(key): "with_prior_preservation needs \(key)"
+        case let .missingSetting(key):
+            key == "train_data_dir" ? "text-to-image training needs train_data_dir" : "with_prior_preservation needs \(key)"
         case let .unwritable(error): "\(error)"
         case let .unsupportedScheduler(className, samplers):
             "the model's scheduler \(className) has no matching sampler; choose one of \(samplers.joined(separator: ", "))"
+        case let .missingCaption(path): "\(path): missing caption file (each image needs one, or give the folder a metadata.jsonl)"
+        case let .malformedMetadata(location, reason): "\(location): \(reason)"
         }
     }
 }
