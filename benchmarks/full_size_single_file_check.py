@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "Tests", "Fixtures"))
-from make_model_fixtures import ldm_unet_keys, ldm_vae_keys, to_ldm  # noqa: E402 (independent of our key table)
+from make_model_fixtures import ldm_state_dict  # noqa: E402 (diffusers' conversion rules, independent of our key table)
 
 BOUND_DB = 35.0
 SAMPLERS = {"euler": "EulerDiscreteScheduler", "pndm": "PNDMScheduler", "dpmpp_2m": "DPMSolverMultistepScheduler"}
@@ -59,19 +59,9 @@ def write_single_file(folder, path):
     class Config(dict):
         __getattr__ = dict.__getitem__
 
-    ldm = {}
-    modules, inner = ldm_unet_keys(Config(unet_config))
-    for k, v in load_file(os.path.join(folder, "unet", "diffusion_pytorch_model.safetensors")).items():
-        ldm["model.diffusion_model." + to_ldm(k, modules, inner)] = v
-    modules, inner = ldm_vae_keys(Config(vae_config))
-    for k, v in load_file(os.path.join(folder, "vae", "diffusion_pytorch_model.safetensors")).items():
-        new = to_ldm(k, modules, inner)
-        if ".mid.attn_1." in new and v.ndim == 2:
-            v = v[:, :, None, None]
-        ldm["first_stage_model." + new] = v
-    for k, v in load_file(os.path.join(folder, "text_encoder", "model.safetensors")).items():
-        key = k if k.startswith("text_model.") else "text_model." + k
-        ldm["cond_stage_model.transformer." + key] = v
+    ldm = ldm_state_dict(Config(unet_config), load_file(os.path.join(folder, "unet", "diffusion_pytorch_model.safetensors")),
+                         Config(vae_config), load_file(os.path.join(folder, "vae", "diffusion_pytorch_model.safetensors")),
+                         load_file(os.path.join(folder, "text_encoder", "model.safetensors")))
     save_file({k: v.contiguous() for k, v in ldm.items()}, path)
 
 

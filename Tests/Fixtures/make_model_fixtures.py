@@ -213,6 +213,25 @@ def ldm_vae_keys(config):
     return m, inner
 
 
+def ldm_state_dict(unet_config, unet_state, vae_config, vae_state, clip_state):
+    """The three networks' diffusers/transformers state dicts as ONE original-layout (LDM) state dict
+    (configs need block_out_channels, layers_per_block and up_block_types as attributes)."""
+    ldm = {}
+    modules, inner = ldm_unet_keys(unet_config)
+    for k, v in unet_state.items():
+        ldm["model.diffusion_model." + to_ldm(k, modules, inner)] = v
+    modules, inner = ldm_vae_keys(vae_config)
+    for k, v in vae_state.items():
+        new = to_ldm(k, modules, inner)
+        if ".mid.attn_1." in new and v.ndim == 2:
+            v = v[:, :, None, None]  # the original VAE attention uses 1×1 convolutions
+        ldm["first_stage_model." + new] = v
+    for k, v in clip_state.items():
+        # transformers 5 saves without the `text_model.` prefix, SD 1.x folders in the wild with it.
+        ldm["cond_stage_model.transformer." + (k if k.startswith("text_model.") else "text_model." + k)] = v
+    return ldm
+
+
 def make_layouts(unet, vae, clip):
     path = case_dir("tiny_layouts")
     diffusers_dir = os.path.join(path, "diffusers")
@@ -227,18 +246,7 @@ def make_layouts(unet, vae, clip):
     # This folder carries the older `text_model.` prefix; the clip_a case carries none.
     save_weights(clip, os.path.join(diffusers_dir, "text_encoder", "model.safetensors"), prefix="text_model.")
 
-    ldm = {}
-    modules, inner = ldm_unet_keys(unet.config)
-    for k, v in unet.state_dict().items():
-        ldm["model.diffusion_model." + to_ldm(k, modules, inner)] = v
-    modules, inner = ldm_vae_keys(vae.config)
-    for k, v in vae.state_dict().items():
-        new = to_ldm(k, modules, inner)
-        if ".mid.attn_1." in new and v.ndim == 2:
-            v = v[:, :, None, None]  # the original VAE attention uses 1×1 convolutions
-        ldm["first_stage_model." + new] = v
-    for k, v in clip.state_dict().items():
-        ldm["cond_stage_model.transformer.text_model." + k] = v
+    ldm = ldm_state_dict(unet.config, unet.state_dict(), vae.config, vae.state_dict(), clip.state_dict())
     # What real single files also carry, and the loader must skip: EMA copies and scheduler buffers.
     ldm["model_ema.decay"] = torch.tensor(0.9999)
     ldm["alphas_cumprod"] = torch.linspace(0.99, 0.01, 1000)

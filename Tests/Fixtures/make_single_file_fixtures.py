@@ -21,7 +21,7 @@ from transformers import CLIPTextModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_model_fixtures import ldm_unet_keys, ldm_vae_keys, to_ldm  # noqa: E402 (the same LDM key rules)
+from make_model_fixtures import ldm_state_dict  # noqa: E402 (the same LDM key rules)
 from make_pipeline_fixtures import NEGATIVE, PROMPT, SAMPLERS, to_uint8  # noqa: E402
 
 MODEL = os.path.join(HERE, "..", "..", "models", "tiny")
@@ -33,19 +33,7 @@ def write_single_file(path):
     unet = UNet2DConditionModel.from_pretrained(MODEL, subfolder="unet")
     vae = AutoencoderKL.from_pretrained(MODEL, subfolder="vae")
     clip = CLIPTextModel.from_pretrained(MODEL, subfolder="text_encoder")
-    ldm = {}
-    modules, inner = ldm_unet_keys(unet.config)
-    for k, v in unet.state_dict().items():
-        ldm["model.diffusion_model." + to_ldm(k, modules, inner)] = v
-    modules, inner = ldm_vae_keys(vae.config)
-    for k, v in vae.state_dict().items():
-        new = to_ldm(k, modules, inner)
-        if ".mid.attn_1." in new and v.ndim == 2:
-            v = v[:, :, None, None]
-        ldm["first_stage_model." + new] = v
-    for k, v in clip.state_dict().items():
-        key = k if k.startswith("text_model.") else "text_model." + k
-        ldm["cond_stage_model.transformer." + key] = v
+    ldm = ldm_state_dict(unet.config, unet.state_dict(), vae.config, vae.state_dict(), clip.state_dict())
     save_file({k: v.contiguous() for k, v in ldm.items()}, path)
 
 

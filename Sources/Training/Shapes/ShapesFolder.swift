@@ -63,22 +63,13 @@ public enum ShapesFolder {
         "{\"file_name\": \(jsonString(fileName)), \"text\": \(jsonString(text))}"
     }
 
+    /// `value` as a JSON string literal (Foundation's encoder: quotes, backslashes and control
+    /// characters escaped; slashes left alone, as Python's json writes them).
     private static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        // Encoding a String cannot fail.
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 
     /// Creates `directory` if missing; refuses a file, or a directory that holds anything.
