@@ -1,0 +1,37 @@
+// The pipeline follows the VAE's downsampling factor (2^(blocks − 1)) instead of assuming SD's 8:
+// a model whose VAE has three blocks works on 4× smaller latents, and renders diffusers' image
+// (fixture: Tests/Fixtures/make_vae_factor_fixtures.py; bound as in PipelineTests).
+import Foundation
+import ImageIO
+import Testing
+import Sampling
+import Tensor
+import TestSupport
+import Weights
+
+@Suite("Pipeline: the VAE's downsampling factor")
+struct VAEScaleFactorTests {
+    @Test("a 3-block VAE gives 4× latents, the native size follows, and the image equals diffusers'")
+    func factorFour() throws {
+        let fixture = try Fixtures.open("vae_factor_pipeline")
+        let pipeline = try StableDiffusionPipeline.load(Fixtures.modelCase("tiny_vae4"))
+        #expect(pipeline.vaeScaleFactor == 4 && pipeline.nativeSize == 8 * 4, "UNet sample_size 8 × VAE factor 4")
+        let c = fixture["config"].scalars  // steps, guidance, seed
+        var request = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[2]))
+        request.negativePrompt = "blurry, low quality"
+        request.sampler = "euler"
+        request.steps = Int(c[0])
+        request.guidanceScale = c[1]
+        request.width = 64
+        request.height = 64
+        let jobs = try pipeline.makeJobs(for: request)
+        #expect(jobs[0].latents.shape == [1, 4, 16, 16])
+        let image = try pipeline.render(request)[0].image
+        #expect(image.width == 64 && image.height == 64)
+        let ours = image.pixels.map(Float.init), theirs = fixture["euler.image"].scalars
+        let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
+        let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
+        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(ours.count == theirs.count && (psnr >= 40 || maxDelta <= 2), "PSNR \(psnr) dB, max |Δ| \(maxDelta)")
+    }
+}
