@@ -70,4 +70,32 @@ struct VAETrainingTests {
         #expect(end.reconstruction < 0.5 * start.reconstruction, "reconstruction \(start.reconstruction) → \(end.reconstruction)")
         #expect(end.kl.isFinite && end.loss.isFinite)
     }
+
+    @Test("dbtrain train-vae trains the VAE of a model folder on an image folder; the rest of the folder is copied")
+    func trainer() throws {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("train-vae-\(UUID().uuidString.prefix(8))")
+        defer { try? fm.removeItem(at: root) }
+        let data = root.appendingPathComponent("shapes"), out = root.appendingPathComponent("model")
+        try ShapesFolder.write(ShapesDataset(seed: 6), count: 6, side: 64, to: data)
+        let tiny = Fixtures.packageRoot.appendingPathComponent("models/tiny")
+        let run = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tiny.path, "--data", data.path, "--out", out.path,
+                                                     "--resolution", "32", "--steps", "12", "--batch-size", "3", "--seed", "4"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try TrainingLog.read(out.appendingPathComponent("vae_log.jsonl"))
+        #expect(log.map(\.step) == Array(1...12) && log.allSatisfy { $0.loss.isFinite && $0.gradNorm > 0 })
+        #expect(log.last!.loss < log.first!.loss, "loss \(log.first!.loss) → \(log.last!.loss)")
+        // The VAE changed; the UNet, text encoder, tokenizer and scheduler are the model's, byte for byte.
+        let vaeFile = "vae/diffusion_pytorch_model.safetensors"
+        #expect(try Data(contentsOf: out.appendingPathComponent(vaeFile)) != Data(contentsOf: tiny.appendingPathComponent(vaeFile)))
+        for file in ["unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors", "scheduler/scheduler_config.json",
+                     "tokenizer/vocab.json", "model_index.json"] {
+            #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: tiny.appendingPathComponent(file)), "\(file)")
+        }
+        let trained = try ModelCheckpoint.open(out)
+        #expect(trained.configurations == Self.tiny.configurations)
+        // A bad setting is an error that names it.
+        let bad = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tiny.path, "--data", data.path, "--out", out.path, "--steps", "0"])
+        #expect(bad.status != 0 && bad.output.contains("steps: must be at least 1"), "\(bad.output)")
+    }
 }
