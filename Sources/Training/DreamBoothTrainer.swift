@@ -2,7 +2,8 @@
 // preservation (rendered by our own pipeline), the dataset, the optimizer steps with gradient
 // accumulation and the learning-rate schedule, logs (train_log.jsonl and TensorBoard), checkpoints
 // every `checkpointing_steps`, validation renders every `validation_steps`, and finally the trained
-// model folder in `output_dir`.
+// model folder in `output_dir`. With `train_data_dir` the same loop trains text to image on
+// captioned images (train_text_to_image.py's data; see CaptionedImageDataset).
 //
 // Every random draw of optimizer step s, micro-batch m comes from a generator seeded by (seed, s, m),
 // and epoch orders and crops from (seed, epoch): a run resumed from a checkpoint therefore continues
