@@ -82,7 +82,7 @@ let package = Package(
             dependencies: ["RenderClient", "RenderAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "dbtrain",
-            dependencies: ["Tensor", "Weights", "Models", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensor", "Weights", "Models", "Sampling", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSwiftSettings),
 
         // MARK: Fuzz target for the safetensors header parser (see Fuzz/README.md)
