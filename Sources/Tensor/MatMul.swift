@@ -17,7 +17,7 @@ public enum MatMul {
     /// cutting C's columns makes every part pack all of op(A) (m×k), cutting rows all of op(B)
     /// (k×n). Each part is at least `minimumSide` wide (OpenBLAS's kernels want long panels, and
     /// the re-packing costs (parts − 1)·(m or n)·k copies against m·n·k multiply-adds), there are at
-    /// most `maximumParts`, a power of two so that two or four threads share them evenly, and
+    /// most `maximumParts`, aiming at a power of two so that two or four threads share them evenly, and
     /// products under `minimumWork` multiply-adds are not cut (a thread hand-off would cost more).
     public struct Partition: Equatable, Sendable {
         public static let minimumWork = 1 << 22
@@ -26,13 +26,15 @@ public enum MatMul {
 
         /// True when parts are column ranges of C; else row ranges.
         public let alongColumns: Bool
+        /// The side that is cut: n along columns, m along rows.
+        public let side: Int
         public let parts: Int
         /// Columns (or rows) per part, a multiple of 16 except for the last part.
         public let partSize: Int
 
         public init(m: Int, n: Int, k: Int) {
             alongColumns = n >= m
-            let side = alongColumns ? n : m
+            side = alongColumns ? n : m
             var parts = 1
             if m * n * k >= Self.minimumWork {
                 while parts < Self.maximumParts && side / (parts * 2) >= Self.minimumSide { parts *= 2 }
@@ -42,7 +44,7 @@ public enum MatMul {
         }
 
         /// The rows or columns of part `index`.
-        public func range(_ index: Int, side: Int) -> Range<Int> {
+        public func range(_ index: Int) -> Range<Int> {
             index * partSize ..< min(side, (index + 1) * partSize)
         }
     }
@@ -79,13 +81,13 @@ public enum MatMul {
             for part in parts {
                 if partition.alongColumns {
                     // Columns j of C use columns j of op(B): row j of B when it is transposed.
-                    let columns = partition.range(part, side: n)
+                    let columns = partition.range(part)
                     serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, alpha: alpha,
                                a: a, lda: lda, b: b + columns.lowerBound * (transposeB ? ldb : 1), ldb: ldb,
                                beta: beta, c: c + columns.lowerBound, ldc: ldc)
                 } else {
                     // Rows i of C use rows i of op(A): column i of A when it is transposed.
-                    let rows = partition.range(part, side: m)
+                    let rows = partition.range(part)
                     serialGemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
                                a: a + rows.lowerBound * (transposeA ? 1 : lda), lda: lda, b: b, ldb: ldb,
                                beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)

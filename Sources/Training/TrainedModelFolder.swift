@@ -51,8 +51,17 @@ public enum TrainedModelFolder {
             try Data(RandomModelFolder.modelIndex.utf8).write(to: staging.appendingPathComponent("model_index.json"))
         }
 
-        // model_index.json last: a reader that finds it finds complete component folders.
-        for name in ["unet", "text_encoder", "vae", "tokenizer", "scheduler", "model_index.json"] {
+        try install(from: staging, into: directory)
+    }
+
+    /// The entries of a model folder, in the order they are moved into place: model_index.json
+    /// last, so that a reader that finds it finds complete component folders.
+    static let entries = ["unet", "text_encoder", "vae", "tokenizer", "scheduler", "model_index.json"]
+
+    /// Moves each of `entries` present in `staging` into `directory`, replacing what is there.
+    static func install(from staging: URL, into directory: URL) throws {
+        let fm = FileManager.default
+        for name in entries where fm.fileExists(atPath: staging.appendingPathComponent(name).path) {
             let target = directory.appendingPathComponent(name)
             if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
             try fm.moveItem(at: staging.appendingPathComponent(name), to: target)

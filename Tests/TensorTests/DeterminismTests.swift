@@ -57,10 +57,10 @@ struct DeterminismTests {
             let m = 1 + Int(random.uniform() * 5000), n = 1 + Int(random.uniform() * 5000), k = 1 + Int(random.uniform() * 3000)
             let p = MatMul.Partition(m: m, n: n, k: k)
             let side = p.alongColumns ? n : m
-            #expect(p.alongColumns == (n >= m))
+            #expect(p.alongColumns == (n >= m) && p.side == side)
             #expect(p.parts >= 1 && p.parts <= MatMul.Partition.maximumParts)
             #expect(p.parts == 1 || p.partSize % 16 == 0)
-            let ranges = (0..<p.parts).map { p.range($0, side: side) }
+            let ranges = (0..<p.parts).map { p.range($0) }
             #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == side)
             #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && !$1.isEmpty })
             #expect(p == MatMul.Partition(m: m, n: n, k: k))

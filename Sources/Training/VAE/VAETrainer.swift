@@ -107,14 +107,9 @@ public enum VAETrainer {
         defer { try? fm.removeItem(at: staging) }
         try RandomModelFolder.writeComponent("vae", file: "diffusion_pytorch_model.safetensors", tensors: step.parameters.namedValues,
                                              config: ConfigurationFile.encode(configuration), in: staging)
-        let names = ["unet", "text_encoder", "tokenizer", "scheduler", "model_index.json"]
-        for name in names where fm.fileExists(atPath: model.appendingPathComponent(name).path) {
+        for name in TrainedModelFolder.entries where name != "vae" && fm.fileExists(atPath: model.appendingPathComponent(name).path) {
             try fm.copyItem(at: model.appendingPathComponent(name), to: staging.appendingPathComponent(name))
         }
-        for name in ["vae"] + names where fm.fileExists(atPath: staging.appendingPathComponent(name).path) {
-            let target = output.appendingPathComponent(name)
-            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-            try fm.moveItem(at: staging.appendingPathComponent(name), to: target)
-        }
+        try TrainedModelFolder.install(from: staging, into: output)
     }
 }
