@@ -11,11 +11,14 @@ public enum RandomModelFolder {
     public enum Preset: String, CaseIterable, Sendable {
         case sd15
         case tiny
+        /// The shapes-world demo model's architecture (models/shapes).
+        case shapes
 
         public var configurations: ModelConfigurations {
             switch self {
             case .sd15: .sd15
             case .tiny: .tiny
+            case .shapes: .shapes
             }
         }
     }

@@ -25,6 +25,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var randomFlip = false
     /// Use only the first this many examples of `trainDataDir`.
     public var maxTrainSamples: Int?
+    /// Share of captions replaced by the empty prompt (kohya's `caption_dropout_rate`; SD itself was
+    /// trained with 10 %): it teaches the unconditional prediction that classifier-free guidance uses.
+    public var captionDropoutRate = 0.0
     public var classDataDir: String?
     public var classPrompt: String?
     public var withPriorPreservation = false
@@ -74,7 +77,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case pretrainedModelNameOrPath = "pretrained_model_name_or_path", outputDir = "output_dir"
         case instanceDataDir = "instance_data_dir", instancePrompt = "instance_prompt"
         case trainDataDir = "train_data_dir", captionColumn = "caption_column", randomFlip = "random_flip"
-        case maxTrainSamples = "max_train_samples"
+        case maxTrainSamples = "max_train_samples", captionDropoutRate = "caption_dropout_rate"
         case classDataDir = "class_data_dir", classPrompt = "class_prompt"
         case withPriorPreservation = "with_prior_preservation", priorLossWeight = "prior_loss_weight"
         case numClassImages = "num_class_images", resolution, centerCrop = "center_crop"
@@ -109,6 +112,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         captionColumn = try value(.captionColumn, captionColumn)
         randomFlip = try value(.randomFlip, randomFlip)
         maxTrainSamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainSamples)
+        captionDropoutRate = try value(.captionDropoutRate, captionDropoutRate)
         outputDir = try value(.outputDir, outputDir)
         classDataDir = try c.decodeIfPresent(String.self, forKey: .classDataDir)
         classPrompt = try c.decodeIfPresent(String.self, forKey: .classPrompt)
@@ -293,8 +297,11 @@ extension TrainingConfiguration {
             if withPriorPreservation { throw fail(.withPriorPreservation, "is DreamBooth's; text-to-image training (train_data_dir) has none") }
             if !instanceDataDir.isEmpty { throw fail(.instanceDataDir, "give either instance_data_dir (DreamBooth) or train_data_dir (captioned images), not both") }
             if let maxTrainSamples, maxTrainSamples < 1 { throw fail(.maxTrainSamples, "must be at least 1 (got \(maxTrainSamples))") }
+            guard (0...1).contains(captionDropoutRate) else { throw fail(.captionDropoutRate, "must be in [0, 1] (got \(captionDropoutRate))") }
         } else if randomFlip {
             throw fail(.randomFlip, "applies to train_data_dir (train_dreambooth.py has no flip)")
+        } else if captionDropoutRate != 0 {
+            throw fail(.captionDropoutRate, "applies to train_data_dir (DreamBooth's prompts are fixed)")
         }
         if withPriorPreservation {
             if classDataDir == nil { throw fail(.classDataDir, "required with with_prior_preservation") }

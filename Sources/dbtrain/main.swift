@@ -1,10 +1,11 @@
 // dbtrain — the offline DreamBooth trainer.
 //   dbtrain --config train.yaml [--resume] [--<setting> value …]   fine-tune (train_dreambooth.py's keys)
-//   dbtrain init --preset sd15|tiny --out DIR --seed N             a randomly initialised model folder
+//   dbtrain init --preset sd15|tiny|shapes --out DIR --seed N             a randomly initialised model folder
 //   dbtrain make-shapes --out DIR --count N --seed S [--size 64] [--include-held-out]
 //                                                                   a shapes-world image folder (imagefolder layout)
 //   dbtrain train-vae --model DIR --data DIR --out DIR [--steps N …] train a model folder's VAE on images
 //   dbtrain evaluate-shapes --model DIR [--seeds N]                  score a shapes-world model from pixels
+//   dbtrain evaluate-subject --model DIR [--seeds N]                 score the striped-star DreamBooth demo
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -19,7 +20,7 @@ struct DBTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbtrain",
         abstract: "DreamBooth fine-tuning for Stable Diffusion 1.x models.",
-        subcommands: [Train.self, Init.self, MakeShapes.self, TrainVAE.self, EvaluateShapes.self],
+        subcommands: [Train.self, Init.self, MakeShapes.self, TrainVAE.self, EvaluateShapes.self, EvaluateSubject.self],
         defaultSubcommand: Train.self)
 }
 
@@ -107,7 +108,7 @@ final class InterruptFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { set } }
 }
 
-/// `dbtrain init --preset sd15|tiny --out DIR --seed N`
+/// `dbtrain init --preset sd15|tiny|shapes --out DIR --seed N`
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a randomly initialised model folder in diffusers layout.")
@@ -168,9 +169,22 @@ struct MakeShapes: ParsableCommand {
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
 
+    @Flag(help: "Write DreamBooth instance images of the striped star (StripedSubject) instead: PNGs only, no captions.")
+    var subject = false
+
     func run() throws {
         let start = Date()
         let url = URL(fileURLWithPath: out)
+        if subject {
+            do {
+                try StripedSubject.writeInstanceImages(count: count, seed: seed, side: size, to: url)
+            } catch {
+                FileHandle.standardError.write(Data("dbtrain make-shapes: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            print("wrote \(count) instance images of the striped star, \(size)x\(size), to \(url.path) (seed \(seed))")
+            return
+        }
         let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training)
         do {
             try ShapesFolder.write(dataset, count: count, side: size, to: url)
@@ -212,6 +226,8 @@ struct TrainVAE: ParsableCommand {
     var klWeight = 1e-6
     @Option(help: "Random seed (image order, flips, posterior noise).")
     var seed: UInt64 = 0
+    @Option(name: .customLong("scaling-factor"), help: "The VAE's latent scaling factor (default: 1 / std of the trained VAE's latents of the images).")
+    var scalingFactor: Float?
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
@@ -220,6 +236,7 @@ struct TrainVAE: ParsableCommand {
         var settings = VAETrainingSettings(modelDirectory: model, dataDirectory: data, outputDirectory: out)
         settings.resolution = resolution; settings.steps = steps; settings.batchSize = batchSize
         settings.learningRate = learningRate; settings.klWeight = klWeight; settings.seed = seed
+        settings.scalingFactor = scalingFactor
         let interrupt = InterruptFlag()
         do {
             try VAETrainer.run(settings, isCancelled: { interrupt.isSet }) { entry, value in
@@ -227,6 +244,8 @@ struct TrainVAE: ParsableCommand {
                     print(String(format: "step %d/%d  loss %.5f  reconstruction %.5f  kl %.1f  grad norm %.3f",
                                  entry.step, steps, entry.loss, value.reconstruction, value.kl, entry.gradNorm))
                 }
+            } scaled: { factor in
+                print(String(format: "latent scaling factor %.5f", factor))
             }
         } catch {
             FileHandle.standardError.write(Data("dbtrain train-vae: \(error)\n".utf8))
@@ -270,5 +289,36 @@ struct EvaluateShapes: ParsableCommand {
             print(String(format: "%@: %.1f %% match (background %.1f %%, colour %.1f %%, shape %.1f %%), %d renders", name,
                          100 * evaluation.accuracy(of: set), 100 * a.background, 100 * a.color, 100 * a.kind, set.count * seeds))
         }
+    }
+}
+
+/// `dbtrain evaluate-subject --model DIR [--seeds 8] [--token sks]`
+struct EvaluateSubject: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate-subject",
+        abstract: "Score a DreamBooth fine-tune on the striped star: subject fidelity, prompt fidelity, prior preservation.",
+        discussion: """
+            Renders "a <token> star on a red / green / white background" and plain star prompts at fixed seeds \
+            and reads each image with PatternReading (does the figure show the yellow body and the black stripes?).
+            """)
+
+    @Option(help: "The fine-tuned model folder.")
+    var model: String
+    @Option(help: "Seeds per prompt (0, 1, …).")
+    var seeds = 8
+    @Option(help: "The subject's rare token.")
+    var token = "sks"
+    @Option(help: "Sampling steps (DPM-Solver++ 2M).")
+    var steps = 20
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
+        let pipeline = try StableDiffusionPipeline.load(URL(fileURLWithPath: model))
+        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), steps: steps)
+        print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders)",
+                     100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,
+                     100 * e.priorPreservation, e.priorRenders.count))
     }
 }

@@ -113,6 +113,36 @@ struct CaptionedTrainingTests {
         #expect {
             _ = try TrainingConfiguration.load(yaml: "pretrained_model_name_or_path: m\ninstance_data_dir: d\ninstance_prompt: p\nrandom_flip: true\n")
         } throws: { ($0 as? TrainingConfigurationError)?.key == "random_flip" }
+        #expect(try TrainingConfiguration.load(yaml: base + "caption_dropout_rate: 0.1\n").captionDropoutRate == 0.1)
+        #expect { _ = try TrainingConfiguration.load(yaml: base + "caption_dropout_rate: 1.5\n") } throws: {
+            ($0 as? TrainingConfigurationError)?.key == "caption_dropout_rate"
+        }
+        #expect {
+            _ = try TrainingConfiguration.load(yaml: "pretrained_model_name_or_path: m\ninstance_data_dir: d\ninstance_prompt: p\ncaption_dropout_rate: 0.1\n")
+        } throws: { ($0 as? TrainingConfigurationError)?.key == "caption_dropout_rate" }
+    }
+
+    @Test("caption_dropout_rate shows the empty prompt instead, for a fixed share of (epoch, image), images unchanged")
+    func captionDropout() throws {
+        let folder = try shapesFolder(200)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let transform = TrainingImageTransform(resolution: 64, centerCrop: true)
+        let dropping = try CaptionedImageDataset(directory: folder, transform: transform, randomFlip: true, captionDropoutRate: 0.25,
+                                                 tokenizer: tokenizer, seed: 4)
+        let plain = try CaptionedImageDataset(directory: folder, transform: transform, randomFlip: true, tokenizer: tokenizer, seed: 4)
+        let empty = tokenizer.tokenize("").ids
+        let all = Array(0..<200)
+        let batch = try dropping.batch(all, epoch: 1), reference = try plain.batch(all, epoch: 1)
+        #expect(batch.pixelValues.scalars == reference.pixelValues.scalars, "the crop and flip draws come first and stay the same")
+        var dropped = 0
+        for i in all {
+            if batch.tokenIDs[i] == empty { dropped += 1 } else { #expect(batch.tokenIDs[i] == plain.captions[i].ids) }
+        }
+        // Binomial(200, ¼): 25…75 holds with probability > 0.9999.
+        #expect((25...75).contains(dropped), "\(dropped) of 200 dropped")
+        #expect(try dropping.batch(all, epoch: 1).tokenIDs == batch.tokenIDs, "fixed for (seed, epoch, image)")
+        #expect(try dropping.batch(all, epoch: 2).tokenIDs != batch.tokenIDs, "another epoch drops others")
+        #expect(try plain.batch(all, epoch: 1).tokenIDs == plain.captions.map(\.ids), "rate 0 drops none")
     }
 
     @Test("a text-to-image run on a shapes folder logs its steps and writes a model folder that renders")

@@ -5,6 +5,7 @@
 import Foundation
 import ImageIO
 import Models
+import Sampling
 import Tensor
 import Testing
 import TestSupport
@@ -92,10 +93,48 @@ struct VAETrainingTests {
                      "tokenizer/vocab.json", "model_index.json"] {
             #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: tiny.appendingPathComponent(file)), "\(file)")
         }
+        // The configuration is the model's but for the latent scaling factor, measured on the images.
         let trained = try ModelCheckpoint.open(out)
-        #expect(trained.configurations == Self.tiny.configurations)
+        var expected = Self.tiny.configurations
+        expected.vae.scalingFactor = trained.configurations.vae.scalingFactor
+        #expect(trained.configurations == expected)
+        let transform = TrainingImageTransform(resolution: 32, centerCrop: true)
+        let images = try ImageFolder.imageFiles(in: data, role: "training").map { file in
+            var unused = SplitMix64(seed: 0)
+            return transform.croppedImage(try DreamBoothDataset.load(file), using: &unused)
+        }
+        let vae = try AutoencoderKL(configuration: trained.configurations.vae, parameters: trained.source(.vae))
+        #expect(trained.configurations.vae.scalingFactor == LatentScale.calibrate(vae, images: images, seed: 4))
         // A bad setting is an error that names it.
         let bad = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tiny.path, "--data", data.path, "--out", out.path, "--steps", "0"])
         #expect(bad.status != 0 && bad.output.contains("steps: must be at least 1"), "\(bad.output)")
+    }
+
+    @Test("the latent scaling factor makes the posterior samples' standard deviation 1 (two-pass check)")
+    func latentScale() throws {
+        let vae = try AutoencoderKL(configuration: Self.tiny.configurations.vae, parameters: Self.tiny.source(.vae))
+        let dataset = ShapesDataset(seed: 9)
+        let images = (0..<20).map { dataset.example(at: $0, side: 32).image }
+        // batchSize 8: three batches, the last one short.
+        let factor = LatentScale.calibrate(vae, images: images, seed: 7, batchSize: 8)
+        #expect(factor == LatentScale.calibrate(vae, images: images, seed: 7, batchSize: 8), "deterministic")
+        var samples: [Double] = []
+        for start in stride(from: 0, to: 20, by: 8) {
+            let rows = Array(images[start..<min(start + 8, 20)])
+            let batch = Tensor(uninitialized: [rows.count, 3, 32, 32])
+            for (i, image) in rows.enumerated() { batch[i].assign(ImageTensor.normalized(image)) }
+            let (mean, logVariance) = vae.encode(batch)
+            var noise = TorchGenerator(seed: 7 + UInt64(start))
+            let epsilon = noise.randn(mean.shape)
+            for i in 0..<mean.count {
+                samples.append(Double(mean.scalars[i]) + exp(0.5 * Double(logVariance.scalars[i])) * Double(epsilon.scalars[i]))
+            }
+        }
+        let average = samples.reduce(0, +) / Double(samples.count)
+        let std = (samples.map { ($0 - average) * ($0 - average) }.reduce(0, +) / Double(samples.count)).squareRoot()
+        #expect(abs(Double(factor) * std - 1) < 1e-4, "factor \(factor), std \(std)")
+        // A limit uses only the first images.
+        #expect(LatentScale.calibrate(vae, images: images, seed: 7, limit: 8, batchSize: 8)
+                == LatentScale.calibrate(vae, images: Array(images.prefix(8)), seed: 7, batchSize: 8))
     }
 }

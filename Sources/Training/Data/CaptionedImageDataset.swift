@@ -24,6 +24,10 @@ public struct CaptionedImageDataset: TrainingExamples {
     public let transform: TrainingImageTransform
     /// `random_flip`: mirror each image left-right with probability ½.
     public let randomFlip: Bool
+    /// `caption_dropout_rate`: the chance that an example is shown with the empty prompt instead.
+    public let captionDropoutRate: Double
+    /// The empty prompt, tokenized.
+    let emptyCaption: TokenizedPrompt
     public let seed: UInt64
     public let maxPixels: Int
 
@@ -31,12 +35,15 @@ public struct CaptionedImageDataset: TrainingExamples {
     /// - Parameters:
     ///   - captionColumn: the metadata.jsonl key holding the caption (`caption_column`).
     ///   - maxSamples: `max_train_samples`: use only the first this many examples.
+    ///   - captionDropoutRate: `caption_dropout_rate`.
     /// - Throws: `TrainingDataError` naming the folder, file or line that cannot be used.
     public init(directory: URL, captionColumn: String = "text", maxSamples: Int? = nil, transform: TrainingImageTransform,
-                randomFlip: Bool, tokenizer: CLIPTokenizer, seed: UInt64,
+                randomFlip: Bool, captionDropoutRate: Double = 0, tokenizer: CLIPTokenizer, seed: UInt64,
                 maxPixels: Int = ImageFile.defaultMaxPixels) throws(TrainingDataError) {
         self.transform = transform
         self.randomFlip = randomFlip
+        self.captionDropoutRate = captionDropoutRate
+        emptyCaption = tokenizer.tokenize("")
         self.seed = seed
         self.maxPixels = maxPixels
         var pairs = try Self.captionedFiles(in: directory, captionColumn: captionColumn)
@@ -53,7 +60,7 @@ public struct CaptionedImageDataset: TrainingExamples {
         guard let directory = c.trainDataDir else { throw .missingSetting(key: "train_data_dir") }
         try self.init(directory: URL(fileURLWithPath: directory), captionColumn: c.captionColumn, maxSamples: c.maxTrainSamples,
                       transform: TrainingImageTransform(resolution: c.resolution, centerCrop: c.centerCrop),
-                      randomFlip: c.randomFlip, tokenizer: tokenizer, seed: seed)
+                      randomFlip: c.randomFlip, captionDropoutRate: c.captionDropoutRate, tokenizer: tokenizer, seed: seed)
     }
 
     public var count: Int { files.count }
@@ -68,15 +75,19 @@ public struct CaptionedImageDataset: TrainingExamples {
         precondition(!indices.isEmpty, "an empty batch")
         let side = transform.resolution
         let pixelValues = Tensor(uninitialized: [indices.count, 3, side, side])
+        var tokenIDs: [[Int]] = []
         for (row, index) in indices.enumerated() {
-            // One generator per (epoch, example): the crop, then the flip, whatever the batch holds.
+            // One generator per (epoch, example): the crop, then the flip, then the caption dropout,
+            // whatever the batch holds.
             var generator = SplitMix64(seed: seed, epoch, index, 2)
             var image = transform.croppedImage(try DreamBoothDataset.load(files[index], maxPixels: maxPixels), using: &generator)
             // EXIF orientation 2 is exactly a left-right mirror (PIL's FLIP_LEFT_RIGHT).
             if randomFlip && generator.next() & 1 == 1 { image = EXIFOrientation.topRight.upright(image) }
             pixelValues[row].assign(ImageTensor.normalized(image))
+            let dropped = captionDropoutRate > 0 && generator.unitInterval() < captionDropoutRate
+            tokenIDs.append(dropped ? emptyCaption.ids : captions[index].ids)
         }
-        return DreamBoothBatch(pixelValues: pixelValues, tokenIDs: indices.map { captions[$0].ids }, instanceCount: indices.count)
+        return DreamBoothBatch(pixelValues: pixelValues, tokenIDs: tokenIDs, instanceCount: indices.count)
     }
 
     // MARK: Reading the folder

@@ -45,6 +45,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return Int(product.high)
     }
 
+    /// A uniform double in [0, 1): the top 53 bits of the next draw, so every value is exactly representable.
+    public mutating func unitInterval() -> Double { Double(next() >> 11) * 0x1p-53 }
+
     /// A uniformly random permutation of `0..<count` (Fisher–Yates, from the last position down).
     public mutating func permutation(_ count: Int) -> [Int] {
         var order = Array(0..<count)

@@ -68,8 +68,3 @@ public struct ShapeScene: Sendable, Equatable {
         }))
     }
 }
-
-extension SplitMix64 {
-    /// A uniform double in [0, 1): the top 53 bits of the next draw, so every value is exactly representable.
-    mutating func unitInterval() -> Double { Double(next() >> 11) * 0x1p-53 }
-}

@@ -73,7 +73,7 @@ public enum ShapesFolder {
     }
 
     /// Creates `directory` if missing; refuses a file, or a directory that holds anything.
-    private static func prepare(_ directory: URL) throws(ShapesError) {
+    static func prepare(_ directory: URL) throws(ShapesError) {
         let path = directory.path
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {

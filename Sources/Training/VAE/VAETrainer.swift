@@ -26,6 +26,9 @@ public struct VAETrainingSettings: Sendable, Equatable {
     public var maxGradNorm = 1.0
     public var randomFlip = true
     public var seed: UInt64 = 0
+    /// The `scaling_factor` written with the trained VAE; nil: measured on the training images
+    /// (LatentScale), as a VAE trained from nothing needs.
+    public var scalingFactor: Float?
 
     public init(modelDirectory: String, dataDirectory: String, outputDirectory: String) {
         self.modelDirectory = modelDirectory; self.dataDirectory = dataDirectory; self.outputDirectory = outputDirectory
@@ -40,6 +43,9 @@ public struct VAETrainingSettings: Sendable, Equatable {
         guard learningRate > 0, learningRate.isFinite else { throw fail("learning-rate", "must be a positive number") }
         guard klWeight >= 0, klWeight.isFinite else { throw fail("kl-weight", "must not be negative") }
         guard maxGradNorm > 0 else { throw fail("max-grad-norm", "must be positive") }
+        if let scalingFactor, !(scalingFactor > 0 && scalingFactor.isFinite) {
+            throw fail("scaling-factor", "must be a positive number (got \(scalingFactor))")
+        }
     }
 }
 
@@ -47,11 +53,12 @@ public struct VAETrainingSettings: Sendable, Equatable {
 public enum VAETrainer {
     /// Trains, reporting each step's log entry, and writes `<output>/` (the model folder with the
     /// trained VAE) and `<output>/vae_log.jsonl`. `isCancelled` is polled between steps; a
-    /// cancelled run writes nothing but its log.
+    /// cancelled run writes nothing but its log. `scaled` hears the scaling factor written.
     /// - Returns: the log entries.
     @discardableResult
     public static func run(_ s: VAETrainingSettings, isCancelled: () -> Bool = { false },
-                           report: (TrainingLogEntry, VAELoss.Value) -> Void = { _, _ in }) throws -> [TrainingLogEntry] {
+                           report: (TrainingLogEntry, VAELoss.Value) -> Void = { _, _ in },
+                           scaled: (Float) -> Void = { _ in }) throws -> [TrainingLogEntry] {
         try s.validate()
         let model = URL(fileURLWithPath: s.modelDirectory), output = URL(fileURLWithPath: s.outputDirectory)
         let checkpoint = try ModelCheckpoint.open(model)
@@ -93,7 +100,10 @@ public enum VAETrainer {
             entries.append(entry)
             report(entry, value)
         }
-        try writeModel(from: model, vae: step, configuration: checkpoint.configurations.vae, to: output)
+        var configuration = checkpoint.configurations.vae
+        configuration.scalingFactor = s.scalingFactor ?? LatentScale.calibrate(step.vae, images: images, seed: s.seed)
+        scaled(configuration.scalingFactor)
+        try writeModel(from: model, vae: step, configuration: configuration, to: output)
         return entries
     }
 

@@ -1,0 +1,89 @@
+// The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with black
+// stripes — a thing the base data never shows (every base shape is one flat colour), so that a
+// model that renders stripes on "a sks star" has learnt them from the four instance images alone.
+//
+// Layout: the star is large (circumscribed diameter 60–70 % of the side) so that its stripes, each
+// 0.4 × the circumradius wide (8 px at 64 px), span two latent pixels of the 4× VAE. Stripes are
+// fixed to the star and turn with it; the middle band is yellow, flanked by black bands, so that
+// about 40 % of the star is black. Pixels are integrated like the base renderer's (stratified
+// samples, mixed in linear light), every pixel sampled, since stripe edges cross the interior too.
+import Foundation
+import ImageIO
+
+/// The striped star and how its instance images are drawn.
+public enum StripedSubject {
+    /// The star's colour.
+    public static let bodyColor = ShapeColor.yellow
+    /// The stripes' colour.
+    public static let stripeColor = ShapeColor.black
+    /// The one background of the instance images.
+    public static let instanceBackground = ShapeColor.blue
+    /// Stripe width as a fraction of the circumradius.
+    public static let stripeWidth = 0.4
+    /// Range of the circumscribed circle's diameter, as a fraction of the image side.
+    public static let diameterRange = 0.60...0.70
+
+    /// The scene of instance image `index` for `seed`: size, position and rotation drawn from
+    /// SplitMix64(seed, 0x5B, index), in that order.
+    public static func scene(at index: Int, seed: UInt64) -> ShapeScene {
+        var generator = SplitMix64(seed: seed, 0x5B, index)
+        let diameter = diameterRange.lowerBound + (diameterRange.upperBound - diameterRange.lowerBound) * generator.unitInterval()
+        let radius = diameter / 2
+        let low = radius + ShapeScene.margin, span = 1 - 2 * low
+        let center = SIMD2(low + span * generator.unitInterval(), low + span * generator.unitInterval())
+        let rotation = ShapeKind.star.symmetryPeriod * generator.unitInterval()
+        return ShapeScene(ShapeCombination(.star, bodyColor, on: instanceBackground), center: center,
+                          circumradius: radius, rotation: rotation)
+    }
+
+    /// `scene` drawn with stripes at `side` × `side` pixels.
+    public static func render(_ scene: ShapeScene, side: Int, samplesPerAxis n: Int = 8) -> RGBImage {
+        precondition(side >= 1, "image side \(side)")
+        let outline = scene.outline(side: side)
+        func linear(_ color: ShapeColor) -> SIMD3<Double> {
+            let c = color.rgb
+            return SIMD3(LinearLight.linear(c.red), LinearLight.linear(c.green), LinearLight.linear(c.blue))
+        }
+        let body = linear(bodyColor), stripe = linear(stripeColor), background = linear(scene.combination.background)
+        let center = scene.center * Double(side)
+        let width = stripeWidth * scene.circumradius * Double(side)
+        // The across-stripe axis: the star's own x axis, turned with it.
+        let axis = SIMD2(cos(scene.rotation), sin(scene.rotation))
+        var pixels = [UInt8](repeating: 0, count: side * side * 3)
+        for y in 0..<side {
+            for x in 0..<side {
+                var sum = SIMD3<Double>(repeating: 0)
+                for sy in 0..<n {
+                    for sx in 0..<n {
+                        let p = SIMD2(Double(x) + (Double(sx) + 0.5) / Double(n), Double(y) + (Double(sy) + 0.5) / Double(n))
+                        guard outline.contains(p) else { sum += background; continue }
+                        // Band 0 is centred on the star; odd bands are stripes.
+                        let band = Int((((p - center) * axis).sum() / width + 0.5).rounded(.down))
+                        sum += band % 2 != 0 ? stripe : body
+                    }
+                }
+                let mixed = sum / Double(n * n)
+                let i = (y * side + x) * 3
+                pixels[i] = LinearLight.srgb8(mixed.x); pixels[i + 1] = LinearLight.srgb8(mixed.y); pixels[i + 2] = LinearLight.srgb8(mixed.z)
+            }
+        }
+        return RGBImage(width: side, height: side, pixels: pixels)
+    }
+
+    /// Writes instance images 0 ..< `count` (PNG only: DreamBooth's instance folder has no captions)
+    /// into `directory`, which must be empty or missing.
+    public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, to directory: URL) throws(ShapesError) {
+        guard ShapesFolder.countRange.contains(count) else { throw .invalidCount(count, allowed: ShapesFolder.countRange) }
+        guard ShapesFolder.sizeRange.contains(side) else { throw .invalidSize(side, allowed: ShapesFolder.sizeRange) }
+        try ShapesFolder.prepare(directory)
+        for index in 0..<count {
+            let image = render(scene(at: index, seed: seed), side: side)
+            do {
+                try ImageFile.write(image, to: directory.appendingPathComponent(ShapesFolder.baseName(index: index, count: count) + ".png"),
+                                    format: .png)
+            } catch {
+                throw .unwritable(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+// The DreamBooth demo measured as the paper measures it (issue 10), from pixels (PatternReading):
+//   • subject fidelity: share of "a sks star on a <colour> background" renders that show the stripes;
+//   • prompt fidelity: share of those whose background is the prompt's — backgrounds the instance
+//     images (all blue) never had: red, green, white (not yellow or black, the subject's own colours);
+//   • prior preservation: share of plain star prompts ("a star", "a yellow star on a blue background"
+//     — the instance images' look without the token —, …) whose renders do NOT show the stripes.
+// Fine-tuning without prior preservation lets "star" itself drift towards the subject (language
+// drift); the third figure shows it.
+import Foundation
+import Sampling
+
+public struct SubjectEvaluation: Sendable {
+    /// One render and what was read from it.
+    public struct Render: Sendable {
+        public let prompt: String
+        /// The background the prompt names; nil when it names none.
+        public let background: ShapeColor?
+        public let seed: UInt64
+        public let reading: PatternReading?
+    }
+
+    /// Backgrounds of the subject prompts: none of the instance images' (blue) nor the subject's colours.
+    public static let subjectBackgrounds: [ShapeColor] = [.red, .green, .white]
+    /// The plain-star prompts of the prior-preservation measure, with the background each names.
+    public static let priorPrompts: [(prompt: String, background: ShapeColor?)] = [
+        ("a star", nil),
+        ("a yellow star on a blue background", .blue),
+        ("a yellow star on a red background", .red),
+        ("a black star on a white background", .white),
+        ("a red star on a green background", .green),
+        ("a white star on a blue background", .blue),
+    ]
+
+    /// The subject prompt with `background`.
+    public static func subjectPrompt(token: String, background: ShapeColor) -> String {
+        "a \(token) star on a \(background.rawValue) background"
+    }
+
+    public let subjectRenders: [Render]
+    public let priorRenders: [Render]
+
+    /// Share of subject renders showing the stripes.
+    public var subjectFidelity: Double { share(subjectRenders) { $0.reading?.showsPattern ?? false } }
+    /// Share of subject renders whose background is the prompt's.
+    public var promptFidelity: Double { share(subjectRenders) { render in render.reading.map { $0.background == render.background } ?? false } }
+    /// Share of plain-star renders NOT showing the stripes.
+    public var priorPreservation: Double { share(priorRenders) { !($0.reading?.showsPattern ?? false) } }
+
+    private func share(_ renders: [Render], _ counts: (Render) -> Bool) -> Double {
+        renders.isEmpty ? 0 : Double(renders.filter(counts).count) / Double(renders.count)
+    }
+
+    /// Renders every prompt at every seed (one request per image) and reads the images.
+    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", seeds: [UInt64], size: Int = 64,
+                           steps: Int = 20, sampler: String = "dpmpp_2m", guidance: Double = 7.5) throws -> SubjectEvaluation {
+        func renders(_ prompts: [(prompt: String, background: ShapeColor?)]) throws -> [Render] {
+            var out: [Render] = []
+            for (prompt, background) in prompts {
+                for seed in seeds {
+                    var request = RenderRequest(prompt: prompt, seed: seed)
+                    request.steps = steps
+                    request.sampler = sampler
+                    request.guidanceScale = Float(guidance)
+                    request.width = size
+                    request.height = size
+                    let image = try pipeline.render(request)[0].image
+                    out.append(Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image)))
+                }
+            }
+            return out
+        }
+        let subject = try renders(subjectBackgrounds.map { (subjectPrompt(token: token, background: $0), $0) })
+        return SubjectEvaluation(subjectRenders: subject, priorRenders: try renders(priorPrompts))
+    }
+}
