@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Makes models/shapes from nothing: the shapes-world data set, a random model of the `shapes`
-# architecture, its VAE trained, then the UNet and text encoder trained on the captions, and the
-# result evaluated from pixels. Every stage is seeded, so a rerun gives the same model; a stage whose
+# Makes models/shapes and models/shapes-sks from nothing: the shapes-world data set, a random model
+# of the `shapes` architecture, its VAE trained, then the UNet and text encoder trained on the
+# captions (models/shapes); then DreamBooth on the striped star, with prior preservation
+# (models/shapes-sks) and without (for the comparison), all evaluated from pixels. Every stage is seeded, so a rerun gives the same model; a stage whose
 # output exists is skipped, and the long text-to-image stage resumes from its latest checkpoint —
 # an interrupted run (Ctrl-C, a lost session) continues where it stopped when run again.
 #
-#   scripts/train-shapes.sh [WORK]     (default WORK: .shapes-work; the model goes to models/shapes)
+#   scripts/train-shapes.sh [WORK]     (default WORK: .shapes-work; models go to models/)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=${1:-$root/.shapes-work}
@@ -30,6 +31,32 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
     stamp "text-to-image"
     "$dbtrain" --config "$root/scripts/shapes/text-to-image.yaml" --resume
 }
-stamp "evaluate"
-"$dbtrain" evaluate-shapes --model text-to-image --seeds 2
+# A model folder without the run's checkpoints and logs, moved into place whole.
+install() {
+    rm -rf "$2.partial"
+    mkdir -p "$2.partial"
+    cp -r "$1"/{unet,text_encoder,vae,tokenizer,scheduler,model_index.json} "$2.partial/"
+    rm -rf "$2"
+    mv "$2.partial" "$2"
+}
+[ -f "$root/models/shapes/model_index.json" ] || install text-to-image "$root/models/shapes"
+stamp "evaluate models/shapes"
+"$dbtrain" evaluate-shapes --model "$root/models/shapes" --seeds 4
+
+[ -d subject ] || "$dbtrain" make-shapes --subject --out subject --count 4 --seed 0
+dreambooth="$root/scripts/shapes/dreambooth-sks.yaml"
+[ -f shapes-sks/model_index.json ] || {
+    stamp "dreambooth with prior preservation"
+    "$dbtrain" --config "$dreambooth" --pretrained_model_name_or_path "$root/models/shapes" --resume
+}
+[ -f shapes-sks-no-prior/model_index.json ] || {
+    stamp "dreambooth without prior preservation"
+    "$dbtrain" --config "$dreambooth" --pretrained_model_name_or_path "$root/models/shapes" --resume \
+        --with_prior_preservation false --output_dir shapes-sks-no-prior
+}
+[ -f "$root/models/shapes-sks/model_index.json" ] || install shapes-sks "$root/models/shapes-sks"
+for model in "$root/models/shapes-sks" shapes-sks-no-prior; do
+    stamp "evaluate $model"
+    "$dbtrain" evaluate-subject --model "$model" --seeds 8
+done
 stamp "done"

@@ -79,12 +79,13 @@ public enum RandomModelFolder {
     }
 
     /// Writes `<root>/<name>/config.json` and `<root>/<name>/<file>` (safetensors, diffusers keys).
+    /// Weights are stored as `dtype` (fp32, or halves rounded to nearest even).
     public static func writeComponent(_ name: String, file: String, tensors: [(name: String, tensor: Tensor)],
-                                      config: Data, in root: URL) throws {
+                                      config: Data, in root: URL, dtype: SafetensorsDType = .f32) throws {
         let folder = root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try config.write(to: folder.appendingPathComponent("config.json"))
-        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent(file))
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent(file), dtype: dtype)
     }
 
     /// SD 1.5's scheduler config as its model folders carry it.

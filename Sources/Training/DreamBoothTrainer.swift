@@ -150,7 +150,7 @@ public final class DreamBoothTrainer {
             skip = 0
             epoch += 1
         }
-        try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir)
+        try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir, dtype: c.savedDType ?? .f32)
         report(.finished(outputDir))
     }
 

@@ -13,8 +13,10 @@ import Tensor
 import Weights
 
 public enum TrainedModelFolder {
-    /// Writes the pipeline of `trainer` (trained from `pretrained`) into `directory`.
-    public static func write(_ trainer: DreamBoothStep, pretrained: ModelCheckpoint, to directory: URL) throws {
+    /// Writes the pipeline of `trainer` (trained from `pretrained`) into `directory`, every
+    /// network's weights stored as `dtype`.
+    public static func write(_ trainer: DreamBoothStep, pretrained: ModelCheckpoint, to directory: URL,
+                             dtype: SafetensorsDType = .f32) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let staging = directory.appendingPathComponent(".model.partial-\(getpid())")
@@ -25,15 +27,15 @@ public enum TrainedModelFolder {
         let models = trainer.models
 
         try RandomModelFolder.writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: models.unetParameters.namedValues,
-                           config: ConfigurationFile.encode(c.unet), in: staging)
+                           config: ConfigurationFile.encode(c.unet), in: staging, dtype: dtype)
         let text = try models.textEncoderParameters?.namedValues ?? recorded(pretrained.source(.textEncoder)) {
             _ = try CLIPTextEncoder(configuration: c.textEncoder, parameters: $0)
         }
         try RandomModelFolder.writeComponent("text_encoder", file: "model.safetensors", tensors: text,
-                           config: ConfigurationFile.encode(c.textEncoder), in: staging)
+                           config: ConfigurationFile.encode(c.textEncoder), in: staging, dtype: dtype)
         let vae = try recorded(pretrained.source(.vae)) { _ = try AutoencoderKL(configuration: c.vae, parameters: $0) }
         try RandomModelFolder.writeComponent("vae", file: "diffusion_pytorch_model.safetensors", tensors: vae,
-                           config: ConfigurationFile.encode(c.vae), in: staging)
+                           config: ConfigurationFile.encode(c.vae), in: staging, dtype: dtype)
 
         let tokenizer = staging.appendingPathComponent("tokenizer")
         try fm.createDirectory(at: tokenizer, withIntermediateDirectories: true)

@@ -5,6 +5,7 @@
 // same names (`--max_train_steps 400`, `--with_prior_preservation`). Unknown keys and wrongly typed
 // values are errors that name the key: a typo must not silently train with a default.
 import Foundation
+import Weights
 import Yams
 
 /// What `dbtrain --config train.yaml` trains.
@@ -66,6 +67,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var numValidationImages = 4
     public var validationSteps = 100
     public var loggingDir = "logs"
+    /// How the written model folder stores its weights: "fp32", "fp16" or "bf16" (kohya's
+    /// `save_precision`). Training itself is fp32; checkpoints keep fp32 so that resume is exact.
+    public var savePrecision = "fp32"
 
     public init(pretrainedModelNameOrPath: String, instanceDataDir: String, instancePrompt: String) {
         self.pretrainedModelNameOrPath = pretrainedModelNameOrPath
@@ -91,7 +95,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case snrGamma = "snr_gamma", seed, checkpointingSteps = "checkpointing_steps"
         case checkpointsTotalLimit = "checkpoints_total_limit", resumeFromCheckpoint = "resume_from_checkpoint"
         case validationPrompt = "validation_prompt", numValidationImages = "num_validation_images"
-        case validationSteps = "validation_steps", loggingDir = "logging_dir"
+        case validationSteps = "validation_steps", loggingDir = "logging_dir", savePrecision = "save_precision"
     }
 
     /// Every key the configuration accepts.
@@ -149,6 +153,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         numValidationImages = try value(.numValidationImages, numValidationImages)
         validationSteps = try value(.validationSteps, validationSteps)
         loggingDir = try value(.loggingDir, loggingDir)
+        savePrecision = try value(.savePrecision, savePrecision)
     }
 }
 
@@ -333,6 +338,7 @@ extension TrainingConfiguration {
         guard priorLossWeight >= 0 else { throw fail(.priorLossWeight, "must not be negative") }
         if let snrGamma, !(snrGamma > 0) { throw fail(.snrGamma, "must be positive") }
         if let seed, seed < 0 { throw fail(.seed, "must not be negative") }
+        guard savedDType != nil else { throw fail(.savePrecision, "unknown precision '\(savePrecision)' (one of fp32, fp16, bf16)") }
     }
 
     /// The learning-rate schedule over `totalSteps` optimizer steps.
@@ -343,6 +349,11 @@ extension TrainingConfiguration {
         return LearningRateSchedule(kind: LearningRateSchedule.Kind(rawValue: lrScheduler) ?? .constant,
                                     baseLearningRate: rate, warmupSteps: lrWarmupSteps, totalSteps: totalSteps,
                                     cycles: Double(lrNumCycles), power: lrPower)
+    }
+
+    /// The safetensors dtype of `save_precision`; nil when it names none.
+    public var savedDType: SafetensorsDType? {
+        ["fp32": SafetensorsDType.f32, "fp16": .f16, "bf16": .bf16][savePrecision]
     }
 
     public var adamW: AdamWHyperparameters {

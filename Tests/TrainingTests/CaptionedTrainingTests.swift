@@ -182,4 +182,42 @@ struct CaptionedTrainingTests {
         let after = try ModelCheckpoint.open(output).source(.unet).storedTensor("conv_in.weight").scalars
         #expect(before != after)
     }
+
+    @Test("save_precision: fp16 writes every network in halves: the fp32 run's weights rounded to nearest even")
+    func savePrecision() throws {
+        let data = try shapesFolder(4)
+        defer { try? FileManager.default.removeItem(at: data) }
+        var folders: [URL] = []
+        defer { for folder in folders { try? FileManager.default.removeItem(at: folder) } }
+        for precision in ["fp32", "fp16"] {
+            let output = data.deletingLastPathComponent().appendingPathComponent("\(data.lastPathComponent)-\(precision)")
+            folders.append(output)
+            let c = try TrainingConfiguration.load(yaml: """
+                pretrained_model_name_or_path: \(Self.tiny.path)
+                train_data_dir: \(data.path)
+                output_dir: \(output.path)
+                resolution: 64
+                train_batch_size: 2
+                train_text_encoder: true
+                max_train_steps: 2
+                seed: 5
+                save_precision: \(precision)
+                """)
+            try DreamBoothTrainer(configuration: c).run()
+        }
+        for (component, file) in [("unet", "diffusion_pytorch_model.safetensors"), ("text_encoder", "model.safetensors"),
+                                  ("vae", "diffusion_pytorch_model.safetensors")] {
+            let full = try SafetensorsFile(contentsOf: folders[0].appendingPathComponent("\(component)/\(file)"))
+            let half = try SafetensorsFile(contentsOf: folders[1].appendingPathComponent("\(component)/\(file)"))
+            #expect(Set(full.entries.keys) == Set(half.entries.keys))
+            #expect(half.entries.values.allSatisfy { $0.dtype == .f16 } && full.entries.values.allSatisfy { $0.dtype == .f32 }, "\(component)")
+            for key in full.entries.keys.sorted().prefix(6) {
+                let rounded = try full.tensor(key).scalars.map { Float(Float16($0)) }
+                #expect(try half.tensor(key).scalars == rounded, "\(component) \(key)")
+            }
+        }
+        #expect { _ = try TrainingConfiguration.load(yaml: "pretrained_model_name_or_path: m\ntrain_data_dir: d\nsave_precision: fp8\n") } throws: {
+            ($0 as? TrainingConfigurationError)?.key == "save_precision"
+        }
+    }
 }
