@@ -1,0 +1,54 @@
+// `dbtrain make-shapes`: a shapes-world data set, or the striped star's DreamBooth instance images.
+import ArgumentParser
+import Foundation
+import Training
+
+/// `dbtrain make-shapes --out DIR --count N --seed S [--size 64] [--include-held-out]`
+struct MakeShapes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-shapes",
+        abstract: "Write a shapes-world data set: anti-aliased shapes with captions, in imagefolder layout.",
+        discussion: """
+            Writes DIR/00000.png …, a caption beside each (00000.txt: "a red circle on a blue background") \
+            and DIR/metadata.jsonl ({"file_name", "text"} per image, as diffusers' train_text_to_image.py \
+            reads it). Image i depends only on the seed and i. The training set never shows the \
+            \(ShapesDataset.heldOutCombinations.count) held-out combinations; --include-held-out writes an \
+            evaluation set of only those.
+            """)
+
+    @Option(help: "Folder to write (created if missing; must be empty).")
+    var out: String
+
+    @Option(help: "Number of images.")
+    var count: Int
+
+    @Option(help: "Random seed: the same seed writes the same images.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Image side in pixels (\(ShapesFolder.sizeRange.lowerBound)–\(ShapesFolder.sizeRange.upperBound)).")
+    var size: Int = 64
+
+    @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
+    var includeHeldOut = false
+
+    @Flag(help: "Write DreamBooth instance images of the striped star (StripedSubject) instead: PNGs only, no captions.")
+    var subject = false
+
+    func run() throws {
+        let start = Date()
+        let url = URL(fileURLWithPath: out)
+        if subject {
+            try CommandFailure.reporting("dbtrain make-shapes") {
+                try StripedSubject.writeInstanceImages(count: count, seed: seed, side: size, to: url)
+            }
+            print("wrote \(count) instance images of the striped star, \(size)x\(size), to \(url.path) (seed \(seed))")
+            return
+        }
+        let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training)
+        try CommandFailure.reporting("dbtrain make-shapes") {
+            try ShapesFolder.write(dataset, count: count, side: size, to: url)
+        }
+        print("wrote \(count) images of \(size)x\(size) to \(url.path): \(dataset.split.rawValue) split, " +
+              "\(dataset.combinations.count) combinations, seed \(seed), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+}

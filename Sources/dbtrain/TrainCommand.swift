@@ -1,0 +1,64 @@
+// `dbtrain --config train.yaml`: a DreamBooth or text-to-image run with train_dreambooth.py's keys.
+import ArgumentParser
+import Foundation
+import Tensor
+import Training
+
+/// `dbtrain --config train.yaml [--resume] [--max_train_steps 400 …]`
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a model on 3–5 photos of a subject (DreamBooth).",
+        discussion: """
+            Settings are diffusers' train_dreambooth.py options, in a YAML file; any of them can be given \
+            on the command line too (--max_train_steps 400, --with_prior_preservation). Writes the trained \
+            model folder, checkpoint-<step>/ folders, train_log.jsonl and TensorBoard logs into output_dir.
+            """)
+
+    @Option(help: "YAML file of training settings.")
+    var config: String
+
+    @Flag(help: "Continue from the latest checkpoint in output_dir.")
+    var resume = false
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Argument(parsing: .allUnrecognized, help: "Settings that override the file's: --<setting> <value>.")
+    var overrides: [String] = []
+
+    func run() throws {
+        let configuration: TrainingConfiguration
+        do {
+            configuration = try TrainingConfiguration.load(file: URL(fileURLWithPath: config), overrides: overrides)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
+        let interrupt = InterruptFlag()
+        let trainer = DreamBoothTrainer(configuration: configuration)
+        try CommandFailure.reporting("dbtrain") {
+            try trainer.run(resume: resume, isCancelled: { interrupt.isSet }) { event in Self.print(event) }
+        }
+        try CommandFailure.stopIfInterrupted(interrupt, "dbtrain", "resume with --resume")
+    }
+
+    static func print(_ event: TrainerEvent) {
+        let line: String?
+        switch event {
+        case let .classImages(done, total): line = done == total ? "class images: \(total) written" : nil
+        case let .promptTruncated(prompt, dropped):
+            line = "warning: CLIP reads 75 tokens; dropped from \"\(prompt.prefix(40))…\": \"\(dropped)\""
+        case let .resumed(url, step): line = "resumed from \(url.path) at step \(step)"
+        case let .started(steps, examples, parameters):
+            line = "training \(steps) steps on \(examples) examples (\(parameters) trained parameters)"
+        case let .step(entry, total):
+            line = String(format: "step %d/%d  loss %.5f%@  lr %.3g  grad_norm %.4f  %.1f s",
+                          entry.step, total, entry.loss, entry.priorLoss.map { String(format: "  prior_loss %.5f", $0) } ?? "",
+                          entry.lr, entry.gradNorm, entry.seconds)
+        case let .checkpoint(url): line = "saved \(url.path)"
+        case let .validation(urls): line = "validation images: \(urls.map(\.lastPathComponent).joined(separator: ", "))"
+        case let .finished(url): line = "wrote the trained model to \(url.path)"
+        }
+        if let line { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+}
