@@ -25,19 +25,23 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 [ -f init/model_index.json ] || { stamp "init"; "$dbtrain" init --preset shapes --out init --seed 0; }
 [ -f vae/model_index.json ] || {
     stamp "vae"
-    "$dbtrain" train-vae --model init --data data --out vae --steps 1500 --batch-size 8 --learning-rate 1e-3 --seed 0
+    "$dbtrain" train-vae --model init --data data --out vae --steps 1500 --batch-size 8 --learning-rate 1e-3 --seed 0 --resume
 }
 [ -f text-to-image/model_index.json ] || {
     stamp "text-to-image"
     "$dbtrain" --config "$root/scripts/shapes/text-to-image.yaml" --resume
 }
-# A model folder without the run's checkpoints and logs, moved into place whole.
+# A model folder without the run's checkpoints and logs: each entry copied aside, then moved into
+# place (model_index.json last); the folder's other files (its README.md, the model card) stay.
 install() {
     rm -rf "$2.partial"
-    mkdir -p "$2.partial"
+    mkdir -p "$2.partial" "$2"
     cp -r "$1"/{unet,text_encoder,vae,tokenizer,scheduler,model_index.json} "$2.partial/"
-    rm -rf "$2"
-    mv "$2.partial" "$2"
+    for entry in unet text_encoder vae tokenizer scheduler model_index.json; do
+        rm -rf "${2:?}/$entry"
+        mv "$2.partial/$entry" "$2/$entry"
+    done
+    rmdir "$2.partial"
 }
 [ -f "$root/models/shapes/model_index.json" ] || install text-to-image "$root/models/shapes"
 stamp "evaluate models/shapes"

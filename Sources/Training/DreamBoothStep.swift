@@ -58,7 +58,7 @@ public struct DreamBoothNoise {
 }
 
 /// Runs micro-batches forward and backward, and applies the accumulated gradients.
-public final class DreamBoothStep {
+public final class DreamBoothStep: CheckpointedTraining {
     public let models: DreamBoothModels
     public let noising: DDPMNoising
     public let loss: DreamBoothLoss
@@ -78,10 +78,11 @@ public final class DreamBoothStep {
         for arena in models.arenas { arena.zeroGradients() }
     }
 
-    /// The optimizers' state (one per arena, in `models.arenas` order), for checkpoints.
-    public var optimizerStates: [AdamW] { optimizers }
-    /// The component folder names of the arenas, in `models.arenas` order.
-    public var arenaNames: [String] { models.textEncoderParameters == nil ? ["unet"] : ["unet", "text_encoder"] }
+    /// The trained networks for checkpoints: the UNet, then the text encoder when it trains.
+    public var trainedParts: [(name: String, arena: ParameterArena, optimizer: AdamW)] {
+        let names = models.textEncoderParameters == nil ? ["unet"] : ["unet", "text_encoder"]
+        return zip(names, zip(models.arenas, optimizers)).map { ($0, $1.0, $1.1) }
+    }
 
     /// Forward and backward of one micro-batch; gradients (× `gradientScale`) add into the arenas.
     /// Returns the loss and the prior loss of this micro-batch.

@@ -18,6 +18,12 @@ public struct TrainerState: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case globalStep = "global_step", seed }
 }
 
+/// A training step whose state a checkpoint holds: each trained network's weights and optimizer.
+public protocol CheckpointedTraining: AnyObject {
+    /// The trained networks in a fixed order: file stem (`unet`, `text_encoder`, `vae`), weights, optimizer.
+    var trainedParts: [(name: String, arena: ParameterArena, optimizer: AdamW)] { get }
+}
+
 public enum TrainingCheckpoint {
     /// `checkpoint-<step>`.
     public static func name(step: Int) -> String { "checkpoint-\(step)" }
@@ -36,7 +42,7 @@ public enum TrainingCheckpoint {
 
     /// Writes the state of `step` as `checkpoint-<state.globalStep>` in `outputDir`, first removing
     /// the oldest checkpoints so that at most `totalLimit` remain afterwards.
-    public static func save(_ trainer: DreamBoothStep, state: TrainerState, in outputDir: URL, totalLimit: Int?) throws -> URL {
+    public static func save(_ trainer: some CheckpointedTraining, state: TrainerState, in outputDir: URL, totalLimit: Int?) throws -> URL {
         let fm = FileManager.default
         if let totalLimit {
             let existing = list(in: outputDir)
@@ -47,7 +53,7 @@ public enum TrainingCheckpoint {
         try? fm.removeItem(at: staging)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: staging) }
-        for (name, arena, optimizer) in zip3(trainer.arenaNames, trainer.models.arenas, trainer.optimizerStates) {
+        for (name, arena, optimizer) in trainer.trainedParts {
             try SafetensorsWriter.write(arena.namedValues,
                                         metadata: ["format": "pt"], to: staging.appendingPathComponent("\(name).safetensors"))
             try SafetensorsWriter.write(
@@ -65,8 +71,8 @@ public enum TrainingCheckpoint {
     /// Loads a checkpoint's weights and optimizer state into `trainer` (its `TrainerState` is read
     /// apart, by `state(in:)`, since a run needs its seed before the networks are built).
     /// - Throws: an error naming the file when a tensor is missing or has another shape.
-    public static func restore(_ trainer: DreamBoothStep, from directory: URL) throws {
-        for (name, arena, optimizer) in zip3(trainer.arenaNames, trainer.models.arenas, trainer.optimizerStates) {
+    public static func restore(_ trainer: some CheckpointedTraining, from directory: URL) throws {
+        for (name, arena, optimizer) in trainer.trainedParts {
             let weights = try SafetensorsFile(contentsOf: directory.appendingPathComponent("\(name).safetensors"))
             for entry in arena.entries {
                 guard weights.entries[entry.key] != nil else {
@@ -112,8 +118,4 @@ public enum CheckpointError: Error, CustomStringConvertible {
         case let .notFound(path): "no checkpoint at \(path)"
         }
     }
-}
-
-private func zip3<A, B, C>(_ a: [A], _ b: [B], _ c: [C]) -> [(A, B, C)] {
-    zip(a, zip(b, c)).map { ($0, $1.0, $1.1) }
 }

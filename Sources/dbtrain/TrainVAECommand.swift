@@ -12,7 +12,8 @@ struct TrainVAE: ParsableCommand {
         discussion: """
             For a model made from nothing: `dbtrain init` writes a random model, this trains its autoencoder, \
             and text-to-image training (train_data_dir) then trains the UNet and text encoder in its latents. \
-            Writes the model folder with the trained VAE into --out, and vae_log.jsonl (one line per step).
+            Writes the model folder with the trained VAE into --out, vae_log.jsonl (one line per step) and \
+            checkpoint-<step>/ folders; --resume continues from the latest, ending with the uninterrupted run's weights.
             """)
 
     @Option(help: "The diffusers model folder whose VAE is trained.")
@@ -35,6 +36,10 @@ struct TrainVAE: ParsableCommand {
     var seed: UInt64 = 0
     @Option(name: .customLong("scaling-factor"), help: "The VAE's latent scaling factor (default: 1 / std of the trained VAE's latents of the images).")
     var scalingFactor: Float?
+    @Option(name: .customLong("checkpointing-steps"), help: "Steps between checkpoints (<out>/checkpoint-<step>/).")
+    var checkpointingSteps = 500
+    @Flag(help: "Continue from the latest checkpoint in --out.")
+    var resume = false
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
@@ -44,9 +49,10 @@ struct TrainVAE: ParsableCommand {
         settings.resolution = resolution; settings.steps = steps; settings.batchSize = batchSize
         settings.learningRate = learningRate; settings.klWeight = klWeight; settings.seed = seed
         settings.scalingFactor = scalingFactor
+        settings.checkpointingSteps = checkpointingSteps
         let interrupt = InterruptFlag()
         try CommandFailure.reporting("dbtrain train-vae") {
-            try VAETrainer.run(settings, isCancelled: { interrupt.isSet }) { entry, value in
+            try VAETrainer.run(settings, resume: resume, isCancelled: { interrupt.isSet }) { entry, value in
                 if entry.step == 1 || entry.step % 50 == 0 || entry.step == steps {
                     print(String(format: "step %d/%d  loss %.5f  reconstruction %.5f  kl %.1f  grad norm %.3f",
                                  entry.step, steps, entry.loss, value.reconstruction, value.kl, entry.gradNorm))
@@ -55,7 +61,7 @@ struct TrainVAE: ParsableCommand {
                 print(String(format: "latent scaling factor %.5f", factor))
             }
         }
-        try CommandFailure.stopIfInterrupted(interrupt, "dbtrain train-vae", "nothing written but vae_log.jsonl")
+        try CommandFailure.stopIfInterrupted(interrupt, "dbtrain train-vae", "a checkpoint is saved; resume with --resume")
         print("wrote \(out)")
     }
 }

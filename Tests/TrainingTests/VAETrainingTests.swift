@@ -137,4 +137,37 @@ struct VAETrainingTests {
         #expect(LatentScale.calibrate(vae, images: images, seed: 7, limit: 8, batchSize: 8)
                 == LatentScale.calibrate(vae, images: Array(images.prefix(8)), seed: 7, batchSize: 8))
     }
+
+    @Test("a VAE run interrupted after 4 of 7 steps and resumed ends with the uninterrupted run's weights, bit for bit")
+    func resume() throws {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("vae-resume-\(UUID().uuidString.prefix(8))")
+        defer { try? fm.removeItem(at: root) }
+        let data = root.appendingPathComponent("shapes")
+        try ShapesFolder.write(ShapesDataset(seed: 6), count: 5, side: 64, to: data)
+        func settings(_ name: String) -> VAETrainingSettings {
+            var s = VAETrainingSettings(modelDirectory: Fixtures.packageRoot.appendingPathComponent("models/tiny").path,
+                                        dataDirectory: data.path, outputDirectory: root.appendingPathComponent(name).path)
+            s.resolution = 32; s.steps = 7; s.batchSize = 2; s.seed = 3; s.checkpointingSteps = 3
+            return s
+        }
+        try VAETrainer.run(settings("whole"))
+        var polls = 0
+        // Polled before each step: the fifth poll (before step 5) stops the run after 4 steps.
+        let first = try VAETrainer.run(settings("resumed"), isCancelled: { polls += 1; return polls == 5 })
+        #expect(first.map(\.step) == [1, 2, 3, 4])
+        let resumedFolder = root.appendingPathComponent("resumed")
+        #expect(TrainingCheckpoint.list(in: resumedFolder).map(\.step) == [3, 4])
+        #expect(!fm.fileExists(atPath: resumedFolder.appendingPathComponent("model_index.json").path), "no model before the end")
+        let second = try VAETrainer.run(settings("resumed"), resume: true)
+        #expect(second.map(\.step) == [5, 6, 7])
+        let file = "vae/diffusion_pytorch_model.safetensors"
+        #expect(try Data(contentsOf: root.appendingPathComponent("whole/\(file)")) == Data(contentsOf: resumedFolder.appendingPathComponent(file)))
+        let whole = try TrainingLog.read(root.appendingPathComponent("whole/vae_log.jsonl")).map(\.loss)
+        #expect(try TrainingLog.read(resumedFolder.appendingPathComponent("vae_log.jsonl")).map(\.loss) == whole)
+        // A checkpoint of another seed is not silently continued.
+        var other = settings("resumed")
+        other.seed = 4
+        #expect { try VAETrainer.run(other, resume: true) } throws: { ($0 as? TrainingConfigurationError)?.key == "seed" }
+    }
 }

@@ -4,8 +4,9 @@
 // (captions are ignored: the autoencoder does not see text).
 //
 // Determinism: the images of step s and their flips come from SplitMix64(seed, s), the posterior
-// noise from a torch-compatible generator seeded by (seed, s) — a function of the step alone.
-// Checkpoints and resume are not part of this first slice: a run is short (minutes at 64 px).
+// noise from a torch-compatible generator seeded by (seed, s) — a function of the step alone. So a
+// run resumed from `<out>/checkpoint-<step>/` (the VAE's weights, AdamW's state, the step; the
+// DreamBooth trainer's format) ends with the weights of the uninterrupted run, bit for bit.
 import Foundation
 import ImageIO
 import Models
@@ -29,6 +30,10 @@ public struct VAETrainingSettings: Sendable, Equatable {
     /// The `scaling_factor` written with the trained VAE; nil: measured on the training images
     /// (LatentScale), as a VAE trained from nothing needs.
     public var scalingFactor: Float?
+    /// Steps between checkpoints; an interrupted run also saves one.
+    public var checkpointingSteps = 500
+    /// Checkpoints kept (the oldest are removed).
+    public var checkpointsTotalLimit = 2
 
     public init(modelDirectory: String, dataDirectory: String, outputDirectory: String) {
         self.modelDirectory = modelDirectory; self.dataDirectory = dataDirectory; self.outputDirectory = outputDirectory
@@ -39,6 +44,7 @@ public struct VAETrainingSettings: Sendable, Equatable {
         func fail(_ flag: String, _ message: String) -> TrainingConfigurationError { TrainingConfigurationError(key: flag, message) }
         guard resolution >= 8, resolution % 8 == 0 else { throw fail("resolution", "must be a multiple of 8, at least 8 (got \(resolution))") }
         guard steps >= 1 else { throw fail("steps", "must be at least 1 (got \(steps))") }
+        guard checkpointingSteps >= 1 else { throw fail("checkpointing-steps", "must be at least 1 (got \(checkpointingSteps))") }
         guard batchSize >= 1 else { throw fail("batch-size", "must be at least 1 (got \(batchSize))") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("learning-rate", "must be a positive number") }
         guard klWeight >= 0, klWeight.isFinite else { throw fail("kl-weight", "must not be negative") }
@@ -52,11 +58,12 @@ public struct VAETrainingSettings: Sendable, Equatable {
 /// Runs VAE training and writes the model folder.
 public enum VAETrainer {
     /// Trains, reporting each step's log entry, and writes `<output>/` (the model folder with the
-    /// trained VAE) and `<output>/vae_log.jsonl`. `isCancelled` is polled between steps; a
-    /// cancelled run writes nothing but its log. `scaled` hears the scaling factor written.
-    /// - Returns: the log entries.
+    /// trained VAE), `<output>/vae_log.jsonl` and checkpoints. `isCancelled` is polled between
+    /// steps; a cancelled run saves a checkpoint and stops before writing the model. With `resume`
+    /// the run continues from the latest checkpoint in `<output>`. `scaled` hears the scaling factor written.
+    /// - Returns: the log entries of the steps this call ran.
     @discardableResult
-    public static func run(_ s: VAETrainingSettings, isCancelled: () -> Bool = { false },
+    public static func run(_ s: VAETrainingSettings, resume: Bool = false, isCancelled: () -> Bool = { false },
                            report: (TrainingLogEntry, VAELoss.Value) -> Void = { _, _ in },
                            scaled: (Float) -> Void = { _ in }) throws -> [TrainingLogEntry] {
         try s.validate()
@@ -76,12 +83,28 @@ public enum VAETrainer {
         let step = try VAETrainingStep(checkpoint: checkpoint, loss: VAELoss(klWeight: s.klWeight),
                                        optimizer: AdamWHyperparameters(weightDecay: 0), maxGradNorm: s.maxGradNorm)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let log = try TrainingLog(url: output.appendingPathComponent("vae_log.jsonl"))
+        var firstStep = 0
+        if resume, let latest = TrainingCheckpoint.list(in: output).last {
+            let state = try TrainingCheckpoint.state(in: latest.url)
+            guard state.seed == s.seed else {
+                throw TrainingConfigurationError(key: "seed", "\(latest.url.path) was made with seed \(state.seed), not \(s.seed)")
+            }
+            try TrainingCheckpoint.restore(step, from: latest.url)
+            firstStep = state.globalStep
+        }
+        let log = try TrainingLog(url: output.appendingPathComponent("vae_log.jsonl"), resumingAfter: firstStep)
+        func save(_ done: Int) throws {
+            _ = try TrainingCheckpoint.save(step, state: TrainerState(globalStep: done, seed: s.seed), in: output,
+                                            totalLimit: s.checkpointsTotalLimit)
+        }
         let factor = checkpoint.configurations.vae.downsamplingFactor
         let latentShape = [s.batchSize, checkpoint.configurations.vae.latentChannels, s.resolution / factor, s.resolution / factor]
         var entries: [TrainingLogEntry] = []
-        for index in 0..<s.steps {
-            if isCancelled() { return entries }
+        for index in firstStep..<max(firstStep, s.steps) {
+            if isCancelled() {
+                if index > firstStep { try save(index) }
+                return entries
+            }
             let started = Date()
             var picker = SplitMix64(seed: s.seed, 0x5AE, index)
             let batch = Tensor(uninitialized: [s.batchSize, 3, s.resolution, s.resolution])
@@ -99,6 +122,7 @@ public enum VAETrainer {
             try log.append(entry)
             entries.append(entry)
             report(entry, value)
+            if (index + 1) % s.checkpointingSteps == 0 && index + 1 < s.steps { try save(index + 1) }
         }
         var configuration = checkpoint.configurations.vae
         configuration.scalingFactor = s.scalingFactor ?? LatentScale.calibrate(step.vae, images: images, seed: s.seed)

@@ -7,12 +7,15 @@ import Tensor
 import Weights
 
 /// A VAE on a parameter arena, its optimizer, and the step.
-public final class VAETrainingStep {
+public final class VAETrainingStep: CheckpointedTraining {
     public let vae: AutoencoderKL
     public let parameters: ParameterArena
     public let loss: VAELoss
     public let maxGradNorm: Double
     public let optimizer: AdamW
+
+    /// The one trained network, for checkpoints.
+    public var trainedParts: [(name: String, arena: ParameterArena, optimizer: AdamW)] { [("vae", parameters, optimizer)] }
 
     /// Copies the VAE's weights out of `checkpoint` into an arena.
     public init(checkpoint: ModelCheckpoint, loss: VAELoss, optimizer hyperparameters: AdamWHyperparameters, maxGradNorm: Double) throws {
