@@ -1,6 +1,7 @@
 // `dbtrain evaluate-shapes`: a shapes-world model scored from the pixels of its renders.
 import ArgumentParser
 import Foundation
+import ImageIO
 import Sampling
 import Tensor
 import Training
@@ -20,6 +21,8 @@ struct EvaluateShapes: ParsableCommand {
     var size = 64
     @Option(help: "Sampling steps (DPM-Solver++ 2M).")
     var steps = 20
+    @Option(help: "Also write every render as a PNG into this folder.")
+    var images: String?
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
@@ -29,6 +32,14 @@ struct EvaluateShapes: ParsableCommand {
         let heldOut = Set(ShapesDataset.heldOutCombinations)
         let evaluation = try ShapesEvaluation.run(pipeline, combinations: ShapeCombination.all, seeds: (0..<seeds).map(UInt64.init),
                                                   size: size, steps: steps)
+        if let images {
+            try CommandFailure.reporting("dbtrain evaluate-shapes") {
+                for render in evaluation.renders {
+                    try RenderGallery.write(render.image!, prompt: render.combination.caption, seed: render.seed,
+                                            into: URL(fileURLWithPath: images))
+                }
+            }
+        }
         let trained = Set(ShapeCombination.all).subtracting(heldOut)
         for (name, set) in [("trained combinations", trained), ("held-out combinations", heldOut)] {
             let a = evaluation.attributeAccuracy(of: set)

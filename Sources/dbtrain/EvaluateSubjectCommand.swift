@@ -1,6 +1,7 @@
 // `dbtrain evaluate-subject`: the striped-star DreamBooth demo scored from pixels.
 import ArgumentParser
 import Foundation
+import ImageIO
 import Sampling
 import Tensor
 import Training
@@ -23,6 +24,8 @@ struct EvaluateSubject: ParsableCommand {
     var token = "sks"
     @Option(help: "Sampling steps (DPM-Solver++ 2M).")
     var steps = 20
+    @Option(help: "Also write every render as a PNG into this folder.")
+    var images: String?
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
@@ -30,6 +33,13 @@ struct EvaluateSubject: ParsableCommand {
         ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
         let pipeline = try CommandFailure.reporting("dbtrain evaluate-subject") { try StableDiffusionPipeline.load(URL(fileURLWithPath: model)) }
         let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), steps: steps)
+        if let images {
+            try CommandFailure.reporting("dbtrain evaluate-subject") {
+                for render in e.subjectRenders + e.priorRenders {
+                    try RenderGallery.write(render.image!, prompt: render.prompt, seed: render.seed, into: URL(fileURLWithPath: images))
+                }
+            }
+        }
         print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,
                      100 * e.priorPreservation, e.priorRenders.count))

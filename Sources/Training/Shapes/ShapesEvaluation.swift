@@ -15,6 +15,8 @@ public struct ShapesEvaluation: Sendable {
         public let seed: UInt64
         /// nil when no single clear shape was found.
         public let analysis: ShapeAnalysis?
+        /// The image (kept for galleries and for looking at the failures); nil when not kept.
+        public var image: RGBImage? = nil
         public var matches: Bool { analysis?.matches(combination) ?? false }
     }
 
@@ -49,7 +51,7 @@ public struct ShapesEvaluation: Sendable {
                 request.width = size
                 request.height = size
                 let image = try pipeline.render(request)[0].image
-                renders.append(Render(combination: combination, seed: seed, analysis: ShapeAnalysis.analyse(image)))
+                renders.append(Render(combination: combination, seed: seed, analysis: ShapeAnalysis.analyse(image), image: image))
             }
         }
         return ShapesEvaluation(renders: renders)

@@ -7,6 +7,7 @@
 // Fine-tuning without prior preservation lets "star" itself drift towards the subject (language
 // drift); the third figure shows it.
 import Foundation
+import ImageIO
 import Sampling
 
 public struct SubjectEvaluation: Sendable {
@@ -17,6 +18,8 @@ public struct SubjectEvaluation: Sendable {
         public let background: ShapeColor?
         public let seed: UInt64
         public let reading: PatternReading?
+        /// The image; nil when not kept.
+        public var image: RGBImage? = nil
     }
 
     /// Backgrounds of the subject prompts: none of the instance images' (blue) nor the subject's colours.
@@ -64,7 +67,7 @@ public struct SubjectEvaluation: Sendable {
                     request.width = size
                     request.height = size
                     let image = try pipeline.render(request)[0].image
-                    out.append(Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image)))
+                    out.append(Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image), image: image))
                 }
             }
             return out
