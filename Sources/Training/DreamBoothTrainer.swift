@@ -81,6 +81,7 @@ public final class DreamBoothTrainer {
                                  snrGamma: c.snrGamma, predictionType: noising.predictionType),
             optimizer: c.adamW, maxGradNorm: c.maxGradNorm)
         step.gradientCheckpointing = c.gradientCheckpointing
+        let ema = c.useEma ? ExponentialMovingAverage(following: models.unetParameters, maximumDecay: c.emaDecay) : nil
 
         let batchesPerEpoch = (dataset.count + c.trainBatchSize - 1) / c.trainBatchSize
         let stepsPerEpoch = (batchesPerEpoch + c.gradientAccumulationSteps - 1) / c.gradientAccumulationSteps
@@ -89,7 +90,7 @@ public final class DreamBoothTrainer {
 
         var globalStep = 0
         if let resumeFrom, let resumedState {
-            try TrainingCheckpoint.restore(step, from: resumeFrom)
+            try TrainingCheckpoint.restore(step, ema: ema, from: resumeFrom)
             globalStep = resumedState.globalStep
             report(.resumed(from: resumeFrom, step: globalStep))
         }
@@ -107,7 +108,7 @@ public final class DreamBoothTrainer {
             let batches = dataset.batches(epoch: epoch, batchSize: c.trainBatchSize)
             for (index, indices) in batches.enumerated() where index >= skip {
                 if isCancelled() {
-                    if globalStep > 0 { report(.checkpoint(try save(step, globalStep, seed, outputDir))) }
+                    if globalStep > 0 { report(.checkpoint(try save(step, ema, globalStep, seed, outputDir))) }
                     return
                 }
                 let batch = try dataset.batch(indices, epoch: epoch)
@@ -121,6 +122,7 @@ public final class DreamBoothTrainer {
                 guard micro == c.gradientAccumulationSteps || index == batches.count - 1 else { continue }
                 let rate = schedule.learningRate(atStep: globalStep)
                 let norm = step.applyGradients(learningRate: rate)
+                ema?.update()
                 globalStep += 1
                 let entry = TrainingLogEntry(step: globalStep, loss: lossSum / Double(micro),
                                              priorLoss: dataset.hasPriorPreservation ? priorSum / Double(micro) : nil,
@@ -134,7 +136,7 @@ public final class DreamBoothTrainer {
                 micro = 0; lossSum = 0; priorSum = 0
 
                 if globalStep % c.checkpointingSteps == 0 && globalStep < totalSteps {
-                    report(.checkpoint(try save(step, globalStep, seed, outputDir)))
+                    report(.checkpoint(try save(step, ema, globalStep, seed, outputDir)))
                 }
                 if let prompt = c.validationPrompt, globalStep % c.validationSteps == 0 {
                     let images = try validate(prompt, models: models, tokenizer: tokenizer, scheduler: schedulerConfiguration,
@@ -150,12 +152,14 @@ public final class DreamBoothTrainer {
             skip = 0
             epoch += 1
         }
-        try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir, dtype: c.savedDType ?? .f32)
+        try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir, dtype: c.savedDType ?? .f32,
+                                     unetWeights: ema?.namedValues)
         report(.finished(outputDir))
     }
 
-    private func save(_ step: DreamBoothStep, _ globalStep: Int, _ seed: UInt64, _ outputDir: URL) throws -> URL {
-        try TrainingCheckpoint.save(step, state: TrainerState(globalStep: globalStep, seed: seed), in: outputDir,
+    private func save(_ step: DreamBoothStep, _ ema: ExponentialMovingAverage?, _ globalStep: Int, _ seed: UInt64,
+                      _ outputDir: URL) throws -> URL {
+        try TrainingCheckpoint.save(step, ema: ema, state: TrainerState(globalStep: globalStep, seed: seed), in: outputDir,
                                     totalLimit: configuration.checkpointsTotalLimit)
     }
 

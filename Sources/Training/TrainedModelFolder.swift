@@ -14,9 +14,9 @@ import Weights
 
 public enum TrainedModelFolder {
     /// Writes the pipeline of `trainer` (trained from `pretrained`) into `directory`, every
-    /// network's weights stored as `dtype`.
+    /// network's weights stored as `dtype`; `unetWeights` (the moving average) in place of the UNet's own.
     public static func write(_ trainer: DreamBoothStep, pretrained: ModelCheckpoint, to directory: URL,
-                             dtype: SafetensorsDType = .f32) throws {
+                             dtype: SafetensorsDType = .f32, unetWeights: [(name: String, tensor: Tensor)]? = nil) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let staging = directory.appendingPathComponent(".model.partial-\(getpid())")
@@ -26,7 +26,7 @@ public enum TrainedModelFolder {
         let c = pretrained.configurations
         let models = trainer.models
 
-        try RandomModelFolder.writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: models.unetParameters.namedValues,
+        try RandomModelFolder.writeComponent("unet", file: "diffusion_pytorch_model.safetensors", tensors: unetWeights ?? models.unetParameters.namedValues,
                            config: ConfigurationFile.encode(c.unet), in: staging, dtype: dtype)
         let text = try models.textEncoderParameters?.namedValues ?? recorded(pretrained.source(.textEncoder)) {
             _ = try CLIPTextEncoder(configuration: c.textEncoder, parameters: $0)

@@ -28,6 +28,9 @@ public enum TrainingCheckpoint {
     /// `checkpoint-<step>`.
     public static func name(step: Int) -> String { "checkpoint-\(step)" }
 
+    /// The file of a checkpoint that holds the UNet's moving average (`use_ema`).
+    public static let emaFileName = "unet_ema.safetensors"
+
     /// The file in a checkpoint that holds its `TrainerState`; its presence marks a checkpoint folder.
     public static let stateFileName = "trainer_state.json"
 
@@ -42,7 +45,9 @@ public enum TrainingCheckpoint {
 
     /// Writes the state of `step` as `checkpoint-<state.globalStep>` in `outputDir`, first removing
     /// the oldest checkpoints so that at most `totalLimit` remain afterwards.
-    public static func save(_ trainer: some CheckpointedTraining, state: TrainerState, in outputDir: URL, totalLimit: Int?) throws -> URL {
+    /// With `ema`, its average goes into `unet_ema.safetensors` too.
+    public static func save(_ trainer: some CheckpointedTraining, ema: ExponentialMovingAverage? = nil, state: TrainerState,
+                            in outputDir: URL, totalLimit: Int?) throws -> URL {
         let fm = FileManager.default
         if let totalLimit {
             let existing = list(in: outputDir)
@@ -60,6 +65,10 @@ public enum TrainingCheckpoint {
                 [("exp_avg", optimizer.firstMoment), ("exp_avg_sq", optimizer.secondMoment)],
                 metadata: ["step": "\(optimizer.stepCount)"], to: staging.appendingPathComponent("\(name).optimizer.safetensors"))
         }
+        if let ema {
+            try SafetensorsWriter.write([("shadow", Tensor(storage: ema.shadow, shape: [ema.shadow.count]))],
+                                        metadata: ["updates": "\(ema.updateCount)"], to: staging.appendingPathComponent(emaFileName))
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(state).write(to: staging.appendingPathComponent(stateFileName))
@@ -71,7 +80,22 @@ public enum TrainingCheckpoint {
     /// Loads a checkpoint's weights and optimizer state into `trainer` (its `TrainerState` is read
     /// apart, by `state(in:)`, since a run needs its seed before the networks are built).
     /// - Throws: an error naming the file when a tensor is missing or has another shape.
-    public static func restore(_ trainer: some CheckpointedTraining, from directory: URL) throws {
+    public static func restore(_ trainer: some CheckpointedTraining, ema: ExponentialMovingAverage? = nil, from directory: URL) throws {
+        if let ema {
+            let file = directory.appendingPathComponent(emaFileName)
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                throw CheckpointError.malformed(path: directory.path, reason: "no \(emaFileName) (the run uses use_ema; this checkpoint was saved without)")
+            }
+            let saved = try SafetensorsFile(contentsOf: file)
+            guard let updates = saved.metadata["updates"].flatMap(Int.init) else {
+                throw CheckpointError.malformed(path: file.path, reason: "no update count in its metadata")
+            }
+            let values = try saved.tensor("shadow")
+            guard values.count == ema.shadow.count else {
+                throw CheckpointError.malformed(path: file.path, reason: "an average of \(values.count) values, the UNet has \(ema.shadow.count)")
+            }
+            ema.restore(updateCount: updates, values: values)
+        }
         for (name, arena, optimizer) in trainer.trainedParts {
             let weights = try SafetensorsFile(contentsOf: directory.appendingPathComponent("\(name).safetensors"))
             for entry in arena.entries {

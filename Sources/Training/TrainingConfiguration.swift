@@ -70,6 +70,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// How the written model folder stores its weights: "fp32", "fp16" or "bf16" (kohya's
     /// `save_precision`). Training itself is fp32; checkpoints keep fp32 so that resume is exact.
     public var savePrecision = "fp32"
+    /// Keep an exponential moving average of the UNet and write it as the model (train_text_to_image.py's `use_ema`).
+    public var useEma = false
+    /// The average's largest decay (diffusers' EMAModel default).
+    public var emaDecay = 0.9999
 
     public init(pretrainedModelNameOrPath: String, instanceDataDir: String, instancePrompt: String) {
         self.pretrainedModelNameOrPath = pretrainedModelNameOrPath
@@ -96,6 +100,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case checkpointsTotalLimit = "checkpoints_total_limit", resumeFromCheckpoint = "resume_from_checkpoint"
         case validationPrompt = "validation_prompt", numValidationImages = "num_validation_images"
         case validationSteps = "validation_steps", loggingDir = "logging_dir", savePrecision = "save_precision"
+        case useEma = "use_ema", emaDecay = "ema_decay"
     }
 
     /// Every key the configuration accepts.
@@ -154,6 +159,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         validationSteps = try value(.validationSteps, validationSteps)
         loggingDir = try value(.loggingDir, loggingDir)
         savePrecision = try value(.savePrecision, savePrecision)
+        useEma = try value(.useEma, useEma)
+        emaDecay = try value(.emaDecay, emaDecay)
     }
 }
 
@@ -338,6 +345,7 @@ extension TrainingConfiguration {
         guard priorLossWeight >= 0 else { throw fail(.priorLossWeight, "must not be negative") }
         if let snrGamma, !(snrGamma > 0) { throw fail(.snrGamma, "must be positive") }
         if let seed, seed < 0 { throw fail(.seed, "must not be negative") }
+        guard (0..<1).contains(emaDecay) else { throw fail(.emaDecay, "must be in [0, 1) (got \(emaDecay))") }
         guard savedDType != nil else { throw fail(.savePrecision, "unknown precision '\(savePrecision)' (one of fp32, fp16, bf16)") }
     }
 

@@ -21,6 +21,8 @@ struct EvaluateShapes: ParsableCommand {
     var size = 64
     @Option(help: "Sampling steps (DPM-Solver++ 2M).")
     var steps = 20
+    @Option(help: "Classifier-free guidance scale.")
+    var guidance = 7.5
     @Option(help: "Also write every render as a PNG into this folder.")
     var images: String?
     @Option(help: "Compute threads (default: all cores).")
@@ -31,7 +33,7 @@ struct EvaluateShapes: ParsableCommand {
         let pipeline = try CommandFailure.reporting("dbtrain evaluate-shapes") { try StableDiffusionPipeline.load(URL(fileURLWithPath: model)) }
         let heldOut = Set(ShapesDataset.heldOutCombinations)
         let evaluation = try ShapesEvaluation.run(pipeline, combinations: ShapeCombination.all, seeds: (0..<seeds).map(UInt64.init),
-                                                  size: size, steps: steps)
+                                                  size: size, steps: steps, guidance: guidance)
         if let images {
             try CommandFailure.reporting("dbtrain evaluate-shapes") {
                 for render in evaluation.renders {

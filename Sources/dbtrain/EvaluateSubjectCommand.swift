@@ -24,6 +24,8 @@ struct EvaluateSubject: ParsableCommand {
     var token = "sks"
     @Option(help: "Sampling steps (DPM-Solver++ 2M).")
     var steps = 20
+    @Option(help: "Classifier-free guidance scale.")
+    var guidance = 7.5
     @Option(help: "Also write every render as a PNG into this folder.")
     var images: String?
     @Option(help: "Compute threads (default: all cores).")
@@ -32,7 +34,7 @@ struct EvaluateSubject: ParsableCommand {
     func run() throws {
         ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
         let pipeline = try CommandFailure.reporting("dbtrain evaluate-subject") { try StableDiffusionPipeline.load(URL(fileURLWithPath: model)) }
-        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), steps: steps)
+        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), steps: steps, guidance: guidance)
         if let images {
             try CommandFailure.reporting("dbtrain evaluate-subject") {
                 for render in e.subjectRenders + e.priorRenders {

@@ -101,19 +101,26 @@ struct DreamBoothTrainerTests {
         if case .finished = events.last {} else { Issue.record("no finished event: \(String(describing: events.last))") }
     }
 
-    @Test("a run stopped after two steps and resumed ends with the uninterrupted run's weights, bit for bit")
-    func resumeIsExact() throws {
-        let (straightFolder, straight) = try setUp()
+    @Test("a run stopped after two steps and resumed ends with the uninterrupted run's weights, bit for bit (with use_ema too)",
+          arguments: [false, true])
+    func resumeIsExact(useEma: Bool) throws {
+        var (straightFolder, straight) = try setUp()
         defer { try? FileManager.default.removeItem(at: straightFolder) }
+        straight.useEma = useEma
+        straight.emaDecay = 0.9
         try DreamBoothTrainer(configuration: straight).run()
 
-        let (folder, c) = try setUp()
+        var (folder, c) = try setUp()
         defer { try? FileManager.default.removeItem(at: folder) }
+        c.useEma = useEma
+        c.emaDecay = 0.9
         var steps = 0
         try DreamBoothTrainer(configuration: c).run(isCancelled: { steps >= 2 }, report: { event in
             if case .step = event { steps += 1 }
         })
         #expect(TrainingCheckpoint.list(in: URL(fileURLWithPath: c.outputDir)).last?.step == 2)
+        let emaFile = URL(fileURLWithPath: c.outputDir).appendingPathComponent("checkpoint-2/\(TrainingCheckpoint.emaFileName)")
+        #expect(FileManager.default.fileExists(atPath: emaFile.path) == useEma)
         var resumedFrom: Int?
         try DreamBoothTrainer(configuration: c).run(resume: true, report: { event in
             if case let .resumed(_, step) = event { resumedFrom = step }
