@@ -19,7 +19,9 @@ struct EvaluateShapes: ParsableCommand {
     var seeds = 4
     @Option(help: "Image side in pixels.")
     var size = 64
-    @Option(help: "Sampling steps (DPM-Solver++ 2M).")
+    @Option(help: "Sampler (dbrenderd's names).")
+    var sampler = "dpmpp_2m"
+    @Option(help: "Sampling steps.")
     var steps = 20
     @Option(help: "Classifier-free guidance scale.")
     var guidance = 7.5
@@ -33,7 +35,7 @@ struct EvaluateShapes: ParsableCommand {
         let pipeline = try CommandFailure.reporting("dbtrain evaluate-shapes") { try StableDiffusionPipeline.load(URL(fileURLWithPath: model)) }
         let heldOut = Set(ShapesDataset.heldOutCombinations)
         let evaluation = try ShapesEvaluation.run(pipeline, combinations: ShapeCombination.all, seeds: (0..<seeds).map(UInt64.init),
-                                                  size: size, steps: steps, guidance: guidance)
+                                                  size: size, steps: steps, sampler: sampler, guidance: guidance)
         if let images {
             try CommandFailure.reporting("dbtrain evaluate-shapes") {
                 for render in evaluation.renders {

@@ -22,7 +22,9 @@ struct EvaluateSubject: ParsableCommand {
     var seeds = 8
     @Option(help: "The subject's rare token.")
     var token = "sks"
-    @Option(help: "Sampling steps (DPM-Solver++ 2M).")
+    @Option(help: "Sampler (dbrenderd's names).")
+    var sampler = "dpmpp_2m"
+    @Option(help: "Sampling steps.")
     var steps = 20
     @Option(help: "Classifier-free guidance scale.")
     var guidance = 7.5
@@ -34,7 +36,7 @@ struct EvaluateSubject: ParsableCommand {
     func run() throws {
         ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
         let pipeline = try CommandFailure.reporting("dbtrain evaluate-subject") { try StableDiffusionPipeline.load(URL(fileURLWithPath: model)) }
-        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), steps: steps, guidance: guidance)
+        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), steps: steps, sampler: sampler, guidance: guidance)
         if let images {
             try CommandFailure.reporting("dbtrain evaluate-subject") {
                 for render in e.subjectRenders + e.priorRenders {
