@@ -28,8 +28,12 @@ struct TrainVAE: ParsableCommand {
     var steps = 1000
     @Option(name: .customLong("batch-size"), help: "Images per step.")
     var batchSize = 8
-    @Option(name: .customLong("learning-rate"), help: "AdamW learning rate (constant).")
+    @Option(name: .customLong("learning-rate"), help: "AdamW learning rate (the schedule's peak).")
     var learningRate = 1e-3
+    @Option(name: .customLong("lr-scheduler"), help: "Learning-rate schedule: \(LearningRateSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var lrScheduler = LearningRateSchedule.Kind.constant
+    @Option(name: .customLong("lr-warmup-steps"), help: "Warm-up steps of the schedule.")
+    var lrWarmupSteps = 0
     @Option(name: .customLong("kl-weight"), help: "Weight of the KL term.")
     var klWeight = 1e-6
     @Option(help: "Random seed (image order, flips, posterior noise).")
@@ -49,6 +53,8 @@ struct TrainVAE: ParsableCommand {
         settings.resolution = resolution; settings.steps = steps; settings.batchSize = batchSize
         settings.learningRate = learningRate; settings.klWeight = klWeight; settings.seed = seed
         settings.scalingFactor = scalingFactor
+        settings.lrScheduler = lrScheduler
+        settings.lrWarmupSteps = lrWarmupSteps
         settings.checkpointingSteps = checkpointingSteps
         let interrupt = InterruptFlag()
         try CommandFailure.reporting("dbtrain train-vae") {
@@ -65,3 +71,5 @@ struct TrainVAE: ParsableCommand {
         print("wrote \(out)")
     }
 }
+
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}

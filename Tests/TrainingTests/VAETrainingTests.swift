@@ -138,7 +138,7 @@ struct VAETrainingTests {
                 == LatentScale.calibrate(vae, images: Array(images.prefix(8)), seed: 7, batchSize: 8))
     }
 
-    @Test("a VAE run interrupted after 4 of 7 steps and resumed ends with the uninterrupted run's weights, bit for bit")
+    @Test("a VAE run (cosine schedule) interrupted after 4 of 7 steps and resumed ends with the uninterrupted run's weights, bit for bit")
     func resume() throws {
         let fm = FileManager.default
         let root = fm.temporaryDirectory.appendingPathComponent("vae-resume-\(UUID().uuidString.prefix(8))")
@@ -149,6 +149,7 @@ struct VAETrainingTests {
             var s = VAETrainingSettings(modelDirectory: Fixtures.packageRoot.appendingPathComponent("models/tiny").path,
                                         dataDirectory: data.path, outputDirectory: root.appendingPathComponent(name).path)
             s.resolution = 32; s.steps = 7; s.batchSize = 2; s.seed = 3; s.checkpointingSteps = 3
+            s.lrScheduler = .cosine; s.lrWarmupSteps = 2
             return s
         }
         try VAETrainer.run(settings("whole"))
@@ -165,6 +166,10 @@ struct VAETrainingTests {
         #expect(try Data(contentsOf: root.appendingPathComponent("whole/\(file)")) == Data(contentsOf: resumedFolder.appendingPathComponent(file)))
         let whole = try TrainingLog.read(root.appendingPathComponent("whole/vae_log.jsonl")).map(\.loss)
         #expect(try TrainingLog.read(resumedFolder.appendingPathComponent("vae_log.jsonl")).map(\.loss) == whole)
+        // The rates follow the schedule (warm-up, then cosine towards 0), across the resume too.
+        let schedule = LearningRateSchedule(kind: .cosine, baseLearningRate: 1e-3, warmupSteps: 2, totalSteps: 7)
+        #expect(try TrainingLog.read(resumedFolder.appendingPathComponent("vae_log.jsonl")).map(\.lr)
+                == (0..<7).map { schedule.learningRate(atStep: $0) })
         // A checkpoint of another seed is not silently continued.
         var other = settings("resumed")
         other.seed = 4

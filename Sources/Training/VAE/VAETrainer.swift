@@ -23,6 +23,9 @@ public struct VAETrainingSettings: Sendable, Equatable {
     public var steps = 1000
     public var batchSize = 8
     public var learningRate = 1e-3
+    /// The learning-rate schedule (diffusers' names; "cosine" anneals to 0, which sharpens edges).
+    public var lrScheduler = LearningRateSchedule.Kind.constant
+    public var lrWarmupSteps = 0
     public var klWeight = 1e-6
     public var maxGradNorm = 1.0
     public var randomFlip = true
@@ -47,6 +50,7 @@ public struct VAETrainingSettings: Sendable, Equatable {
         guard checkpointingSteps >= 1 else { throw fail("checkpointing-steps", "must be at least 1 (got \(checkpointingSteps))") }
         guard batchSize >= 1 else { throw fail("batch-size", "must be at least 1 (got \(batchSize))") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("learning-rate", "must be a positive number") }
+        guard lrWarmupSteps >= 0 else { throw fail("lr-warmup-steps", "must not be negative") }
         guard klWeight >= 0, klWeight.isFinite else { throw fail("kl-weight", "must not be negative") }
         guard maxGradNorm > 0 else { throw fail("max-grad-norm", "must be positive") }
         if let scalingFactor, !(scalingFactor > 0 && scalingFactor.isFinite) {
@@ -99,6 +103,8 @@ public enum VAETrainer {
         }
         let factor = checkpoint.configurations.vae.downsamplingFactor
         let latentShape = [s.batchSize, checkpoint.configurations.vae.latentChannels, s.resolution / factor, s.resolution / factor]
+        let schedule = LearningRateSchedule(kind: s.lrScheduler, baseLearningRate: s.learningRate,
+                                            warmupSteps: s.lrWarmupSteps, totalSteps: s.steps)
         var entries: [TrainingLogEntry] = []
         for index in firstStep..<max(firstStep, s.steps) {
             if isCancelled() {
@@ -116,8 +122,9 @@ public enum VAETrainer {
             }
             var noise = TorchGenerator(seed: s.seed &* 0x9E37_79B9 &+ UInt64(index))
             let value = step.accumulate(batch, sample: noise.randn(latentShape))
-            let norm = step.applyGradients(learningRate: s.learningRate)
-            let entry = TrainingLogEntry(step: index + 1, loss: value.loss, priorLoss: nil, lr: s.learningRate,
+            let rate = schedule.learningRate(atStep: index)
+            let norm = step.applyGradients(learningRate: rate)
+            let entry = TrainingLogEntry(step: index + 1, loss: value.loss, priorLoss: nil, lr: rate,
                                          gradNorm: norm, seconds: Date().timeIntervalSince(started))
             try log.append(entry)
             entries.append(entry)
