@@ -13,37 +13,17 @@ struct EvaluateShapes: ParsableCommand {
         abstract: "Render every shapes-world caption at fixed seeds and score the images from their pixels.",
         discussion: "A render matches when its background colour, shape colour and shape kind, as ShapeAnalysis reads them, are the prompt's.")
 
-    @Option(help: "The model folder (or single file) to evaluate.")
-    var model: String
+    @OptionGroup var options: EvaluationOptions
     @Option(help: "Seeds per combination (0, 1, …).")
     var seeds = 4
-    @Option(help: "Image side in pixels.")
-    var size = 64
-    @Option(help: "Sampler (dbrenderd's names).")
-    var sampler = "dpmpp_2m"
-    @Option(help: "Sampling steps.")
-    var steps = 20
-    @Option(help: "Classifier-free guidance scale.")
-    var guidance = 7.5
-    @Option(help: "Also write every render as a PNG into this folder.")
-    var images: String?
-    @Option(help: "Compute threads (default: all cores).")
-    var threads: Int?
 
     func run() throws {
-        ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
-        let pipeline = try CommandFailure.reporting("dbtrain evaluate-shapes") { try StableDiffusionPipeline.load(URL(fileURLWithPath: model)) }
+        let command = "dbtrain evaluate-shapes"
+        let pipeline = try options.pipeline(for: command)
         let heldOut = Set(ShapesDataset.heldOutCombinations)
         let evaluation = try ShapesEvaluation.run(pipeline, combinations: ShapeCombination.all, seeds: (0..<seeds).map(UInt64.init),
-                                                  size: size, steps: steps, sampler: sampler, guidance: guidance)
-        if let images {
-            try CommandFailure.reporting("dbtrain evaluate-shapes") {
-                for render in evaluation.renders {
-                    try RenderGallery.write(render.image!, prompt: render.combination.caption, seed: render.seed,
-                                            into: URL(fileURLWithPath: images))
-                }
-            }
-        }
+                                                  settings: options.settings)
+        try options.save(evaluation.renders.map { ($0.combination.caption, $0.seed, $0.image) }, for: command)
         let trained = Set(ShapeCombination.all).subtracting(heldOut)
         for (name, set) in [("trained combinations", trained), ("held-out combinations", heldOut)] {
             let a = evaluation.attributeAccuracy(of: set)

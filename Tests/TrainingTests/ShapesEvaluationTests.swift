@@ -37,7 +37,7 @@ struct ShapesEvaluationTests {
     func randomModel() throws {
         let pipeline = try StableDiffusionPipeline.load(Fixtures.packageRoot.appendingPathComponent("models/tiny"))
         let combinations = Array(ShapesDataset.heldOutCombinations.prefix(2))
-        let evaluation = try ShapesEvaluation.run(pipeline, combinations: combinations, seeds: [0, 1], size: 64, steps: 4)
+        let evaluation = try ShapesEvaluation.run(pipeline, combinations: combinations, seeds: [0, 1], settings: EvaluationRender(steps: 4))
         #expect(evaluation.renders.count == 4 && evaluation.renders.map(\.combination) == [combinations[0], combinations[0], combinations[1], combinations[1]])
         #expect(evaluation.accuracy() == 0)
     }

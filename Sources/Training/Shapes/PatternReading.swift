@@ -33,11 +33,7 @@ public struct PatternReading: Sendable, Equatable {
         let width = image.width, height = image.height, count = width * height
         let pixels = image.pixels
         func rgb(_ p: Int) -> SIMD3<Double> { SIMD3(Double(pixels[3 * p]), Double(pixels[3 * p + 1]), Double(pixels[3 * p + 2])) }
-        var border: [Int] = []
-        for y in 0..<height {
-            for x in 0..<width where x == 0 || y == 0 || x == width - 1 || y == height - 1 { border.append(y * width + x) }
-        }
-        let backgroundRGB = ShapeAnalysis.median(of: border.map(rgb))
+        let backgroundRGB = ShapeAnalysis.borderMedian(of: image)
         let background = ShapeColor.nearest(red: backgroundRGB.x, green: backgroundRGB.y, blue: backgroundRGB.z).color
         let threshold2 = ShapeAnalysis.shapeThreshold * ShapeAnalysis.shapeThreshold
         let far = (0..<count).map { p -> Bool in

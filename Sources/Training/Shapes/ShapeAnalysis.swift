@@ -85,11 +85,7 @@ public struct ShapeAnalysis: Sendable, Equatable {
         func rgb(_ p: Int) -> SIMD3<Double> { SIMD3(Double(pixels[3 * p]), Double(pixels[3 * p + 1]), Double(pixels[3 * p + 2])) }
 
         // 1. Background from the border.
-        var border: [Int] = []
-        for y in 0..<height {
-            for x in 0..<width where x == 0 || y == 0 || x == width - 1 || y == height - 1 { border.append(y * width + x) }
-        }
-        let backgroundRGB = median(of: border.map(rgb))
+        let backgroundRGB = borderMedian(of: image)
         let (background, backgroundDistance) = ShapeColor.nearest(
             red: backgroundRGB.x, green: backgroundRGB.y, blue: backgroundRGB.z)
 
@@ -163,6 +159,19 @@ public struct ShapeAnalysis: Sendable, Equatable {
         case 5 where !convex && starFill.contains(fill): return .star
         default: return nil
         }
+    }
+
+    /// The per-channel median of the one-pixel border of `image`.
+    static func borderMedian(of image: RGBImage) -> SIMD3<Double> {
+        let width = image.width, height = image.height, pixels = image.pixels
+        var border: [SIMD3<Double>] = []
+        for y in 0..<height {
+            for x in 0..<width where x == 0 || y == 0 || x == width - 1 || y == height - 1 {
+                let p = 3 * (y * width + x)
+                border.append(SIMD3(Double(pixels[p]), Double(pixels[p + 1]), Double(pixels[p + 2])))
+            }
+        }
+        return median(of: border)
     }
 
     /// Per-channel median (the upper one of an even count: a real pixel value, not a mean of two).

@@ -37,20 +37,14 @@ public struct ShapesEvaluation: Sendable {
                 share { $0.analysis?.kind == $0.combination.kind })
     }
 
-    /// Renders every combination's caption at every seed (image i of a request uses seed + i, so
-    /// each (combination, seed) is its own one-image request) and analyses the images.
+    /// Renders every combination's caption at every seed (one single-image request each) and
+    /// analyses the images.
     public static func run(_ pipeline: StableDiffusionPipeline, combinations: [ShapeCombination], seeds: [UInt64],
-                           size: Int, steps: Int = 20, sampler: String = "dpmpp_2m", guidance: Double = 7.5) throws -> ShapesEvaluation {
+                           settings: EvaluationRender = EvaluationRender()) throws -> ShapesEvaluation {
         var renders: [Render] = []
         for combination in combinations {
             for seed in seeds {
-                var request = RenderRequest(prompt: combination.caption, seed: seed)
-                request.steps = steps
-                request.sampler = sampler
-                request.guidanceScale = Float(guidance)
-                request.width = size
-                request.height = size
-                let image = try pipeline.render(request)[0].image
+                let image = try settings.image(pipeline, prompt: combination.caption, seed: seed)
                 renders.append(Render(combination: combination, seed: seed, analysis: ShapeAnalysis.analyse(image), image: image))
             }
         }

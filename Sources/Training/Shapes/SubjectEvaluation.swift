@@ -53,24 +53,16 @@ public struct SubjectEvaluation: Sendable {
         renders.isEmpty ? 0 : Double(renders.filter(counts).count) / Double(renders.count)
     }
 
-    /// Renders every prompt at every seed (one request per image) and reads the images.
-    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", seeds: [UInt64], size: Int = 64,
-                           steps: Int = 20, sampler: String = "dpmpp_2m", guidance: Double = 7.5) throws -> SubjectEvaluation {
+    /// Renders every prompt at every seed (one single-image request each) and reads the images.
+    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", seeds: [UInt64],
+                           settings: EvaluationRender = EvaluationRender()) throws -> SubjectEvaluation {
         func renders(_ prompts: [(prompt: String, background: ShapeColor?)]) throws -> [Render] {
-            var out: [Render] = []
-            for (prompt, background) in prompts {
-                for seed in seeds {
-                    var request = RenderRequest(prompt: prompt, seed: seed)
-                    request.steps = steps
-                    request.sampler = sampler
-                    request.guidanceScale = Float(guidance)
-                    request.width = size
-                    request.height = size
-                    let image = try pipeline.render(request)[0].image
-                    out.append(Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image), image: image))
+            try prompts.flatMap { prompt, background in
+                try seeds.map { seed in
+                    let image = try settings.image(pipeline, prompt: prompt, seed: seed)
+                    return Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image), image: image)
                 }
             }
-            return out
         }
         let subject = try renders(subjectBackgrounds.map { (subjectPrompt(token: token, background: $0), $0) })
         return SubjectEvaluation(subjectRenders: subject, priorRenders: try renders(priorPrompts))
