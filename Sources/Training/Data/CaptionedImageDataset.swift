@@ -83,7 +83,7 @@ public struct CaptionedImageDataset: TrainingExamples {
             var image = transform.croppedImage(try DreamBoothDataset.load(files[index], maxPixels: maxPixels), using: &generator)
             // EXIF orientation 2 is exactly a left-right mirror (PIL's FLIP_LEFT_RIGHT).
             if randomFlip && generator.next() & 1 == 1 { image = EXIFOrientation.topRight.upright(image) }
-            pixelValues[row].assign(ImageTensor.normalized(image))
+            ImageTensor.write(image, into: pixelValues[row])
             let dropped = captionDropoutRate > 0 && generator.unitInterval() < captionDropoutRate
             tokenIDs.append(dropped ? emptyCaption.ids : captions[index].ids)
         }

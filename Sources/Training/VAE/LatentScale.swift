@@ -24,7 +24,7 @@ public enum LatentScale {
             let rows = chosen[start..<min(start + batchSize, chosen.count)]
             let side = rows.first!.width
             let batch = Tensor(uninitialized: [rows.count, 3, side, side])
-            for (row, image) in rows.enumerated() { batch[row].assign(ImageTensor.normalized(image)) }
+            for (row, image) in rows.enumerated() { ImageTensor.write(image, into: batch[row]) }
             let (mean, logVariance) = vae.encode(batch)
             var noise = TorchGenerator(seed: seed &+ UInt64(start))
             let epsilon = noise.randn(mean.shape)

@@ -118,7 +118,7 @@ public enum VAETrainer {
                 var image = images[picker.uniform(below: images.count)]
                 // EXIF orientation 2 is exactly a left-right mirror.
                 if s.randomFlip && picker.next() & 1 == 1 { image = EXIFOrientation.topRight.upright(image) }
-                batch[row].assign(ImageTensor.normalized(image))
+                ImageTensor.write(image, into: batch[row])
             }
             var noise = TorchGenerator(seed: s.seed &* 0x9E37_79B9 &+ UInt64(index))
             let value = step.accumulate(batch, sample: noise.randn(latentShape))
