@@ -25,7 +25,7 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 [ -f init/model_index.json ] || { stamp "init"; "$dbtrain" init --preset shapes --out init --seed 0; }
 [ -f vae/model_index.json ] || {
     stamp "vae"
-    "$dbtrain" train-vae --model init --data data --out vae --steps 3000 --batch-size 8 --learning-rate 1e-3 \
+    "$dbtrain" train-vae --model init --data data --out vae --steps 2000 --batch-size 8 --learning-rate 1e-3 \
         --lr-scheduler cosine --lr-warmup-steps 100 --seed 0 --resume
 }
 [ -f text-to-image/model_index.json ] || {

@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 import Training
 
-/// `dbtrain make-shapes --out DIR --count N --seed S [--size 64] [--include-held-out]`
+/// `dbtrain make-shapes --out DIR --count N --seed S [--size 64] [--partial-captions 0.2] [--include-held-out]`
 struct MakeShapes: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-shapes",
@@ -11,7 +11,8 @@ struct MakeShapes: ParsableCommand {
         discussion: """
             Writes DIR/00000.png …, a caption beside each (00000.txt: "a red circle on a blue background") \
             and DIR/metadata.jsonl ({"file_name", "text"} per image, as diffusers' train_text_to_image.py \
-            reads it). Image i depends only on the seed and i. The training set never shows the \
+            reads it). A share of captions (--partial-captions) names less: "a red circle", "a circle on a \
+            blue background", "a circle". Image i depends only on the seed and i. The training set never shows the \
             \(ShapesDataset.heldOutCombinations.count) held-out combinations; --include-held-out writes an \
             evaluation set of only those.
             """)
@@ -27,6 +28,9 @@ struct MakeShapes: ParsableCommand {
 
     @Option(help: "Image side in pixels (\(ShapesFolder.sizeRange.lowerBound)–\(ShapesFolder.sizeRange.upperBound)).")
     var size: Int = 64
+
+    @Option(help: "Share of captions that name only some of the scene (0–1).")
+    var partialCaptions: Double = ShapesDataset.defaultPartialCaptionShare
 
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
@@ -44,7 +48,10 @@ struct MakeShapes: ParsableCommand {
             print("wrote \(count) instance images of the striped star, \(size)x\(size), to \(url.path) (seed \(seed))")
             return
         }
-        let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training)
+        guard (0...1).contains(partialCaptions) else {
+            throw ValidationError("--partial-captions must lie in 0…1, not \(partialCaptions)")
+        }
+        let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training, partialCaptionShare: partialCaptions)
         try CommandFailure.reporting("dbtrain make-shapes") {
             try ShapesFolder.write(dataset, count: count, side: size, to: url)
         }

@@ -32,7 +32,7 @@ struct CaptionedTrainingTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let transform = TrainingImageTransform(resolution: 64, centerCrop: true)
         let fromMetadata = try CaptionedImageDataset(directory: folder, transform: transform, randomFlip: false, tokenizer: tokenizer, seed: 1)
-        let expected = (0..<6).map { ShapesDataset(seed: 3).scene(at: $0).caption }
+        let expected = (0..<6).map { ShapesDataset(seed: 3).caption(at: $0) }
         #expect(fromMetadata.count == 6 && fromMetadata.captionTexts == expected)
         #expect(fromMetadata.files.map(\.lastPathComponent) == (0..<6).map { String(format: "%05d.png", $0) })
         #expect(fromMetadata.captions.map(\.ids) == expected.map { tokenizer.tokenize($0).ids })

@@ -55,6 +55,27 @@ struct ShapesTests {
 
     // MARK: What is drawn
 
+    @Test("a fifth of captions name only part of the scene, each partial form alike; the images do not change")
+    func partialCaptions() {
+        let dataset = ShapesDataset(seed: 0), fullOnly = ShapesDataset(seed: 0, partialCaptionShare: 0)
+        let n = 5400
+        var counts: [CaptionDetail: Int] = [:]
+        for i in 0..<n { counts[dataset.captionDetail(at: i), default: 0] += 1 }
+        // Binomial: 1080 ± 29 expected partial captions; 5 σ bounds.
+        #expect(abs(n - counts[.full, default: 0] - 1080) < 150, "\(counts)")
+        for detail in CaptionDetail.partial {
+            #expect(abs(counts[detail, default: 0] - 360) < 120, "\(detail): \(counts)")
+        }
+        #expect((0..<200).allSatisfy { fullOnly.captionDetail(at: $0) == .full })
+        // Which caption an image gets is a stream of its own: the scenes are those of the full-only set.
+        #expect((0..<200).allSatisfy { dataset.scene(at: $0) == fullOnly.scene(at: $0) })
+        let star = ShapeCombination(.star, .red, on: .blue)
+        #expect(CaptionDetail.allCases.map { star.caption($0) }
+                == ["a red star on a blue background", "a red star", "a star on a blue background", "a star"])
+        // A partial caption is not read back as a combination (evaluation labels come from full ones).
+        #expect(CaptionDetail.partial.allSatisfy { ShapeCombination(caption: star.caption($0)) == nil })
+    }
+
     @Test("captions name the drawn scene: shape colour at its centre, background at the border")
     func captionsMatchPixels() throws {
         for split in ShapesDataset.Split.allCases {
@@ -63,8 +84,9 @@ struct ShapesTests {
                 let scene = dataset.scene(at: i)
                 let (image, caption) = dataset.example(at: i, side: 64)
                 let c = scene.combination
-                #expect(caption == "a \(c.color.rawValue) \(c.kind.rawValue) on a \(c.background.rawValue) background")
-                #expect(ShapeCombination(caption: caption) == c)
+                #expect(caption == c.caption(dataset.captionDetail(at: i)))
+                #expect(c.caption == "a \(c.color.rawValue) \(c.kind.rawValue) on a \(c.background.rawValue) background")
+                #expect(ShapeCombination(caption: c.caption) == c)
                 // The centre pixel lies well inside every kind (even the star's inner pentagon is ≥ 3 px
                 // across at 64 px); the border is untouched by the 3 % margin.
                 let centre = image[Int(scene.center.x * 64), Int(scene.center.y * 64)]
@@ -315,7 +337,8 @@ struct ShapesTests {
         let evaluation = Self.scratchFolder("evaluation")
         defer { try? FileManager.default.removeItem(at: evaluation) }
         let held = try runProcess(Fixtures.builtProduct("dbtrain"),
-                                  ["make-shapes", "--out", evaluation.path, "--count", "3", "--seed", "3", "--size", "128", "--include-held-out"])
+                                  ["make-shapes", "--out", evaluation.path, "--count", "3", "--seed", "3", "--size", "128",
+                                   "--include-held-out", "--partial-captions", "0"])
         #expect(held.status == 0, "\(held.output)")
         let image = try ImageFile.decode(contentsOf: evaluation.appendingPathComponent("00000.png")).image
         #expect(image.width == 128 && image.height == 128)
@@ -328,6 +351,9 @@ struct ShapesTests {
         let tiny = try runProcess(Fixtures.builtProduct("dbtrain"),
                                   ["make-shapes", "--out", Self.scratchFolder("tiny").path, "--count", "1", "--size", "16"])
         #expect(tiny.status != 0 && tiny.output.contains("--size 16 is out of range"), "\(tiny.output)")
+        let share = try runProcess(Fixtures.builtProduct("dbtrain"),
+                                   ["make-shapes", "--out", Self.scratchFolder("share").path, "--count", "1", "--partial-captions", "1.5"])
+        #expect(share.status != 0 && share.output.contains("--partial-captions must lie in 0…1, not 1.5"), "\(share.output)")
         let again = try runProcess(Fixtures.builtProduct("dbtrain"), ["make-shapes", "--out", folder.path, "--count", "5"])
         #expect(again.status != 0 && again.output.contains("\(folder.path) is not empty"), "\(again.output)")
         let file = folder.appendingPathComponent("00000.png").path

@@ -7,7 +7,10 @@
 //     r = i / K shows every combination once, in the order of a permutation seeded by (seed, split, 0, r).
 //     A set of n·K images therefore holds each combination exactly n times, and any set of ≥ K images
 //     holds each at least once — no combination is starved by chance;
-//   • the layout: size, position and rotation come from a generator seeded by (seed, split, 1, i).
+//   • the layout: size, position and rotation come from a generator seeded by (seed, split, 1, i);
+//   • the caption's detail: a generator seeded by (seed, split, 2, i) makes the caption partial with
+//     probability `partialCaptionShare` (then one of the three partial forms, uniformly). A stream of
+//     its own, so the images — and a VAE trained on them — do not depend on how captions are drawn.
 //
 // Held-out combinations (compositional generalisation: the model sees every part, never the whole):
 // twelve triples that the training split never contains. They are spread so that each shape is held
@@ -53,11 +56,19 @@ public struct ShapesDataset: Sendable {
     public let split: Split
     /// The split's combinations, in `ShapeCombination.all` order (training) or the held-out list's order.
     public let combinations: [ShapeCombination]
+    /// The share of images whose caption names less than the whole scene (see `CaptionDetail`).
+    public let partialCaptionShare: Double
+
+    /// The share of partial captions by default: one in five, enough for "a star" to mean any star,
+    /// few enough that full captions — what evaluation prompts — keep most of the training signal.
+    public static let defaultPartialCaptionShare = 0.2
 
     /// The data set of `split` for `seed`.
-    public init(seed: UInt64, split: Split = .training) {
+    public init(seed: UInt64, split: Split = .training, partialCaptionShare: Double = defaultPartialCaptionShare) {
+        precondition((0...1).contains(partialCaptionShare), "partial caption share \(partialCaptionShare)")
         self.seed = seed
         self.split = split
+        self.partialCaptionShare = partialCaptionShare
         switch split {
         case .training:
             let heldOut = Set(Self.heldOutCombinations)
@@ -77,9 +88,21 @@ public struct ShapesDataset: Sendable {
         return ShapeScene.random(combination, using: &layout)
     }
 
+    /// How much of image `index`'s scene its caption names.
+    public func captionDetail(at index: Int) -> CaptionDetail {
+        precondition(index >= 0, "image index \(index)")
+        var draw = SplitMix64(seed: seed, split.streamTag, 2, index)
+        guard draw.unitInterval() < partialCaptionShare else { return .full }
+        return CaptionDetail.partial[Int(draw.next() % UInt64(CaptionDetail.partial.count))]
+    }
+
+    /// The caption of image `index`.
+    public func caption(at index: Int) -> String {
+        scene(at: index).combination.caption(captionDetail(at: index))
+    }
+
     /// Image `index` rendered at `side` × `side` pixels, with its caption.
     public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
-        let scene = scene(at: index)
-        return (ShapeRasterizer.render(scene, side: side), scene.caption)
+        (ShapeRasterizer.render(scene(at: index), side: side), caption(at: index))
     }
 }
