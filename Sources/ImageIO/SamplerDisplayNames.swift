@@ -13,6 +13,7 @@ public enum SamplerDisplayNames {
         ("dpmpp_2m_karras", "DPM++ 2M Karras"),
         ("heun", "Heun"),
         ("lms", "LMS"),
+        ("lcm", "LCM"),
     ]
 
     /// The A1111 display name of our sampler `name`; a name we do not know is returned unchanged, so that

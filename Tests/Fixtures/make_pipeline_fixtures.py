@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
-                       EulerDiscreteScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, PNDMScheduler,
+                       EulerDiscreteScheduler, HeunDiscreteScheduler, LCMScheduler, LMSDiscreteScheduler, PNDMScheduler,
                        StableDiffusionImg2ImgPipeline, StableDiffusionPipeline)
 from PIL import Image
 from safetensors.torch import save_file
@@ -28,14 +28,16 @@ SAMPLERS = {
     "dpmpp_2m_karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
     "heun": (HeunDiscreteScheduler, {}),
     "lms": (LMSDiscreteScheduler, {}),
+    "lcm": (LCMScheduler, {}),
 }
 
 # (case name, sampler, count, steps, guidance, seed)
 TEXT_CASES = [(name, name, 1, 8, 7.5, 42) for name in SAMPLERS] + [
     ("euler_a_count2", "euler_a", 2, 6, 7.5, 1234),
     ("dpmpp_2m_noguidance", "dpmpp_2m", 1, 6, 1.0, 7),
+    ("lcm_guidance1", "lcm", 2, 4, 1.0, 21),  # the LCM-LoRA recipe: 4 steps, no unconditional pass
 ]
-IMG2IMG_CASES = [("img2img_" + s, s, 10, 7.5, 99) for s in ("ddim", "euler_a", "dpmpp_2m")]
+IMG2IMG_CASES = [("img2img_" + s, s, 10, 7.5, 99) for s in ("ddim", "euler_a", "dpmpp_2m", "lcm")]
 PROMPT, NEGATIVE = "a photo of sks dog", "blurry, low quality"
 
 

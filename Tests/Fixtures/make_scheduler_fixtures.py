@@ -27,7 +27,7 @@ import os
 
 import torch
 from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
-                       EulerDiscreteScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, PNDMScheduler)
+                       EulerDiscreteScheduler, HeunDiscreteScheduler, LCMScheduler, LMSDiscreteScheduler, PNDMScheduler)
 from safetensors.torch import save_file
 
 # Stable Diffusion 1.5's scheduler/scheduler_config.json.
@@ -47,6 +47,7 @@ SAMPLERS = {
     "dpmpp_2m_karras": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
     "heun": (HeunDiscreteScheduler, {}),
     "lms": (LMSDiscreteScheduler, {}),
+    "lcm": (LCMScheduler, {}),
 }
 
 
@@ -55,7 +56,7 @@ def with_keys(**keys):
 
 
 # (id prefix, sampler, config, extra); every case runs for 7 and 25 steps.
-CASES = [(name, name, SD15, {}) for name in SAMPLERS]
+CASES = [(name, name, SD15, {}) for name in SAMPLERS if name != "lcm"]
 CASES += [
     ("ddim_eta0.5", "ddim", SD15, {"eta": 0.5}),
     # v-prediction (SD 2.x style configs).
@@ -101,8 +102,17 @@ CASES += [
     ("img2img_lms", "lms", SD15, {"strength": 0.6}),
     ("img2img_pndm", "pndm", SD15, {"strength": 0.6}),
     ("img2img_euler", "euler", SD15, {"strength": 0.6}),
+    # LCM (appended, so the cases above keep their seeds): SD's config, its own defaults, v-prediction,
+    # another distillation schedule and timestep scaling, zero terminal SNR, image-to-image.
+    ("lcm", "lcm", SD15, {}),
+    ("lcm_defaults", "lcm", {}, {}),
+    ("lcm_v", "lcm", with_keys(prediction_type="v_prediction"), {}),
+    ("lcm_origin_steps", "lcm", with_keys(original_inference_steps=30, timestep_scaling=5.0), {}),
+    ("lcm_zsnr", "lcm", with_keys(rescale_betas_zero_snr=True, prediction_type="v_prediction"), {}),
+    ("img2img_lcm", "lcm", SD15, {"strength": 0.6}),
 ]
 STEPS = [7, 25]
+LCM_STEPS = [1, 4, 7, 25]  # LCM renders in a few steps; one step adds no noise at all
 
 torch.manual_seed(1234)
 fake_noise = torch.randn(1, 4, 4, 4)
@@ -117,7 +127,7 @@ def fake_unet(model_input, t):
 manifest = []
 for index, (prefix, sampler, config, extra) in enumerate(CASES):
     cls, fixed = SAMPLERS[sampler]
-    for steps in STEPS:
+    for steps in (LCM_STEPS if sampler == "lcm" else STEPS):
         case_id = f"{prefix}.{steps}"
         seed = 1000 + 7 * index + steps
         scheduler = cls.from_config(config, **fixed)

@@ -27,7 +27,7 @@ struct DaemonTests {
                                           "text_encoder/model.safetensors"].map { "models/tiny/" + $0 })
         #expect(model.text.contains("\"sha256\":\"\(sha256)\"") && model.text.contains("\"hash\":\"\(sha256.prefix(10))\""), "\(model.text)")
         let samplers = try daemon.request("GET", "/v1/samplers").decode(SamplersBody.self)
-        #expect(samplers.samplers.map(\.name) == ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms"])
+        #expect(samplers.samplers.map(\.name) == ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms", "lcm"])
         #expect(samplers.defaultSampler == "euler_a")
         let metrics = try daemon.request("GET", "/metrics")
         #expect(metrics.status == 200 && metrics.text.contains("# TYPE dbrender_queue_depth gauge"))

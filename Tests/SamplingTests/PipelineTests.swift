@@ -48,7 +48,7 @@ private func request(_ name: String, sampler: String) -> RenderRequest {
 
 @Suite("Pipeline parity with diffusers")
 struct PipelineTests {
-    @Test("text-to-image matches StableDiffusionPipeline", arguments: ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms"])
+    @Test("text-to-image matches StableDiffusionPipeline", arguments: ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms", "lcm"])
     func textToImage(_ sampler: String) throws {
         expectMatches(try pipeline.render(request(sampler, sampler: sampler)), sampler)
     }
@@ -65,7 +65,14 @@ struct PipelineTests {
         expectMatches(try pipeline.render(request("dpmpp_2m_noguidance", sampler: "dpmpp_2m")), "dpmpp_2m_noguidance")
     }
 
-    @Test("image-to-image matches StableDiffusionImg2ImgPipeline (strength 0.6)", arguments: ["ddim", "euler_a", "dpmpp_2m"])
+    @Test("LCM in 4 steps at guidance 1 (an LCM-LoRA's recipe): one row per image, two images, and it matches")
+    func lcmFewSteps() throws {
+        let images = try pipeline.render(request("lcm_guidance1", sampler: "lcm"))
+        #expect(images.map(\.seed) == [21, 22])
+        expectMatches(images, "lcm_guidance1")
+    }
+
+    @Test("image-to-image matches StableDiffusionImg2ImgPipeline (strength 0.6)", arguments: ["ddim", "euler_a", "dpmpp_2m", "lcm"])
     func imageToImage(_ sampler: String) throws {
         var r = request("img2img_\(sampler)", sampler: sampler)
         let initPixels = fixture["init_image"].scalars.map { UInt8($0) }

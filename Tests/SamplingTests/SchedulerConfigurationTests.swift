@@ -60,7 +60,22 @@ private let sd15JSON = """
         }
         #expect(classes == ["DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
                             "DPMSolverMultistepScheduler", "DPMSolverMultistepScheduler", "HeunDiscreteScheduler",
-                            "LMSDiscreteScheduler"])
+                            "LMSDiscreteScheduler", "LCMScheduler"])
+    }
+
+    @Test("LCM renders at most original_inference_steps steps, from the distillation schedule")
+    func lcmStepLimits() throws {
+        #expect(throws: SchedulerError.invalidStepCount(steps: 51, maximum: 50)) {
+            try SchedulerFactory.make(name: "lcm", configuration: .stableDiffusion1, steps: 51)
+        }
+        var config = SchedulerConfiguration.stableDiffusion1
+        config.originalInferenceSteps = 0
+        #expect(throws: SchedulerError.unsupportedValue(key: "original_inference_steps", value: "0", scheduler: "LCMScheduler")) {
+            try SchedulerFactory.make(name: "lcm", configuration: config, steps: 4)
+        }
+        // 4 steps: indices 0, 12, 25, 37 of the 50 timesteps 999, 979, …, 19.
+        #expect(try SchedulerFactory.make(name: "lcm", configuration: .stableDiffusion1, steps: 4).timesteps == [999, 759, 499, 259])
+        #expect(try SchedulerFactory.make(name: "lcm", configuration: .stableDiffusion1, steps: 50).timesteps.last == 19)
     }
 
     @Test func unknownSamplerListsTheValidNames() {

@@ -55,6 +55,10 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
     /// DPM-Solver "learned"/"learned_range" (models with predicted variance; not SD 1.x).
     public var varianceType: String?
     public var useDynamicShifting: Bool?
+    /// LCMScheduler: the distillation schedule's step count (default 50), the most steps it renders.
+    public var originalInferenceSteps: Int?
+    /// LCMScheduler: the factor on t in the boundary-condition scalings (default 10).
+    public var timestepScaling: Double?
 
     enum CodingKeys: String, CodingKey {
         case className = "_class_name"
@@ -90,6 +94,8 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
         case lambdaMinClipped = "lambda_min_clipped"
         case varianceType = "variance_type"
         case useDynamicShifting = "use_dynamic_shifting"
+        case originalInferenceSteps = "original_inference_steps"
+        case timestepScaling = "timestep_scaling"
     }
 
     /// A configuration with every key absent: each scheduler takes its own diffusers defaults.

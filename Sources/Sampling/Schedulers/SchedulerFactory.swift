@@ -6,7 +6,7 @@
 /// Makes the scheduler of a sampler name.
 public enum SchedulerFactory {
     /// The sampler names, in the order `GET /v1/samplers` lists them.
-    public static let samplerNames = ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms"]
+    public static let samplerNames = ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms", "lcm"]
 
     /// A fresh scheduler for one image.
     ///
@@ -35,6 +35,8 @@ public enum SchedulerFactory {
             return try HeunDiscreteScheduler(configuration: configuration, steps: steps)
         case "lms":
             return try LMSDiscreteScheduler(configuration: configuration, steps: steps)
+        case "lcm":
+            return try LCMScheduler(configuration: configuration, steps: steps)
         default:
             throw .unknownSampler(name: name, validNames: samplerNames)
         }

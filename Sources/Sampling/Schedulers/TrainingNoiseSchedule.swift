@@ -111,4 +111,6 @@ struct SchedulerDefaults: Sendable {
     static let common = SchedulerDefaults()
     /// HeunDiscreteScheduler (its own "sensible defaults" for beta_start/beta_end).
     static let heun = SchedulerDefaults(betaStart: 0.00085, betaEnd: 0.012, allowsExpBetas: true)
+    /// LCMScheduler: SD's own schedule by default.
+    static let lcm = SchedulerDefaults(betaStart: 0.00085, betaEnd: 0.012, betaSchedule: .scaledLinear)
 }

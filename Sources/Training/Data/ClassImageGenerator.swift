@@ -68,6 +68,7 @@ public struct ClassImageGenerator: Sendable {
         case "DPMSolverMultistepScheduler": karras ? "dpmpp_2m_karras" : "dpmpp_2m"
         case "HeunDiscreteScheduler": "heun"
         case "LMSDiscreteScheduler": "lms"
+        case "LCMScheduler": "lcm"
         default: nil
         }
     }
