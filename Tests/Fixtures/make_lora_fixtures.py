@@ -11,6 +11,8 @@ names, because transformers 5.24 refuses text-encoder adapters from peft 0.21. W
                              lora_linear_layer.down/up), no alpha: diffusers then takes scale 1
   sks-kohya.safetensors      convert_state_dict_to_kohya (lora_unet_…/lora_te1_… .lora_down/.lora_up),
                              with .alpha set to the LoRA's alpha
+  unet-only.safetensors      the UNet part alone (peft keys and metadata), which diffusers loads itself
+  renders.safetensors        diffusers' images with the LoRA (see `renders`)
   expected.safetensors       "<component>.<module>": scale * B @ A, the update of that module's weight
                              (reshaped to the weight: [out, in] or [out, in, 1, 1]), for peft/kohya; the
                              diffusers file's updates are these divided by the scale.
@@ -19,6 +21,7 @@ names, because transformers 5.24 refuses text-encoder adapters from peft 0.21. W
 """
 import json
 import os
+import sys
 
 import torch
 from diffusers import StableDiffusionPipeline, UNet2DConditionModel
@@ -27,11 +30,13 @@ from peft import LoraConfig, get_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 MODEL = os.path.join(HERE, "..", "..", "models", "tiny")
 OUT = os.path.join(HERE, "lora")
 UNET_RANK, UNET_ALPHA = 4, 8
 TE_RANK, TE_ALPHA = 2, 1
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
+PROMPT, STEPS, SEED, UNET_ONLY_WEIGHT = "a photo of sks dog", 8, 5, 0.8
 TE_TARGETS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj", "mlp.fc1", "mlp.fc2"]
 
 
@@ -83,6 +88,50 @@ def main():
     save_file(expected, os.path.join(HERE, "lora", "expected.safetensors"),
               metadata={"unet_scale": str(UNET_ALPHA / UNET_RANK), "text_encoder_scale": str(TE_ALPHA / TE_RANK)})
     print(f"wrote {len(expected)} module updates; files:", sorted(os.listdir(OUT)))
+    renders(unet_peft, expected)
+
+
+def renders(unet_peft, expected):
+    """diffusers' images with the LoRA: (1) UNet and text encoder, merged by hand into copies of the
+    weights (W + scale·B·A: the reference for the unmerged sum, which transformers 5.24 + peft 0.21
+    cannot load for the text encoder); (2) the UNet part through diffusers' own load_lora_weights at
+    adapter weight 0.8. Euler, 8 steps, guidance 7.5, 64 px. Writes Tests/Fixtures/lora/renders.safetensors."""
+    from diffusers import EulerDiscreteScheduler
+    from make_pipeline_fixtures import to_uint8
+
+    torch.set_num_threads(1)
+
+    def pipeline():
+        pipe = StableDiffusionPipeline.from_pretrained(MODEL, safety_checker=None, requires_safety_checker=False)
+        pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    def render(pipe):
+        return to_uint8(pipe(PROMPT, num_inference_steps=STEPS, guidance_scale=7.5, height=64, width=64,
+                             generator=[torch.Generator().manual_seed(SEED)], output_type="np").images)
+
+    out = {"plain.image": render(pipeline())}
+    merged = pipeline()
+    with torch.no_grad():
+        for name, delta in expected.items():
+            part, module = name.split(".", 1)
+            network = merged.unet if part == "unet" else merged.text_encoder
+            if part == "text_encoder" and not hasattr(network, "text_model"):
+                module = module.removeprefix("text_model.")  # transformers 5 has no text_model level
+            network.get_submodule(module).weight += delta
+    out["merged.image"] = render(merged)
+
+    adapted = pipeline()
+    unet_file = os.path.join(OUT, "unet-only.safetensors")
+    packed = {"unet.r": UNET_RANK, "unet.lora_alpha": UNET_ALPHA, "unet.target_modules": UNET_TARGETS}
+    save_file({f"unet.{k}": v for k, v in unet_peft.items()}, unet_file, metadata={"lora_adapter_metadata": json.dumps(packed)})
+    adapted.load_lora_weights(OUT, weight_name="unet-only.safetensors", adapter_name="sks")
+    adapted.set_adapters(["sks"], adapter_weights=[UNET_ONLY_WEIGHT])
+    out["unet_only.image"] = render(adapted)
+    save_file(out, os.path.join(OUT, "renders.safetensors"),
+              metadata={"prompt": PROMPT, "steps": str(STEPS), "seed": str(SEED), "unet_only_weight": str(UNET_ONLY_WEIGHT)})
+    print("wrote renders:", sorted(out))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ public struct Conv2dLayer: Sendable {
     public let bias: Tensor?  // [Co]
     public let stride: Int
     public let padding: Int
+    /// The module's path (the weights' key prefix): the name LoRAs adapt a 1×1 convolution by.
+    public let module: String
 
     /// Loads `<prefix>.weight` and `<prefix>.bias`.
     public init(_ source: ParameterSource, _ prefix: String, in inChannels: Int, out outChannels: Int,
                 kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) throws {
+        module = prefix
         let fanIn = inChannels * kernel * kernel
         weight = try source.parameter("\(prefix).weight", shape: [outChannels, inChannels, kernel, kernel], initializer: .uniformFanIn(fanIn))
         self.bias = bias ? try source.parameter("\(prefix).bias", shape: [outChannels], initializer: .uniformFanIn(fanIn)) : nil
@@ -21,9 +24,15 @@ public struct Conv2dLayer: Sendable {
 
     public var outChannels: Int { weight.shape[0] }
 
-    /// x [N, Ci, H, W] → [N, Co, Ho, Wo]
+    /// x [N, Ci, H, W] → [N, Co, Ho, Wo], plus (for a 1×1 convolution) the LoRAs of
+    /// `RowAdapters.current` that adapt this module.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        let y = Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        if weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && padding == 0 {
+            RowAdapters.current?.apply(module: module, input: x, output: y, inFeatures: weight.shape[1],
+                                       outFeatures: weight.shape[0], channelsFirst: true)
+        }
+        return y
     }
 }
 

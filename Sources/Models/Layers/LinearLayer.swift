@@ -6,11 +6,14 @@ import Weights
 public struct LinearLayer: Sendable {
     public let weight: Tensor  // [out, in]
     public let bias: Tensor?  // [out]
+    /// The module's path (the weights' key prefix): the name LoRAs adapt it by.
+    public let module: String
 
     /// Loads `<prefix>.weight` and (when `bias`) `<prefix>.bias`. `initializer` overrides PyTorch's
     /// default for the weight (transformers initialises CLIP's layers from normal distributions).
     public init(_ source: ParameterSource, _ prefix: String, in inFeatures: Int, out outFeatures: Int,
                 bias: Bool = true, initializer: ParameterInitializer? = nil) throws {
+        module = prefix
         weight = try source.parameter("\(prefix).weight", shape: [outFeatures, inFeatures],
                                       initializer: initializer ?? .uniformFanIn(inFeatures))
         self.bias = bias
@@ -18,9 +21,12 @@ public struct LinearLayer: Sendable {
             : nil
     }
 
-    /// x [..., in] → [..., out]
+    /// x [..., in] → [..., out], plus the LoRAs of `RowAdapters.current` that adapt this module.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Linear.forward(x, weight: weight, bias: bias)
+        let y = Linear.forward(x, weight: weight, bias: bias)
+        RowAdapters.current?.apply(module: module, input: x, output: y, inFeatures: weight.shape[1],
+                                   outFeatures: weight.shape[0], channelsFirst: false)
+        return y
     }
 }
 

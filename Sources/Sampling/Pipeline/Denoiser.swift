@@ -34,7 +34,11 @@ public struct Denoiser: Sendable {
                 row += 1
             }
         }
-        let output = unet(input, timesteps: timesteps, context: context)  // [rows, 4, h, w]
+        // Each job's LoRAs apply to its own rows only.
+        let adapters = RowAdapters(rows: active.flatMap { job in Array(repeating: job.adapters, count: job.batchRows) })
+        let output = adapters.isEmpty
+            ? unet(input, timesteps: timesteps, context: context)  // [rows, 4, h, w]
+            : RowAdapters.$current.withValue(adapters) { unet(input, timesteps: timesteps, context: context) }
         row = 0
         for job in active {
             let prediction = Tensor(uninitialized: latentShape)

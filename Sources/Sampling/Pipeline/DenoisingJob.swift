@@ -1,6 +1,7 @@
 // One image being denoised: its latents, its own scheduler and generator, its conditioning.
 // Jobs are the unit the Denoiser batches: one UNet call serves every job of the same latent size,
 // whatever request it belongs to and whatever step it is at.
+import Models
 import Tensor
 
 /// The state of one image between denoising steps.
@@ -18,9 +19,12 @@ public final class DenoisingJob: @unchecked Sendable {
     public internal(set) var stepIndex: Int
     /// Index at which this job started (image-to-image starts late).
     public let firstStepIndex: Int
+    /// The UNet LoRAs of this image's rows.
+    public let adapters: [RowAdapters.Adapter]
 
     public init(latents: Tensor, scheduler: any Scheduler, generator: TorchGenerator, positive: Tensor,
-                negative: Tensor?, guidanceScale: Float, firstStepIndex: Int = 0) {
+                negative: Tensor?, guidanceScale: Float, firstStepIndex: Int = 0, adapters: [RowAdapters.Adapter] = []) {
+        self.adapters = adapters
         self.latents = latents
         self.scheduler = scheduler
         self.generator = generator

@@ -23,6 +23,8 @@ public struct RenderRequest: Sendable {
     /// Image-to-image: the starting image (its size sets the output size) and how much to change it.
     public var initImage: RGBImage?
     public var strength: Double = 0.8
+    /// LoRAs applied to this request's rows only (other requests in the same batch are unaffected).
+    public var loras: [LoRAUse] = []
 
     public init(prompt: String, seed: UInt64) {
         self.prompt = prompt

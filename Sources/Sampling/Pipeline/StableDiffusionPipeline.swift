@@ -21,6 +21,9 @@ public struct StableDiffusionPipeline: Sendable {
     public let vaeScaleFactor: Int
     /// The size the model was trained at (512 for SD 1.5): the default width and height.
     public let nativeSize: Int
+    /// The modules a LoRA may adapt, with their weight shapes (`LoRAWeights.load` checks files against
+    /// it); empty for a pipeline over the trainer's networks.
+    public let loraTargets: LoRATargets
 
     /// Builds the networks from an opened checkpoint, with its tokenizer and scheduler
     /// configuration — SD 1.x's where it carries none (single files; see `CheckpointCompanions`).
@@ -35,6 +38,10 @@ public struct StableDiffusionPipeline: Sendable {
         schedulerConfiguration = try checkpoint.schedulerConfiguration()
         vaeScaleFactor = c.vae.downsamplingFactor
         nativeSize = c.unet.sampleSize * vaeScaleFactor
+        loraTargets = LoRATargets(weightShapes: Dictionary(uniqueKeysWithValues: [(LoRAComponent.unet, ModelComponent.unet), (.textEncoder, .textEncoder)].map {
+            let source = checkpoint.source($0.1)
+            return ($0.0, Dictionary(uniqueKeysWithValues: source.keys.compactMap { key in source.storedShape(key).map { (key, $0) } }))
+        }))
     }
 
     /// A pipeline over networks built elsewhere — the trainer's, whose weights change between
@@ -46,6 +53,7 @@ public struct StableDiffusionPipeline: Sendable {
         self.schedulerConfiguration = schedulerConfiguration
         vaeScaleFactor = vae.configuration.downsamplingFactor
         nativeSize = unet.configuration.sampleSize * vaeScaleFactor
+        loraTargets = LoRATargets(weightShapes: [:])
     }
 
     /// Opens and loads a diffusers folder or a single checkpoint file.
@@ -80,7 +88,12 @@ public struct StableDiffusionPipeline: Sendable {
         guard request.clipSkip >= 1 && request.clipSkip <= text.encoder.layers.count else {
             throw RenderError.invalidRequest(field: "clip_skip", message: "must be 1 to \(text.encoder.layers.count)")
         }
-        let embeddings = text.encode([text.tokenize(request.prompt), text.tokenize(request.negativePrompt)], clipSkip: request.clipSkip)
+        let prompts = [text.tokenize(request.prompt), text.tokenize(request.negativePrompt)]
+        // Text-encoder LoRAs adapt the prompt and the negative prompt alike, as in diffusers.
+        let adapters = request.loras.adapters(for: .textEncoder)
+        let embeddings = adapters.isEmpty
+            ? text.encode(prompts, clipSkip: request.clipSkip)
+            : RowAdapters.$current.withValue(RowAdapters(rows: [adapters, adapters])) { text.encode(prompts, clipSkip: request.clipSkip) }
         return (embeddings[0], embeddings[1])
     }
 
@@ -117,7 +130,8 @@ public struct StableDiffusionPipeline: Sendable {
                 let latents = generator.randn(latentShape)
                 Scale.forwardInPlace(latents, by: scheduler.initNoiseSigma)
                 return DenoisingJob(latents: latents, scheduler: scheduler, generator: generator,
-                                    positive: positive, negative: negative, guidanceScale: request.guidanceScale)
+                                    positive: positive, negative: negative, guidanceScale: request.guidanceScale,
+                                    adapters: request.loras.adapters(for: .unet))
             }
             // diffusers' img2img order of draws from image i's generator: the VAE posterior sample,
             // then the noise added at the first timestep.
@@ -137,7 +151,8 @@ public struct StableDiffusionPipeline: Sendable {
             let noise = generator.randn(latents.shape)
             return DenoisingJob(latents: scheduler.addNoise(original: latents, noise: noise, stepIndex: start),
                                 scheduler: scheduler, generator: generator, positive: positive, negative: negative,
-                                guidanceScale: request.guidanceScale, firstStepIndex: start)
+                                guidanceScale: request.guidanceScale, firstStepIndex: start,
+                                adapters: request.loras.adapters(for: .unet))
         }
     }
 
