@@ -26,17 +26,39 @@ public struct RenderRequestBody: Codable, Sendable, Equatable {
     public var initImage: String?
     /// Image-to-image strength, 0–1.
     public var strength: Double?
+    /// LoRAs of the daemon's `--lora-dir` to apply (besides any `<lora:name:weight>` in the prompt).
+    public var loras: [LoRAChoice]?
 
     public init(prompt: String) { self.prompt = prompt }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
-        case width, height, count, format, quality, clipSkip = "clip_skip", initImage = "init_image", strength
+        case width, height, count, format, quality, clipSkip = "clip_skip", initImage = "init_image", strength, loras
     }
 
     /// Every field name the API accepts (unknown names are rejected, so a typo is not silently ignored).
     public static let fieldNames: Set<String> = Set([CodingKeys.prompt, .negativePrompt, .steps, .guidanceScale, .sampler, .seed,
-        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength].map(\.rawValue))
+        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras].map(\.rawValue))
+}
+
+/// One LoRA of a request: its name in the daemon's LoRA folder and its weight (absent: 1).
+public struct LoRAChoice: Codable, Sendable, Equatable {
+    public var name: String
+    public var weight: Double?
+    public init(name: String, weight: Double? = nil) { self.name = name; self.weight = weight }
+}
+
+/// `GET /v1/loras`: the LoRAs of the daemon's folder (empty without `--lora-dir`).
+public struct LoRAsBody: Codable, Sendable, Equatable {
+    public struct LoRA: Codable, Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var sizeBytes: Int
+        enum CodingKeys: String, CodingKey { case name, path, sizeBytes = "size_bytes" }
+        public init(name: String, path: String, sizeBytes: Int) { self.name = name; self.path = path; self.sizeBytes = sizeBytes }
+    }
+    public var loras: [LoRA]
+    public init(loras: [LoRA]) { self.loras = loras }
 }
 
 /// The parameters a render actually used (defaults filled in, seed chosen).
@@ -54,9 +76,13 @@ public struct RenderParameters: Codable, Sendable, Equatable {
     public var quality: Int?
     public var clipSkip: Int
     public var strength: Double?
+    /// Every LoRA applied (the `loras` field's, then the prompt's tags), weights filled in; nil when none.
+    public var loras: [LoRAChoice]?
 
     public init(prompt: String, negativePrompt: String, steps: Int, guidanceScale: Double, sampler: String, seed: UInt64,
-                width: Int, height: Int, count: Int, format: String, quality: Int?, clipSkip: Int, strength: Double?) {
+                width: Int, height: Int, count: Int, format: String, quality: Int?, clipSkip: Int, strength: Double?,
+                loras: [LoRAChoice]? = nil) {
+        self.loras = loras
         self.prompt = prompt; self.negativePrompt = negativePrompt; self.steps = steps; self.guidanceScale = guidanceScale
         self.sampler = sampler; self.seed = seed; self.width = width; self.height = height; self.count = count
         self.format = format; self.quality = quality; self.clipSkip = clipSkip; self.strength = strength
@@ -64,7 +90,7 @@ public struct RenderParameters: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
-        case width, height, count, format, quality, clipSkip = "clip_skip", strength
+        case width, height, count, format, quality, clipSkip = "clip_skip", strength, loras
     }
 }
 

@@ -1,4 +1,4 @@
-// Text-embedding cache: an LRU keyed by (token ids, clip skip), bounded in bytes. A hit skips the
+// Text-embedding cache: an LRU keyed by (token ids, clip skip, text-encoder LoRAs), bounded in bytes. A hit skips the
 // text encoder. The empty negative prompt is pinned (every guided request without a negative prompt
 // uses it) so that it is always warm.
 import Foundation
@@ -9,7 +9,22 @@ public final class EmbeddingCache: @unchecked Sendable {
     public struct Key: Hashable, Sendable {
         public let tokens: [Int]
         public let clipSkip: Int
-        public init(tokens: [Int], clipSkip: Int) { self.tokens = tokens; self.clipSkip = clipSkip }
+        /// The text-encoder LoRAs the embedding was made with: each file's version and weight, in order.
+        public let loras: [LoRAIdentity]
+        public init(tokens: [Int], clipSkip: Int, loras: [LoRAIdentity] = []) {
+            self.tokens = tokens; self.clipSkip = clipSkip; self.loras = loras
+        }
+    }
+
+    /// A LoRA file version (path, size, modification time) at a weight: a replaced file is another LoRA.
+    public struct LoRAIdentity: Hashable, Sendable {
+        public let path: String
+        public let sizeBytes: Int
+        public let modified: Date
+        public let weight: Float
+        public init(path: String, sizeBytes: Int, modified: Date, weight: Float) {
+            self.path = path; self.sizeBytes = sizeBytes; self.modified = modified; self.weight = weight
+        }
     }
 
     private let lock = NSLock()

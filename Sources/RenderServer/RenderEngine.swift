@@ -6,6 +6,7 @@
 import Foundation
 import ImageIO
 import Logging
+import Models
 import RenderAPI
 import Sampling
 import Tensor
@@ -23,6 +24,8 @@ public final class RenderEngine: @unchecked Sendable {
     public let configuration: ServerConfiguration
     public let metrics: Metrics
     public let cache: EmbeddingCache
+    /// The LoRA folder (`--lora-dir`); nil without one.
+    public let loras: LoRALibrary?
     private let logger: Logger
     private let condition = NSCondition()
     // Guarded by `condition`:
@@ -62,7 +65,8 @@ public final class RenderEngine: @unchecked Sendable {
     }
 
     public init(pipeline: StableDiffusionPipeline, model: ModelDescription, configuration: ServerConfiguration,
-                logger: Logger) {
+                loras: LoRALibrary? = nil, logger: Logger) {
+        self.loras = loras
         self.pipeline = pipeline
         self.modelDescription = model
         self.configuration = configuration
@@ -86,7 +90,8 @@ public final class RenderEngine: @unchecked Sendable {
     public var validator: RequestValidator {
         condition.withLock {
             RequestValidator(configuration: configuration, nativeSize: modelDescription.nativeSize,
-                             textEncoderLayers: modelDescription.textEncoderLayers)
+                             textEncoderLayers: modelDescription.textEncoderLayers, loraLibrary: loras,
+                             loraTargets: pipeline.loraTargets)
         }
     }
 
@@ -233,7 +238,7 @@ public final class RenderEngine: @unchecked Sendable {
             guard active.isEmpty || used + rows <= configuration.maximumBatchRows else { return }
             queue.removeFirst()
             do {
-                let images = try pipeline.makeJobs(for: job.spec.request, embeddings: embeddings(for: job.spec.request))
+                let images = try pipeline.makeJobs(for: job.spec.request, embeddings: embeddings(for: job.spec.request, loraEntries: job.spec.loraEntries))
                 active.append(ActiveRender(job: job, images: images))
                 job.markStarted()
             } catch let error as RenderError {
@@ -269,21 +274,39 @@ public final class RenderEngine: @unchecked Sendable {
         cache.insert(EmbeddingCache.Key(tokens: tokens.ids, clipSkip: 1), embedding, pinned: true)
     }
 
-    /// Prompt and negative-prompt embeddings through the cache; misses share one text-encoder call.
-    private func embeddings(for request: RenderRequest) -> (positive: Tensor, negative: Tensor) {
+    /// Prompt and negative-prompt embeddings through the cache; misses share one text-encoder call,
+    /// with the request's text-encoder LoRAs (which are part of the key).
+    private func embeddings(for request: RenderRequest, loraEntries: [LoRALibrary.Entry]) -> (positive: Tensor, negative: Tensor) {
         let text = pipeline.text
         let tokens = [text.tokenize(request.prompt), text.tokenize(request.negativePrompt)]
-        let keys = tokens.map { EmbeddingCache.Key(tokens: $0.ids, clipSkip: request.clipSkip) }
+        let adapting = zip(request.loras, loraEntries).filter { !($0.0.weights.updates[.textEncoder]?.isEmpty ?? true) }
+        let identities = adapting.map { use, entry in
+            EmbeddingCache.LoRAIdentity(path: entry.url.path, sizeBytes: entry.sizeBytes, modified: entry.modified, weight: use.weight)
+        }
+        let keys = tokens.map { EmbeddingCache.Key(tokens: $0.ids, clipSkip: request.clipSkip, loras: identities) }
         var found = keys.map { cache.lookup($0) }
         let missing = found.indices.filter { found[$0] == nil }
         if !missing.isEmpty {
-            let encoded = text.encode(missing.map { tokens[$0] }, clipSkip: request.clipSkip)
+            let adapters = adapting.compactMap { use, _ in use.weights.updates[.textEncoder].map { RowAdapters.Adapter(updates: $0, weight: use.weight) } }
+            let encode = { text.encode(missing.map { tokens[$0] }, clipSkip: request.clipSkip) }
+            let encoded = adapters.isEmpty ? encode()
+                : RowAdapters.$current.withValue(RowAdapters(rows: Array(repeating: adapters, count: missing.count)), operation: encode)
             for (slot, i) in missing.enumerated() {
                 found[i] = encoded[slot].embedding
-                cache.insert(keys[i], encoded[slot].embedding, pinned: request.negativePrompt.isEmpty && i == 1)
+                cache.insert(keys[i], encoded[slot].embedding, pinned: request.negativePrompt.isEmpty && i == 1 && identities.isEmpty)
             }
         }
         return (found[0]!, found[1]!)
+    }
+
+    /// A1111's "Lora hashes" field: `name: hash` of each LoRA file, ", "-separated (":" and "," in a
+    /// name are written as "_", as A1111 does); no field without LoRAs.
+    private func loraHashes(_ spec: RenderSpec) -> [Infotext.Field] {
+        guard let library = loras, !spec.loraEntries.isEmpty else { return [] }
+        let pairs = spec.loraEntries.compactMap { entry in
+            library.shortHash(of: entry).map { "\(entry.name.replacingOccurrences(of: ":", with: "_").replacingOccurrences(of: ",", with: "_")): \($0)" }
+        }
+        return pairs.isEmpty ? [] : [Infotext.Field("Lora hashes", pairs.joined(separator: ", "))]
     }
 
     /// Decodes and encodes a finished render's images, then finishes the job.
@@ -297,7 +320,7 @@ public final class RenderEngine: @unchecked Sendable {
                 prompt: spec.parameters.prompt, negativePrompt: spec.parameters.negativePrompt, steps: spec.parameters.steps,
                 sampler: spec.parameters.sampler, cfgScale: spec.parameters.guidanceScale, seed: seed,
                 width: spec.parameters.width, height: spec.parameters.height, modelHash: model.shortHash,
-                modelName: URL(fileURLWithPath: model.path).lastPathComponent).infotext
+                modelName: URL(fileURLWithPath: model.path).lastPathComponent, extra: loraHashes(spec)).infotext
             do {
                 let data = try ImageFile.encode(rgb, format: spec.format, quality: spec.quality, parameters: infotext)
                 render.job.addImage(RenderedImageBody(seed: seed, format: spec.format.rawValue, data: data.base64EncodedString()), index: i)

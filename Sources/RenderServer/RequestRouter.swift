@@ -57,7 +57,7 @@ struct RequestRouter: Sendable {
         let parts = path.split(separator: "/").map(String.init)
         engine.metrics.request(routeName(parts))
         let renderID = parts.count == 3 && parts[0] == "v1" && parts[1] == "renders" ? parts[2] : nil
-        let known: Set<String> = ["/v1/renders", "/v1/health", "/v1/model", "/v1/samplers", "/metrics"]
+        let known: Set<String> = ["/v1/renders", "/v1/health", "/v1/model", "/v1/samplers", "/v1/loras", "/metrics"]
         switch (head.method, path) {
         case (.POST, "/v1/renders"):
             return createRender(head, body: body)
@@ -89,6 +89,8 @@ struct RequestRouter: Sendable {
             return json(SamplersBody(
                 samplers: SchedulerFactory.samplerNames.map { .init(name: $0, displayName: SamplerDisplayNames.displayName(of: $0)) },
                 defaultSampler: engine.configuration.defaultSampler))
+        case (.GET, "/v1/loras"):
+            return json(LoRAsBody(loras: (engine.loras?.entries() ?? []).map { .init(name: $0.name, path: $0.url.path, sizeBytes: $0.sizeBytes) }))
         case (.GET, "/metrics"):
             return .text(status: 200, body: engine.metricsText(), contentType: "text/plain; version=0.0.4")
         default:

@@ -5,6 +5,7 @@ import Foundation
 import ImageIO
 import RenderAPI
 import Sampling
+import Weights
 
 /// A validated render: the pipeline's request plus the answer's format and reported parameters.
 public struct RenderSpec: Sendable {
@@ -12,6 +13,8 @@ public struct RenderSpec: Sendable {
     public var parameters: RenderParameters
     public var format: ImageFormat
     public var quality: Int?
+    /// The files of `request.loras`, in order (for the images' "Lora hashes").
+    public var loraEntries: [LoRALibrary.Entry] = []
 }
 
 /// Validation against the daemon's limits and the loaded model.
@@ -20,11 +23,53 @@ public struct RequestValidator: Sendable {
     /// The loaded model's default side (512 for SD 1.5) and text-encoder depth (for clip_skip).
     public let nativeSize: Int
     public let textEncoderLayers: Int
+    /// The daemon's LoRA folder (nil without `--lora-dir`) and the loaded model's adaptable modules.
+    public let loraLibrary: LoRALibrary?
+    public let loraTargets: LoRATargets
 
-    public init(configuration: ServerConfiguration, nativeSize: Int, textEncoderLayers: Int) {
+    public init(configuration: ServerConfiguration, nativeSize: Int, textEncoderLayers: Int,
+                loraLibrary: LoRALibrary? = nil, loraTargets: LoRATargets = LoRATargets(weightShapes: [:])) {
         self.configuration = configuration
         self.nativeSize = nativeSize
         self.textEncoderLayers = textEncoderLayers
+        self.loraLibrary = loraLibrary
+        self.loraTargets = loraTargets
+    }
+
+    /// The largest |weight| a LoRA may be given.
+    public static let maximumLoRAWeight = 10.0
+
+    /// The request's LoRAs: the `loras` field's, then the prompt's `<lora:…>` tags, each loaded from
+    /// the folder and checked against the model. Returns the prompt without its tags.
+    private func resolveLoRAs(_ body: RenderRequestBody) throws(APIError) -> (prompt: String, uses: [LoRAUse], entries: [LoRALibrary.Entry], choices: [LoRAChoice]) {
+        let tags: PromptLoRATags
+        do { tags = try PromptLoRATags.parse(body.prompt) } catch {
+            throw .invalid("prompt", "cannot read the LoRA tag \(error.tag); write <lora:name> or <lora:name:weight>", code: "invalid_lora")
+        }
+        let choices = (body.loras ?? []).map { (field: "loras", name: $0.name, weight: $0.weight ?? 1) }
+            + tags.loras.map { (field: "prompt", name: $0.name, weight: $0.weight) }
+        var uses: [LoRAUse] = [], entries: [LoRALibrary.Entry] = []
+        for choice in choices {
+            guard choice.weight.isFinite, abs(choice.weight) <= Self.maximumLoRAWeight else {
+                throw .invalid(choice.field, "LoRA '\(choice.name)': weight must be a number from -\(Self.maximumLoRAWeight) to \(Self.maximumLoRAWeight), got \(choice.weight)")
+            }
+            guard let library = loraLibrary else {
+                throw .invalid(choice.field, "LoRA '\(choice.name)' asked for, but dbrenderd has no LoRA folder (start it with --lora-dir DIR)", code: "unknown_lora")
+            }
+            do {
+                let (weights, entry) = try library.weights(named: choice.name, targets: loraTargets)
+                uses.append(LoRAUse(name: choice.name, weights: weights, weight: Float(choice.weight)))
+                entries.append(entry)
+            } catch {
+                switch error {
+                case let .unknown(name, available):
+                    throw .invalid(choice.field, "no LoRA named '\(name)' in \(library.directory.path); available: \(available.isEmpty ? "none" : available.joined(separator: ", "))", code: "unknown_lora")
+                case let .unusable(name, reason):
+                    throw .invalid(choice.field, "LoRA '\(name)' cannot be used with this model: \(reason)", code: "invalid_lora")
+                }
+            }
+        }
+        return (tags.text, uses, entries, choices.map { LoRAChoice(name: $0.name, weight: $0.weight) })
     }
 
     /// Decodes and checks a request body. `randomSeed` supplies the seed when the body has none.
@@ -53,6 +98,9 @@ public struct RequestValidator: Sendable {
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.first?.stringValue ?? "body"
             throw .invalid(field, "'\(field)' has an invalid value (\(context.debugDescription))", code: "invalid_type")
+        } catch let DecodingError.keyNotFound(key, context) {
+            let field = context.codingPath.first?.stringValue ?? key.stringValue
+            throw .invalid(field, "'\(field)' entries need a '\(key.stringValue)'", code: "missing_field")
         } catch let DecodingError.valueNotFound(_, context) {
             let field = context.codingPath.first?.stringValue ?? "body"
             throw .invalid(field, "'\(field)' must not be null", code: "invalid_type")
@@ -91,7 +139,9 @@ public struct RequestValidator: Sendable {
         let clipSkip = body.clipSkip ?? 1
         guard (1...textEncoderLayers).contains(clipSkip) else { throw .invalid("clip_skip", "clip_skip must be 1 to \(textEncoderLayers)") }
 
-        var request = RenderRequest(prompt: body.prompt, seed: seed)
+        let loras = try resolveLoRAs(body)
+        var request = RenderRequest(prompt: loras.prompt, seed: seed)
+        request.loras = loras.uses
         request.negativePrompt = body.negativePrompt ?? ""
         request.steps = steps
         request.count = count
@@ -133,11 +183,13 @@ public struct RequestValidator: Sendable {
         }
         request.width = width
         request.height = height
+        // The reported prompt keeps its <lora:…> tags, as A1111's infotext does.
         let parameters = RenderParameters(
-            prompt: request.prompt, negativePrompt: request.negativePrompt, steps: steps, guidanceScale: guidance,
+            prompt: body.prompt, negativePrompt: request.negativePrompt, steps: steps, guidanceScale: guidance,
             sampler: sampler, seed: seed, width: width, height: height, count: count, format: format.rawValue,
-            quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength)
-        return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality)
+            quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength,
+            loras: loras.choices.isEmpty ? nil : loras.choices)
+        return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries)
     }
 
     private static func describe(_ type: Any.Type) -> String {

@@ -57,6 +57,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var maximumBatchRows = 8
     /// Finished jobs kept for `GET /v1/renders/{id}`.
     public var retainedFinishedJobs = 64
+    /// The folder of LoRAs requests may name (`--lora-dir` overrides); nil: none.
+    public var loraDirectory: String?
 
     public init() {}
 
@@ -64,7 +66,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         case limits, defaultSteps = "default_steps", defaultGuidance = "default_guidance", defaultSampler = "default_sampler"
         case socketMode = "socket_mode", shutdownGracePeriod = "shutdown_grace_period"
         case embeddingCacheBytes = "embedding_cache_bytes", maximumBatchRows = "maximum_batch_rows"
-        case retainedFinishedJobs = "retained_finished_jobs"
+        case retainedFinishedJobs = "retained_finished_jobs", loraDirectory = "lora_dir"
     }
 
     public init(from decoder: Decoder) throws {
@@ -79,6 +81,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         embeddingCacheBytes = try c.decodeIfPresent(Int.self, forKey: .embeddingCacheBytes) ?? d.embeddingCacheBytes
         maximumBatchRows = try c.decodeIfPresent(Int.self, forKey: .maximumBatchRows) ?? d.maximumBatchRows
         retainedFinishedJobs = try c.decodeIfPresent(Int.self, forKey: .retainedFinishedJobs) ?? d.retainedFinishedJobs
+        loraDirectory = try c.decodeIfPresent(String.self, forKey: .loraDirectory)
     }
 
     /// Reads a JSON config file; unknown keys are errors (a misspelt limit must not be ignored).
@@ -86,7 +89,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         let data = try Data(contentsOf: url)
         if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let known = Set(["limits", "default_steps", "default_guidance", "default_sampler", "socket_mode",
-                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs"])
+                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir"])
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigurationFileError(file: url.path, message: "unknown key '\(unknown)'")
             }

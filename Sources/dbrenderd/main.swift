@@ -36,6 +36,9 @@ struct DBRenderD: ParsableCommand {
     @Option(help: "Mode of the socket file, octal (default 0660).")
     var socketMode: String?
 
+    @Option(help: "Folder of LoRAs (.safetensors) that requests may name; files added later are found without a restart.")
+    var loraDir: String?
+
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "dbrenderd")
@@ -55,7 +58,16 @@ struct DBRenderD: ParsableCommand {
 
         let modelURL = URL(fileURLWithPath: model)
         let (pipeline, description) = try Self.load(modelURL, logger: logger)
-        let engine = RenderEngine(pipeline: pipeline, model: description, configuration: settings, logger: logger)
+        if let loraDir { settings.loraDirectory = loraDir }
+        var loras: LoRALibrary?
+        if let directory = settings.loraDirectory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("the LoRA folder \(directory) does not exist or is not a folder")
+            }
+            loras = LoRALibrary(directory: URL(fileURLWithPath: directory))
+        }
+        let engine = RenderEngine(pipeline: pipeline, model: description, configuration: settings, loras: loras, logger: logger)
         engine.start()
         let server = RenderHTTPServer(engine: engine, logger: logger)
         let path = try server.start(endpoint, mode: settings.socketMode)
