@@ -3,6 +3,7 @@
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
+//   swift run -c release dbbench lora --model DIR [--rank 16] [--repetitions N]
 //   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--json]
 //   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
@@ -21,6 +22,7 @@ let usage = """
            dbbench models --model DIR [--repetitions N] [--json]
            dbbench cfg --model DIR [--repetitions N]
            dbbench hash [--repetitions N]
+           dbbench lora --model DIR [--rank 16] [--repetitions N]
            dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--repetitions N] [--json]
            dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 
@@ -44,6 +46,9 @@ do {
                                       json: arguments.contains("--json"))
     case "hash":
         HashBenchmark.run(repetitions: repetitions)
+    case "lora":
+        guard let model = option("--model") else { throw CommandLineError.missing("--model") }
+        try LoRABenchmark.run(modelPath: model, rank: option("--rank").flatMap(Int.init) ?? 16, repetitions: repetitions)
     case "run-components":
         guard let model = option("--model"), let inputs = option("--inputs"), let out = option("--out") else {
             throw CommandLineError.missing("--model, --inputs and --out")
