@@ -18,6 +18,8 @@ public enum RenderFlag: String, CaseIterable, Sendable {
     case clipSkip = "clip-skip"
     case initImage = "init-image"
     case strength
+    /// `--lora NAME[:WEIGHT]`: a LoRA of the daemon's folder; repeat for several.
+    case lora
 
     /// `--name`, as typed.
     public var spelling: String { "--" + rawValue }
@@ -49,6 +51,12 @@ public enum RenderFlag: String, CaseIterable, Sendable {
             // Base64 from an earlier source (a JSON line's init_image) would win over the file otherwise.
             spec.request.initImage = nil
         case .strength: spec.request.strength = try number(value)
+        case .lora:
+            let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard !parts[0].isEmpty, parts.count == 1 || Double(parts[1]) != nil else {
+                throw FlagValueError("\(spelling) needs NAME or NAME:WEIGHT, got \"\(value)\"")
+            }
+            spec.request.loras = (spec.request.loras ?? []) + [LoRAChoice(name: parts[0], weight: parts.count == 2 ? Double(parts[1]) : nil)]
         }
     }
 

@@ -48,6 +48,7 @@ extension RenderRequestBody {
         merged.clipSkip = clipSkip ?? base.clipSkip
         merged.initImage = initImage ?? base.initImage
         merged.strength = strength ?? base.strength
+        merged.loras = loras ?? base.loras
         return merged
     }
 }

@@ -60,7 +60,7 @@ struct DBRender: ParsableCommand {
     var steps: Int?
     @Option(help: "Classifier-free guidance scale (daemon default 7.5).")
     var guidance: Double?
-    @Option(help: "ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, heun or lms (daemon default euler_a).")
+    @Option(help: "ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, heun, lms or lcm (daemon default euler_a).")
     var sampler: String?
     @Option(help: "Seed of the first image; image i uses seed + i (default: random, reported).")
     var seed: UInt64?
@@ -80,6 +80,8 @@ struct DBRender: ParsableCommand {
     var initImage: String?
     @Option(help: "Image-to-image strength, 0–1.")
     var strength: Double?
+    @Option(help: ArgumentHelp("A LoRA of the daemon's --lora-dir, weight 1 unless given; repeat for several.", valueName: "name[:weight]"))
+    var lora: [String] = []
 
     @Option(help: ArgumentHelp("Write the image to this file.", valueName: "file"))
     var out: String?
@@ -100,6 +102,10 @@ struct DBRender: ParsableCommand {
         if out != nil && prompts != nil { throw ValidationError("--prompts writes several files: use --out-dir.") }
         if let out, let format, let implied = OutputNaming.format(ofPath: out), implied != format.lowercased() {
             throw ValidationError("--out \(out) does not match --format \(format).")
+        }
+        for choice in lora {
+            var scratch = RenderSpec(request: RenderRequestBody(prompt: ""))
+            do { try RenderFlag.lora.apply(choice, to: &scratch) } catch { throw ValidationError(error.description) }
         }
         if let initImage, !FileManager.default.isReadableFile(atPath: initImage) {
             throw ValidationError("--init-image \(initImage) does not exist or is not readable.")
@@ -144,6 +150,10 @@ struct DBRender: ParsableCommand {
         spec.request.quality = quality
         spec.request.clipSkip = clipSkip
         spec.request.strength = strength
+        for choice in lora {
+            // Validated in validate(): the flag's own parser gives the same message as on a prompt-file line.
+            try? RenderFlag.lora.apply(choice, to: &spec)
+        }
         return spec
     }
 

@@ -51,12 +51,13 @@ import Testing
     @Test func everyRenderFlag() throws {
         let entry = try #require(try parse("""
             --negative-prompt blurry --steps 9 --guidance 3 --sampler heun --seed 18446744073709551615 --width 64 --height 72 \
-            --count 3 --format webp --quality 80 --clip-skip 2 --init-image start.png --strength 0.25 prompt
+            --count 3 --format webp --quality 80 --clip-skip 2 --init-image start.png --strength 0.25             --lora sks-dog:0.8 --lora style prompt
             """).first)
         var expected = RenderRequestBody(prompt: "prompt")
         expected.negativePrompt = "blurry"; expected.steps = 9; expected.guidanceScale = 3; expected.sampler = "heun"
         expected.seed = .max; expected.width = 64; expected.height = 72; expected.count = 3; expected.format = "webp"
         expected.quality = 80; expected.clipSkip = 2; expected.strength = 0.25
+        expected.loras = [LoRAChoice(name: "sks-dog", weight: 0.8), LoRAChoice(name: "style")]
         #expect(entry.spec == RenderSpec(request: expected, initImagePath: "prompts/start.png"))
         #expect(try parse("--init-image /abs/start.png x").first?.spec.initImagePath == "/abs/start.png")
     }
@@ -97,6 +98,7 @@ import Testing
         #expect(error("--negative-prompt \"a\"b dog") == "batch.txt:1: --negative-prompt: text right after the closing quote")
         #expect(error("# c\n--seed 4   ") == "batch.txt:2: no prompt after the options")
         #expect(error("--=3 dog")?.hasPrefix("batch.txt:1: unknown option --") == true)
+        #expect(error("--lora sks:much dog") == "batch.txt:1: --lora needs NAME or NAME:WEIGHT, got \"sks:much\"")
     }
 
     @Test func jsonLines() throws {
