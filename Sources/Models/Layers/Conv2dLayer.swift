@@ -38,12 +38,17 @@ public struct Conv2dLayer: Sendable {
 
 extension Conv2dLayer {
     /// As `callAsFunction`, and the pullback (input, weight and bias gradients).
+    /// With `RowAdapters.current` set, a 1×1 convolution's LoRA part too.
     public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
         let y = self(x)
+        let pointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && padding == 0
+        let adapters = pointwise ? RowAdapters.current : nil
         return (y, { dy in
             let dx = x.zerosLike()
             Conv2D.backward(gradOutput: dy, input: x, weight: weight, stride: stride, padding: padding, gradInput: dx,
                             gradWeight: arena?.gradient(of: weight), gradBias: bias.flatMap { arena?.gradient(of: $0) })
+            adapters?.pullback(module: module, input: x, gradOutput: dy, gradInput: dx, inFeatures: weight.shape[1],
+                               outFeatures: weight.shape[0], channelsFirst: true, arena: arena)
             return dx
         })
     }

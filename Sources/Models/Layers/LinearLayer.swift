@@ -32,12 +32,16 @@ public struct LinearLayer: Sendable {
 
 extension LinearLayer {
     /// As `callAsFunction`, and the pullback: dx = dy·W; dW += dyᵀ·x; db += Σ dy.
+    /// With `RowAdapters.current` set, the LoRAs' part too (dx, and the gradients of factors in `arena`).
     public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
         let y = self(x)
+        let adapters = RowAdapters.current  // the pullback runs after the forward call's scope has ended
         return (y, { dy in
             let dx = x.zerosLike()
             Linear.backward(gradOutput: dy, input: x, weight: weight, gradInput: dx,
                             gradWeight: arena?.gradient(of: weight), gradBias: bias.flatMap { arena?.gradient(of: $0) })
+            adapters?.pullback(module: module, input: x, gradOutput: dy, gradInput: dx, inFeatures: weight.shape[1],
+                               outFeatures: weight.shape[0], channelsFirst: false, arena: arena)
             return dx
         })
     }

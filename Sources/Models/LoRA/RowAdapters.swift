@@ -68,4 +68,60 @@ public struct RowAdapters: Sendable {
             }
         }
     }
+
+    /// The pullback of `apply`: adds dx += f·(dy·B)·A into `gradInput`, and dB += f·dyᵀ·(x·Aᵀ),
+    /// dA += f·(dy·B)ᵀ·x into the gradients `arena` keeps for each factor (factors outside the arena
+    /// get none). Rows are visited in order, so the sums over rows do not depend on the thread count.
+    func pullback(module: String, input: Tensor, gradOutput: Tensor, gradInput: Tensor, inFeatures: Int, outFeatures: Int,
+                  channelsFirst: Bool, arena: ParameterArena?) {
+        guard rows.contains(where: { row in row.contains { $0.updates[module] != nil } }) else { return }
+        let inputPerRow = input.count / rows.count, outputPerRow = gradOutput.count / rows.count
+        let positions = inputPerRow / inFeatures
+        for (r, adapters) in rows.enumerated() {
+            let x = input.pointer + r * inputPerRow, dy = gradOutput.pointer + r * outputPerRow
+            let dx = gradInput.pointer + r * inputPerRow
+            for adapter in adapters {
+                guard let update = adapter.updates[module] else { continue }
+                let rank = update.rank, factor = adapter.weight * update.scale
+                let a = update.down.pointer, b = update.up.pointer
+                let dA = arena?.gradient(of: update.down), dB = arena?.gradient(of: update.up)
+                let hidden = Tensor(uninitialized: [positions * rank]), gradHidden = Tensor(uninitialized: [positions * rank])
+                if channelsFirst {
+                    // h [r, P] = A·x;  g [r, P] = f·Bᵀ·dy
+                    MatMul.gemm(m: rank, n: positions, k: inFeatures, a: a, lda: inFeatures, b: x, ldb: positions,
+                                c: hidden.pointer, ldc: positions)
+                    MatMul.gemm(transposeA: true, m: rank, n: positions, k: outFeatures, alpha: factor, a: b, lda: rank,
+                                b: dy, ldb: positions, c: gradHidden.pointer, ldc: positions)
+                    if let dB {  // dB [out, r] += f·dy·hᵀ
+                        MatMul.gemm(transposeB: true, m: outFeatures, n: rank, k: positions, alpha: factor, a: dy, lda: positions,
+                                    b: hidden.pointer, ldb: positions, beta: 1, c: dB.pointer, ldc: rank)
+                    }
+                    if let dA {  // dA [r, in] += g·xᵀ
+                        MatMul.gemm(transposeB: true, m: rank, n: inFeatures, k: positions, a: gradHidden.pointer, lda: positions,
+                                    b: x, ldb: positions, beta: 1, c: dA.pointer, ldc: inFeatures)
+                    }
+                    // dx [in, P] += Aᵀ·g
+                    MatMul.gemm(transposeA: true, m: inFeatures, n: positions, k: rank, a: a, lda: inFeatures,
+                                b: gradHidden.pointer, ldb: positions, beta: 1, c: dx, ldc: positions)
+                } else {
+                    // h [P, r] = x·Aᵀ;  g [P, r] = f·dy·B
+                    MatMul.gemm(transposeB: true, m: positions, n: rank, k: inFeatures, a: x, lda: inFeatures,
+                                b: a, ldb: inFeatures, c: hidden.pointer, ldc: rank)
+                    MatMul.gemm(m: positions, n: rank, k: outFeatures, alpha: factor, a: dy, lda: outFeatures,
+                                b: b, ldb: rank, c: gradHidden.pointer, ldc: rank)
+                    if let dB {  // dB [out, r] += f·dyᵀ·h
+                        MatMul.gemm(transposeA: true, m: outFeatures, n: rank, k: positions, alpha: factor, a: dy, lda: outFeatures,
+                                    b: hidden.pointer, ldb: rank, beta: 1, c: dB.pointer, ldc: rank)
+                    }
+                    if let dA {  // dA [r, in] += gᵀ·x
+                        MatMul.gemm(transposeA: true, m: rank, n: inFeatures, k: positions, a: gradHidden.pointer, lda: rank,
+                                    b: x, ldb: inFeatures, beta: 1, c: dA.pointer, ldc: inFeatures)
+                    }
+                    // dx [P, in] += g·A
+                    MatMul.gemm(m: positions, n: inFeatures, k: rank, a: gradHidden.pointer, lda: rank,
+                                b: a, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+                }
+            }
+        }
+    }
 }
