@@ -136,7 +136,8 @@ extension CLIPTextEncoder {
             if checkpointing {
                 let input = h
                 h = layer(input)
-                layerPullbacks.append { dy in layer.forwardWithPullback(input, arena: arena).1(dy) }
+                let adapters = RowAdapters.current  // LoRAs again in the recomputation
+                layerPullbacks.append { dy in RowAdapters.$current.withValue(adapters) { layer.forwardWithPullback(input, arena: arena).1(dy) } }
             } else {
                 let (next, pullback) = layer.forwardWithPullback(h, arena: arena)
                 h = next

@@ -233,8 +233,10 @@ extension ResnetBlock2D {
     func forwardWithPullback(_ x: Tensor, activatedTimeEmbedding temb: Tensor, arena: ParameterArena?,
                              checkpointing: Bool) -> (Tensor, (Tensor) -> (x: Tensor, timeEmbedding: Tensor?)) {
         guard checkpointing else { return forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena) }
+        // The recomputation runs with the LoRAs the forward pass had (backward runs outside its scope).
+        let adapters = RowAdapters.current
         return (self(x, activatedTimeEmbedding: temb), { dy in
-            forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena).1(dy)
+            RowAdapters.$current.withValue(adapters) { forwardWithPullback(x, activatedTimeEmbedding: temb, arena: arena).1(dy) }
         })
     }
 }
@@ -244,8 +246,9 @@ extension Transformer2D {
     func forwardWithPullback(_ x: Tensor, context: Tensor, arena: ParameterArena?,
                              checkpointing: Bool) -> (Tensor, (Tensor) -> (x: Tensor, context: Tensor)) {
         guard checkpointing else { return forwardWithPullback(x, context: context, arena: arena) }
+        let adapters = RowAdapters.current
         return (self(x, context: context), { dy in
-            forwardWithPullback(x, context: context, arena: arena).1(dy)
+            RowAdapters.$current.withValue(adapters) { forwardWithPullback(x, context: context, arena: arena).1(dy) }
         })
     }
 }

@@ -4,6 +4,8 @@
 //   context  = text_encoder(tokens)                           (trained, or frozen)
 //   pred     = unet(x_t, t, context);  target = noise (or velocity)
 //   loss     = DreamBoothLoss(pred, target)  →  pullbacks of the UNet (and the text encoder)
+// With LoRA (train_dreambooth_lora.py) the networks stay frozen and the same pullbacks carry the LoRA
+// factors' gradients instead (RowAdapters), the only parameters on the arenas.
 // Gradients add up over micro-batches (each scaled by 1/accumulation, as accelerate scales the loss);
 // then the global norm over every trained parameter is clipped, AdamW steps and gradients are zeroed.
 import Foundation
@@ -12,19 +14,61 @@ import Sampling
 import Tensor
 import Weights
 
-/// The three networks, with the trained ones on parameter arenas.
+/// The three networks, with the trained ones on parameter arenas — or, with LoRA, the frozen base
+/// networks and the LoRA factors on the arenas.
 public final class DreamBoothModels: @unchecked Sendable {
     public let unet: UNet2DCondition
+    /// The UNet's trained parameters: its weights, or its LoRA factors.
     public let unetParameters: ParameterArena
     public let textEncoder: CLIPTextEncoder
     /// nil when the text encoder is frozen (`train_text_encoder: false`).
     public let textEncoderParameters: ParameterArena?
     public let vae: AutoencoderKL
+    /// With `use_lora`: the LoRAs being trained (the networks above are then the mapped base).
+    public let unetLoRA: TrainableLoRA?
+    public let textEncoderLoRA: TrainableLoRA?
+
+    /// How a LoRA run adapts the networks.
+    public struct LoRASettings: Sendable {
+        public var rank: Int
+        public var alpha: Double
+        public var unetTargets: [String]
+        public var textEncoderTargets: [String]
+        /// Seeds the factors' initial draw.
+        public var seed: UInt64
+        public init(rank: Int, alpha: Double, unetTargets: [String], textEncoderTargets: [String], seed: UInt64) {
+            self.rank = rank; self.alpha = alpha; self.unetTargets = unetTargets
+            self.textEncoderTargets = textEncoderTargets; self.seed = seed
+        }
+    }
 
     /// Copies the trained networks' weights out of `checkpoint` into arenas; the VAE (and a frozen
-    /// text encoder) stay mapped from the file.
-    public init(checkpoint: ModelCheckpoint, trainTextEncoder: Bool) throws {
+    /// text encoder) stay mapped from the file. With `lora`, every network stays mapped and only the
+    /// LoRA factors train (the text encoder's when `trainTextEncoder`).
+    public init(checkpoint: ModelCheckpoint, trainTextEncoder: Bool, lora: LoRASettings? = nil) throws {
         let c = checkpoint.configurations
+        vae = try AutoencoderKL(configuration: c.vae, parameters: checkpoint.source(.vae))
+        if let lora {
+            for (component, targets, key) in [(ModelComponent.unet, lora.unetTargets, "lora_target_modules"),
+                                              (.textEncoder, trainTextEncoder ? lora.textEncoderTargets : [], "lora_text_encoder_target_modules")]
+            where !targets.isEmpty && TrainableLoRA.modules(of: checkpoint.source(component), targets: targets).isEmpty {
+                throw TrainingConfigurationError(key: key, "\(targets.joined(separator: ", ")) match no linear layer of the \(component.rawValue)")
+            }
+            unet = try UNet2DCondition(configuration: c.unet, parameters: checkpoint.source(.unet))
+            textEncoder = try CLIPTextEncoder(configuration: c.textEncoder, parameters: checkpoint.source(.textEncoder))
+            let unetLoRA = try TrainableLoRA(modules: TrainableLoRA.modules(of: checkpoint.source(.unet), targets: lora.unetTargets),
+                                             rank: lora.rank, alpha: lora.alpha, seed: lora.seed)
+            self.unetLoRA = unetLoRA
+            unetParameters = unetLoRA.arena
+            textEncoderLoRA = trainTextEncoder
+                ? try TrainableLoRA(modules: TrainableLoRA.modules(of: checkpoint.source(.textEncoder), targets: lora.textEncoderTargets),
+                                    rank: lora.rank, alpha: lora.alpha, seed: lora.seed &+ 1)
+                : nil
+            textEncoderParameters = textEncoderLoRA?.arena
+            return
+        }
+        unetLoRA = nil
+        textEncoderLoRA = nil
         (unet, unetParameters) = try ParameterArena.build(from: checkpoint.source(.unet)) {
             try UNet2DCondition(configuration: c.unet, parameters: $0)
         }
@@ -38,11 +82,19 @@ public final class DreamBoothModels: @unchecked Sendable {
             textEncoder = try CLIPTextEncoder(configuration: c.textEncoder, parameters: checkpoint.source(.textEncoder))
             textEncoderParameters = nil
         }
-        vae = try AutoencoderKL(configuration: c.vae, parameters: checkpoint.source(.vae))
     }
 
     /// Every arena that trains, UNet first.
     public var arenas: [ParameterArena] { [unetParameters] + (textEncoderParameters.map { [$0] } ?? []) }
+
+    /// The LoRAs being trained, as a render applies them (validation images); empty without LoRA.
+    public var loraUses: [LoRAUse] {
+        var updates: [LoRAComponent: [String: LowRankUpdate]] = [:]
+        if let unetLoRA { updates[.unet] = unetLoRA.updates }
+        if let textEncoderLoRA { updates[.textEncoder] = textEncoderLoRA.updates }
+        guard !updates.isEmpty else { return [] }
+        return [LoRAUse(name: "training", weights: LoRAWeights(url: URL(fileURLWithPath: "training"), updates: updates), weight: 1)]
+    }
 }
 
 /// The random draws of one micro-batch, explicit so that a test can replay PyTorch's.
@@ -97,19 +149,23 @@ public final class DreamBoothStep: CheckpointedTraining {
         }
         let noisy = noising.addNoise(latents, noise: draws.noise, timesteps: draws.timesteps)
 
+        // With LoRA, every row of the batch carries the LoRA being trained (the pullbacks keep it).
+        let rows = batch.tokenIDs.count
         let context: Tensor
         var textPullback: ((Tensor) -> Void)?
         if let arena = models.textEncoderParameters {
-            let (hidden, pullback) = models.textEncoder.forwardWithPullback(batch.tokenIDs, arena: arena,
-                                                                            checkpointing: gradientCheckpointing)
+            let (hidden, pullback) = RowAdapters.$current.withValue(models.textEncoderLoRA?.adapters(rows: rows)) {
+                models.textEncoder.forwardWithPullback(batch.tokenIDs, arena: arena, checkpointing: gradientCheckpointing)
+            }
             context = hidden
             textPullback = pullback
         } else {
             context = models.textEncoder(batch.tokenIDs)
         }
-        let (prediction, unetPullback) = models.unet.forwardWithPullback(
-            noisy, timesteps: draws.timesteps.map(Float.init), context: context, arena: models.unetParameters,
-            checkpointing: gradientCheckpointing)
+        let (prediction, unetPullback) = RowAdapters.$current.withValue(models.unetLoRA?.adapters(rows: rows)) {
+            models.unet.forwardWithPullback(noisy, timesteps: draws.timesteps.map(Float.init), context: context,
+                                            arena: models.unetParameters, checkpointing: gradientCheckpointing)
+        }
         let target = noising.predictionType == .vPrediction
             ? noising.velocity(latents, noise: draws.noise, timesteps: draws.timesteps) : draws.noise
         let value = loss.evaluate(prediction: prediction, target: target, snr: noising.signalToNoiseRatio(draws.timesteps))

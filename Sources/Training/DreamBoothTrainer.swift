@@ -2,7 +2,7 @@
 // preservation (rendered by our own pipeline), the dataset, the optimizer steps with gradient
 // accumulation and the learning-rate schedule, logs (train_log.jsonl and TensorBoard), checkpoints
 // every `checkpointing_steps`, validation renders every `validation_steps`, and finally the trained
-// model folder in `output_dir`. With `train_data_dir` the same loop trains text to image on
+// model folder in `output_dir` — or, with `use_lora` (train_dreambooth_lora.py), the LoRA's files. With `train_data_dir` the same loop trains text to image on
 // captioned images (train_text_to_image.py's data; see CaptionedImageDataset).
 //
 // Every random draw of optimizer step s, micro-batch m comes from a generator seeded by (seed, s, m),
@@ -72,7 +72,11 @@ public final class DreamBoothTrainer {
         for prompt in dataset.prompts where prompt.tokens.droppedTokenCount > 0 {
             report(.promptTruncated(prompt: prompt.text, dropped: prompt.tokens.droppedText))
         }
-        let models = try DreamBoothModels(checkpoint: pretrained, trainTextEncoder: c.trainTextEncoder)
+        let lora = c.useLora
+            ? DreamBoothModels.LoRASettings(rank: c.rank, alpha: c.loraAlpha ?? Double(c.rank), unetTargets: c.loraTargetModules,
+                                            textEncoderTargets: c.loraTextEncoderTargetModules, seed: seed &+ 0x4C6F_5241)
+            : nil
+        let models = try DreamBoothModels(checkpoint: pretrained, trainTextEncoder: c.trainTextEncoder, lora: lora)
         let schedulerConfiguration = try pretrained.schedulerConfiguration()
         let noising = try DDPMNoising(configuration: schedulerConfiguration)
         let step = DreamBoothStep(
@@ -152,8 +156,13 @@ public final class DreamBoothTrainer {
             skip = 0
             epoch += 1
         }
-        try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir, dtype: c.savedDType ?? .f32,
-                                     unetWeights: ema?.namedValues)
+        if let unetLoRA = models.unetLoRA {
+            _ = try LoRAFileWriter.write(unet: unetLoRA, textEncoder: models.textEncoderLoRA, unetTargets: c.loraTargetModules,
+                                         textEncoderTargets: c.loraTextEncoderTargetModules, to: outputDir, dtype: c.savedDType ?? .f32)
+        } else {
+            try TrainedModelFolder.write(step, pretrained: pretrained, to: outputDir, dtype: c.savedDType ?? .f32,
+                                         unetWeights: ema?.namedValues)
+        }
         report(.finished(outputDir))
     }
 
@@ -202,6 +211,7 @@ public final class DreamBoothTrainer {
         request.steps = 25
         request.sampler = "dpmpp_2m"
         request.count = configuration.numValidationImages
+        request.loras = models.loraUses  // a LoRA run renders through the LoRA being trained
         let folder = outputDir.appendingPathComponent("validation")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         return try pipeline.render(request).enumerated().map { i, rendered in

@@ -74,6 +74,17 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var useEma = false
     /// The average's largest decay (diffusers' EMAModel default).
     public var emaDecay = 0.9999
+    // LoRA (train_dreambooth_lora.py): the base model frozen, low-rank factors trained instead.
+    /// Train a LoRA instead of the whole UNet (and text encoder): writes pytorch_lora_weights.safetensors.
+    public var useLora = false
+    /// The factors' rank (`--rank`).
+    public var rank = 4
+    /// alpha; the update is scaled by alpha / rank. nil: alpha = rank, as train_dreambooth_lora.py sets it.
+    public var loraAlpha: Double?
+    /// The UNet modules adapted: every module whose path ends with one of these (diffusers' defaults).
+    public var loraTargetModules = ["to_k", "to_q", "to_v", "to_out.0"]
+    /// The text encoder's, when `train_text_encoder` is on.
+    public var loraTextEncoderTargetModules = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
     public init(pretrainedModelNameOrPath: String, instanceDataDir: String, instancePrompt: String) {
         self.pretrainedModelNameOrPath = pretrainedModelNameOrPath
@@ -101,6 +112,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case validationPrompt = "validation_prompt", numValidationImages = "num_validation_images"
         case validationSteps = "validation_steps", loggingDir = "logging_dir", savePrecision = "save_precision"
         case useEma = "use_ema", emaDecay = "ema_decay"
+        case useLora = "use_lora", rank, loraAlpha = "lora_alpha", loraTargetModules = "lora_target_modules"
+        case loraTextEncoderTargetModules = "lora_text_encoder_target_modules"
     }
 
     /// Every key the configuration accepts.
@@ -161,6 +174,17 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         savePrecision = try value(.savePrecision, savePrecision)
         useEma = try value(.useEma, useEma)
         emaDecay = try value(.emaDecay, emaDecay)
+        useLora = try value(.useLora, useLora)
+        rank = try value(.rank, rank)
+        loraAlpha = try c.decodeIfPresent(Double.self, forKey: .loraAlpha)
+        // A YAML list or a comma-separated string (as on the command line).
+        func modules(_ key: CodingKeys, _ fallback: [String]) throws -> [String] {
+            if let list = try? c.decodeIfPresent([String].self, forKey: key) { return list }
+            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return fallback }
+            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        loraTargetModules = try modules(.loraTargetModules, loraTargetModules)
+        loraTextEncoderTargetModules = try modules(.loraTextEncoderTargetModules, loraTextEncoderTargetModules)
     }
 }
 
@@ -251,6 +275,7 @@ extension TrainingConfiguration {
         // YAML may read a date-like or other exotic scalar; the settings only hold plain values.
         switch value {
         case is String, is Bool, is Int, is Double, is NSNull: return value
+        case let list as [Any]: return list.map(jsonCompatible)
         default: return "\(value)"
         }
     }
@@ -347,6 +372,13 @@ extension TrainingConfiguration {
         if let seed, seed < 0 { throw fail(.seed, "must not be negative") }
         guard (0..<1).contains(emaDecay) else { throw fail(.emaDecay, "must be in [0, 1) (got \(emaDecay))") }
         guard savedDType != nil else { throw fail(.savePrecision, "unknown precision '\(savePrecision)' (one of fp32, fp16, bf16)") }
+        if useLora {
+            guard rank >= 1 else { throw fail(.rank, "must be at least 1 (got \(rank))") }
+            if let loraAlpha, !(loraAlpha > 0 && loraAlpha.isFinite) { throw fail(.loraAlpha, "must be a positive number") }
+            guard !loraTargetModules.isEmpty else { throw fail(.loraTargetModules, "names no module") }
+            if trainTextEncoder && loraTextEncoderTargetModules.isEmpty { throw fail(.loraTextEncoderTargetModules, "names no module") }
+            if useEma { throw fail(.useEma, "is not supported with use_lora") }
+        }
     }
 
     /// The learning-rate schedule over `totalSteps` optimizer steps.

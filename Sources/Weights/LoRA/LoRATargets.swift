@@ -30,7 +30,7 @@ public struct LoRATargets: Sendable {
 
     /// kohya's name of `module`: the path as the original network names it, dots made underscores
     /// (the text encoder's modules are under "text_model." there).
-    static func kohyaName(_ module: String, _ component: LoRAComponent) -> String {
+    public static func kohyaName(_ module: String, _ component: LoRAComponent) -> String {
         let path = component == .textEncoder ? "text_model." + module : module
         return path.replacingOccurrences(of: ".", with: "_")
     }

@@ -13,6 +13,12 @@ public struct LoRAWeights: Sendable {
     public let url: URL
     public let updates: [LoRAComponent: [String: LowRankUpdate]]
 
+    /// Updates held in memory (a LoRA being trained); `url` only names it.
+    public init(url: URL, updates: [LoRAComponent: [String: LowRankUpdate]]) {
+        self.url = url
+        self.updates = updates
+    }
+
     /// Modules adapted, over both networks.
     public var moduleCount: Int { updates.values.reduce(0) { $0 + $1.count } }
 
