@@ -37,12 +37,12 @@ struct Train: ParsableCommand {
         let interrupt = InterruptFlag()
         let trainer = DreamBoothTrainer(configuration: configuration)
         try CommandFailure.reporting("dbtrain") {
-            try trainer.run(resume: resume, isCancelled: { interrupt.isSet }) { event in Self.print(event) }
+            try trainer.run(resume: resume, isCancelled: { interrupt.isSet }) { event in Self.print(event, lora: configuration.useLora) }
         }
         try CommandFailure.stopIfInterrupted(interrupt, "dbtrain", "resume with --resume")
     }
 
-    static func print(_ event: TrainerEvent) {
+    static func print(_ event: TrainerEvent, lora: Bool) {
         let line: String?
         switch event {
         case let .classImages(done, total): line = done == total ? "class images: \(total) written" : nil
@@ -57,7 +57,9 @@ struct Train: ParsableCommand {
                           entry.lr, entry.gradNorm, entry.seconds)
         case let .checkpoint(url): line = "saved \(url.path)"
         case let .validation(urls): line = "validation images: \(urls.map(\.lastPathComponent).joined(separator: ", "))"
-        case let .finished(url): line = "wrote the trained model to \(url.path)"
+        case let .finished(url):
+            line = lora ? "wrote the trained LoRA to \(url.path) (pytorch_lora_weights.safetensors, \(url.lastPathComponent).safetensors)"
+                : "wrote the trained model to \(url.path)"
         }
         if let line { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
