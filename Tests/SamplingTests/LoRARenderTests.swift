@@ -78,4 +78,26 @@ struct LoRARenderTests {
         #expect(batched.map(\.pixels) == alone.map(\.pixels))
         #expect(alone[0].pixels != alone[2].pixels && alone[1].pixels != alone[2].pixels)
     }
+
+    @Test("an LCM-LoRA-style LoRA (3×3 resnet and resampler convolutions too) renders diffusers' image with lcm, 4 steps, guidance 1")
+    func convolutionLoRA() throws {
+        let renders = try SafetensorsFile(contentsOf: Self.directory.appendingPathComponent("conv-renders.safetensors"))
+        let weights = try LoRAWeights.load(Self.directory.appendingPathComponent("conv.safetensors"), targets: Self.pipeline.loraTargets)
+        #expect(weights.moduleCount == Int(renders.metadata["modules"]!)!)
+        #expect(weights.updates[.unet]?["down_blocks.0.resnets.0.conv1"]?.kernel == 3)
+        var request = RenderRequest(prompt: renders.metadata["prompt"]!, seed: UInt64(renders.metadata["seed"]!)!)
+        request.sampler = "lcm"
+        request.steps = Int(renders.metadata["steps"]!)!
+        request.guidanceScale = 1
+        request.width = 64
+        request.height = 64
+        for (key, loras) in [("plain.image", [LoRAUse]()), ("lora.image", [LoRAUse(name: "lcm-style", weights: weights, weight: 1)])] {
+            request.loras = loras
+            let ours = try Self.pipeline.render(request)[0].image.pixels.map(Float.init), theirs = try renders.tensor(key).scalars
+            let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
+            let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
+            let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(psnr >= 40 || maxDelta <= 2, "\(key): PSNR \(psnr) dB, max |Δ| \(maxDelta)")
+        }
+    }
 }

@@ -96,10 +96,11 @@ struct LoRAWeightsTests {
         expectError([("unet.\(Self.toQ).lora_A.weight", down), ("unet.\(Self.toQ).lora_B.weight", Self.random([16, 4], seed: 3))],
                     "FILE: module '\(Self.toQ)' has weight [32, 32] but LoRA factors down [4, 32], up [16, 4]")
         expectError([("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_z.lora_A.weight", down)],
-                    "FILE: 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_z.lora_A.weight' adapts a module this model does not have (or that is neither linear nor a 1×1 convolution)")
-        // A 3×3 convolution (LoCon) is not a target: conv_in's weight is [32, 4, 3, 3].
-        expectError([("lora_unet_conv_in.lora_down.weight", Self.random([4, 4, 3, 3], seed: 4))],
-                    "FILE: 'lora_unet_conv_in.lora_down.weight' adapts a module this model does not have (or that is neither linear nor a 1×1 convolution)")
+                    "FILE: 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_z.lora_A.weight' adapts a module this model does not have (or that is neither linear nor a convolution)")
+        // A 3×3 convolution's A must carry its kernel: conv_in's weight is [32, 4, 3, 3].
+        expectError([("lora_unet_conv_in.lora_down.weight", Self.random([4, 4, 1, 1], seed: 4)),
+                     ("lora_unet_conv_in.lora_up.weight", Self.random([32, 4, 1, 1], seed: 5))],
+                    "FILE: module 'conv_in' has weight [32, 4, 3, 3] but LoRA factors down [4, 4, 1, 1], up [32, 4, 1, 1]")
         expectError([("unet.\(Self.toQ).lora_magnitude_vector.weight", Self.random([32], seed: 5))],
                     "FILE: 'unet.\(Self.toQ).lora_magnitude_vector.weight' belongs to DoRA (lora_magnitude_vector), which dbrender does not apply")
         expectError([("lora_unet_\(Self.toQ.replacingOccurrences(of: ".", with: "_")).hada_w1_a", down)],
@@ -144,6 +145,10 @@ struct LoRAWeightsTests {
         let kohya = try load([(kohyaName + ".lora_down.weight", down), (kohyaName + ".lora_up.weight", up),
                               (kohyaName + ".alpha", Tensor(shape: [], values: [1]))])
         #expect(kohya.updates[.unet]?[Self.toQ]?.scale == 0.25)
+        // A 3×3 convolution's LoRA (LoCon, as LCM-LoRAs have): A keeps its kernel.
+        let conv = try load([("lora_unet_conv_in.lora_down.weight", Self.random([4, 4, 3, 3], seed: 4)),
+                             ("lora_unet_conv_in.lora_up.weight", Self.random([32, 4, 1, 1], seed: 5))]).updates[.unet]?["conv_in"]
+        #expect(conv?.kernel == 3 && conv?.downKernel.shape == [4, 4, 3, 3] && conv?.down.shape == [4, 36])
         // Old attention-processor names reach the same module.
         let processor = try load([("down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.down.weight", down),
                                   ("down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.up.weight", up)])

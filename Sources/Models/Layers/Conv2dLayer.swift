@@ -24,13 +24,14 @@ public struct Conv2dLayer: Sendable {
 
     public var outChannels: Int { weight.shape[0] }
 
-    /// x [N, Ci, H, W] → [N, Co, Ho, Wo], plus (for a 1×1 convolution) the LoRAs of
-    /// `RowAdapters.current` that adapt this module.
+    /// x [N, Ci, H, W] → [N, Co, Ho, Wo], plus the LoRAs of `RowAdapters.current` that adapt this module.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding)
         if weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && padding == 0 {
             RowAdapters.current?.apply(module: module, input: x, output: y, inFeatures: weight.shape[1],
                                        outFeatures: weight.shape[0], channelsFirst: true)
+        } else {
+            RowAdapters.current?.applyConvolution(module: module, input: x, output: y, stride: stride, padding: padding)
         }
         return y
     }

@@ -69,6 +69,24 @@ public struct RowAdapters: Sendable {
         }
     }
 
+    /// Adds the updates of a k×k convolution `module` (k > 1) to `output`, row by row: A is a k×k
+    /// convolution of the layer's stride and padding into `rank` channels, B a 1×1 convolution back
+    /// (LoCon; what LCM-LoRAs put on the resnets). Inference only: training adapts linear layers.
+    func applyConvolution(module: String, input: Tensor, output: Tensor, stride: Int, padding: Int) {
+        guard rows.contains(where: { row in row.contains { $0.updates[module] != nil } }) else { return }
+        let outputPerRow = output.count / rows.count, positions = outputPerRow / output.shape[1]
+        for (r, adapters) in rows.enumerated() {
+            let x = input.slice(r..<(r + 1)), y = output.pointer + r * outputPerRow
+            for adapter in adapters {
+                guard let update = adapter.updates[module] else { continue }
+                let hidden = Conv2D.forward(x, weight: update.downKernel, bias: nil, stride: stride, padding: padding)  // [1, r, Ho, Wo]
+                precondition(hidden.count == update.rank * positions, "\(module): LoRA output \(hidden.shape) vs layer output \(output.shape)")
+                MatMul.gemm(m: update.outFeatures, n: positions, k: update.rank, alpha: adapter.weight * update.scale,
+                            a: update.up.pointer, lda: update.rank, b: hidden.pointer, ldb: positions, beta: 1, c: y, ldc: positions)
+            }
+        }
+    }
+
     /// The pullback of `apply`: adds dx += f·(dy·B)·A into `gradInput`, and dB += f·dyᵀ·(x·Aᵀ),
     /// dA += f·(dy·B)ᵀ·x into the gradients `arena` keeps for each factor (factors outside the arena
     /// get none). Rows are visited in order, so the sums over rows do not depend on the thread count.

@@ -9,7 +9,7 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case unrecognisedTensor(file: String, tensor: String)
     /// A LoRA kind that dbrender does not apply (DoRA, LoHa/LoKr, SDXL's second text encoder).
     case unsupported(file: String, tensor: String, what: String)
-    /// A module the model does not have, or cannot adapt (not linear, not a 1×1 convolution).
+    /// A module the model does not have, or cannot adapt (neither linear nor a convolution).
     case unknownModule(file: String, tensor: String)
     /// A module with one factor but not the other.
     case missingFactor(file: String, module: String, factor: String)
@@ -25,7 +25,7 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .file(error): "\(error)"
         case let .unrecognisedTensor(file, tensor): "\(file): tensor '\(tensor)' is not part of a LoRA in any layout dbrender reads (peft, diffusers, kohya)"
         case let .unsupported(file, tensor, what): "\(file): '\(tensor)' belongs to \(what), which dbrender does not apply"
-        case let .unknownModule(file, tensor): "\(file): '\(tensor)' adapts a module this model does not have (or that is neither linear nor a 1×1 convolution)"
+        case let .unknownModule(file, tensor): "\(file): '\(tensor)' adapts a module this model does not have (or that is neither linear nor a convolution)"
         case let .missingFactor(file, module, factor): "\(file): module '\(module)' has no \(factor) factor"
         case let .shapeMismatch(file, module, weight, down, up):
             "\(file): module '\(module)' has weight \(weight) but LoRA factors down \(down), up \(up)"

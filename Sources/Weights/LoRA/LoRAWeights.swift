@@ -1,5 +1,5 @@
-// A LoRA file read and checked against a model: for each adapted module, its two factors and the scale
-// its alpha gives. The scale follows the tool that wrote the file:
+// A LoRA file read and checked against a model: for each adapted module (a linear layer or a
+// convolution), its two factors and the scale its alpha gives. The scale follows the tool that wrote the file:
 //   • kohya: each module's `.alpha` tensor; scale = alpha / rank (no alpha: 1);
 //   • peft with diffusers' `lora_adapter_metadata` header entry: `<network>.lora_alpha` over
 //     `<network>.r` (`rank_pattern` / `alpha_pattern` entries per module suffix, `use_rslora`: alpha/√r);
@@ -62,12 +62,14 @@ public struct LoRAWeights: Sendable {
                 guard let up = factors.up else { throw .missingFactor(file: path, module: module, factor: "up (B)") }
                 let weight = targets.shapes[component]![module]!
                 let rank = down.shape.first ?? 0
-                let fits = rank > 0 && down.shape.count == weight.count && up.shape.count == weight.count
-                    && down.shape.dropFirst(2).allSatisfy { $0 == 1 } && up.shape.dropFirst(2).allSatisfy { $0 == 1 }
-                    && down.shape[1] == weight[1] && up.shape[0] == weight[0] && up.shape[1] == rank
-                let linearOnConv = weight.count == 4 && down.shape.count == 2 && up.shape.count == 2
-                    && down.shape[1] == weight[1] && up.shape[0] == weight[0] && up.shape[1] == rank && rank > 0
-                guard fits || linearOnConv else {
+                // A carries the layer's kernel (k×k; a 1×1 convolution's A may also be a plain matrix);
+                // B is always a matrix or a 1×1 convolution.
+                let kernel = weight.count == 4 ? Array(weight[2...]) : []
+                let downFits = down.shape.count >= 2 && down.shape[1] == weight[1]
+                    && (Array(down.shape.dropFirst(2)) == kernel || (down.shape.count == 2 && kernel.allSatisfy { $0 == 1 })
+                        || (weight.count == 2 && down.shape.dropFirst(2).allSatisfy { $0 == 1 }))
+                let upFits = up.shape.count >= 2 && up.shape[0] == weight[0] && up.shape[1] == rank && up.shape.dropFirst(2).allSatisfy { $0 == 1 }
+                guard rank > 0, downFits, upFits else {
                     throw .shapeMismatch(file: path, module: module, weight: weight, down: down.shape, up: up.shape)
                 }
                 let scale = factors.alpha.map { $0 / Float(rank) } ?? alphas.scale(component: component, module: module, rank: rank)

@@ -11,19 +11,27 @@ public struct LowRankUpdate: Sendable {
     public let up: Tensor
     /// The factor on B·A the file's alpha gives (alpha / rank; 1 when the file has no alpha).
     public let scale: Float
+    /// The side of A's kernel: 1 for linear layers and 1×1 convolutions; k for a k×k convolution,
+    /// whose A is itself a k×k convolution to `rank` channels (then `inFeatures` = in · k²).
+    public let kernel: Int
 
     public var rank: Int { down.shape[0] }
     public var inFeatures: Int { down.shape[1] }
     public var outFeatures: Int { up.shape[0] }
 
-    /// A 1×1-convolution's factors ([r, in, 1, 1], [out, r, 1, 1]) are taken as the matrices they are.
+    /// Factors as files store them: matrices, or convolution weights — A [r, in, k, k] and
+    /// B [out, r, 1, 1] — kept as the matrices [r, in·k²] and [out, r] they are.
     public init(down: Tensor, up: Tensor, scale: Float) {
         precondition(down.shape.count >= 2 && up.shape.count >= 2 && up.shape[1] == down.shape[0],
                      "LoRA factors \(up.shape) · \(down.shape) do not chain")
+        kernel = down.shape.count == 4 ? down.shape[3] : 1
         self.down = down.reshaped([down.shape[0], down.count / down.shape[0]])
         self.up = up.reshaped([up.shape[0], up.count / up.shape[0]])
         self.scale = scale
     }
+
+    /// A as a convolution weight [r, in, k, k].
+    public var downKernel: Tensor { down.reshaped([rank, inFeatures / (kernel * kernel), kernel, kernel]) }
 
     /// scale · B · A as an [out, in] matrix, summed in double precision (for checks and merging; the
     /// renderer never forms it).
