@@ -1,7 +1,9 @@
 // One DreamBooth optimizer step at full SD 1.5 size: the forward and backward pass (VAE encode,
 // text encoder, UNet with its pullback) and the optimizer (clipping + AdamW over every trained
 // parameter), timed apart; median of the repetitions after one warm-up step, and peak RSS.
-// benchmarks/training.sh runs the same step in PyTorch on the same folder for the ratio.
+// benchmarks/training.sh runs the same step in PyTorch on the same folder for the ratio. With `--lora`
+// the step is DreamBooth-LoRA's (rank 4 on the attention projections, and the text encoder's with
+// --text-encoder): the base stays mapped, only the factors train.
 import Dispatch
 import Foundation
 import Models
@@ -12,11 +14,13 @@ import Weights
 
 enum TrainingStepBenchmark {
     static func run(modelPath: String, resolution: Int, priorPreservation: Bool, trainTextEncoder: Bool,
-                    checkpointing: Bool, repetitions: Int, json: Bool) throws {
+                    checkpointing: Bool, lora: Bool = false, repetitions: Int, json: Bool) throws {
         let url = URL(fileURLWithPath: modelPath)
         let setupStart = DispatchTime.now().uptimeNanoseconds
         let checkpoint = try ModelCheckpoint.open(url)
-        let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: trainTextEncoder)
+        let loraSettings = lora ? DreamBoothModels.LoRASettings(rank: 4, alpha: 4, unetTargets: ["to_k", "to_q", "to_v", "to_out.0"],
+                                                                 textEncoderTargets: ["q_proj", "k_proj", "v_proj", "out_proj"], seed: 0) : nil
+        let models = try DreamBoothModels(checkpoint: checkpoint, trainTextEncoder: trainTextEncoder, lora: loraSettings)
         let modelsTime = seconds(since: setupStart)
         let noising = try DDPMNoising(configuration: try ModelCheckpoint.open(url).schedulerConfiguration())
         let step = DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: priorPreservation),
@@ -52,7 +56,7 @@ enum TrainingStepBenchmark {
             let objects = rows.map { ["name": $0.0, "seconds": $0.1, "peak_rss": Double(ModelBenchmarks.peakRSS())] as [String: Any] }
             print(String(decoding: try JSONSerialization.data(withJSONObject: objects), as: UTF8.self))
         } else {
-            print("DreamBooth step, \(resolution) px, batch \(count), \(trained) trained parameters, median of \(repetitions)")
+            print("DreamBooth\(lora ? "-LoRA" : "") step, \(resolution) px, batch \(count), \(trained) trained parameters, median of \(repetitions)")
             for (name, value) in rows { print(String(format: "  %-34@ %8.2f s", name as NSString, value)) }
             print("  peak RSS \(ModelBenchmarks.peakRSS() / 1_000_000) MB")
         }

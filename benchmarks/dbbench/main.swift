@@ -4,7 +4,7 @@
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
 //   swift run -c release dbbench lora --model DIR [--rank 16] [--repetitions N]
-//   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--json]
+//   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--lora] [--json]
 //   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
 
@@ -23,7 +23,7 @@ let usage = """
            dbbench cfg --model DIR [--repetitions N]
            dbbench hash [--repetitions N]
            dbbench lora --model DIR [--rank 16] [--repetitions N]
-           dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--repetitions N] [--json]
+           dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--lora] [--repetitions N] [--json]
            dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 
     """
@@ -42,7 +42,8 @@ do {
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try TrainingStepBenchmark.run(modelPath: model, resolution: option("--resolution").flatMap(Int.init) ?? 256,
                                       priorPreservation: arguments.contains("--prior"), trainTextEncoder: arguments.contains("--text-encoder"),
-                                      checkpointing: arguments.contains("--checkpointing"), repetitions: repetitions,
+                                      checkpointing: arguments.contains("--checkpointing"), lora: arguments.contains("--lora"),
+                                      repetitions: repetitions,
                                       json: arguments.contains("--json"))
     case "hash":
         HashBenchmark.run(repetitions: repetitions)
