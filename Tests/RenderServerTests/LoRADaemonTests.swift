@@ -44,12 +44,8 @@ struct LoRADaemonTests {
     }
 
     private func expectMatches(_ image: RGBImage, _ key: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let ours = image.pixels.map(Float.init), theirs = try Self.renders.tensor(key).scalars
-        let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
-        let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
-        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(ours.count == theirs.count && (psnr >= 40 || maxDelta <= 2), "\(key): PSNR \(psnr) dB, max |Δ| \(maxDelta)",
-                sourceLocation: sourceLocation)
+        let agreement = ImageAgreement(image.pixels, try Self.renders.tensor(key).scalars)
+        #expect(agreement.matchesReference, "\(key): \(agreement)", sourceLocation: sourceLocation)
     }
 
     @Test("a LoRA by field or by prompt tag renders diffusers' image, plain renders stay plain, images carry Lora hashes")

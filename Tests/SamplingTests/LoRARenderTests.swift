@@ -35,12 +35,8 @@ struct LoRARenderTests {
     }
 
     static func expectMatches(_ image: RGBImage, _ key: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let ours = image.pixels.map(Float.init), theirs = try renders.tensor(key).scalars
-        let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
-        let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
-        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(ours.count == theirs.count && (psnr >= 40 || maxDelta <= 2), "\(key): PSNR \(psnr) dB, max |Δ| \(maxDelta)",
-                sourceLocation: sourceLocation)
+        let agreement = ImageAgreement(image.pixels, try renders.tensor(key).scalars)
+        #expect(agreement.matchesReference, "\(key): \(agreement)", sourceLocation: sourceLocation)
     }
 
     @Test("without a LoRA the image is diffusers' plain one (the baseline the others differ from)")
@@ -93,11 +89,8 @@ struct LoRARenderTests {
         request.height = 64
         for (key, loras) in [("plain.image", [LoRAUse]()), ("lora.image", [LoRAUse(name: "lcm-style", weights: weights, weight: 1)])] {
             request.loras = loras
-            let ours = try Self.pipeline.render(request)[0].image.pixels.map(Float.init), theirs = try renders.tensor(key).scalars
-            let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
-            let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
-            let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(psnr >= 40 || maxDelta <= 2, "\(key): PSNR \(psnr) dB, max |Δ| \(maxDelta)")
+            let agreement = ImageAgreement(try Self.pipeline.render(request)[0].image.pixels, try renders.tensor(key).scalars)
+            #expect(agreement.matchesReference, "\(key): \(agreement)")
         }
     }
 }

@@ -13,23 +13,13 @@ private let fixture = try! Fixtures.open("pipeline")
 private let pipeline = try! StableDiffusionPipeline.load(
     Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/tiny"))
 
-/// PSNR in dB between two 8-bit images given as float tensors of the same element count.
-private func psnr(_ a: [Float], _ b: [Float]) -> Double {
-    let mse = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
-    return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
-}
-
 private func expectMatches(_ images: [RenderedImage], _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
     let expected = fixture["\(name).image"]  // [N, H, W, 3]
     #expect(images.count == expected.shape[0], sourceLocation: sourceLocation)
     let plane = expected.count / expected.shape[0]
     for (i, rendered) in images.enumerated() {
-        let ours = rendered.image.pixels.map(Float.init)
-        let theirs = Array(expected.buffer[(i * plane)..<((i + 1) * plane)])
-        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-        let quality = psnr(ours, theirs)
-        #expect(ours.count == theirs.count && (quality >= 40 || maxDelta <= 2),
-                "\(name) image \(i): PSNR \(quality) dB, max |Δ| \(maxDelta)", sourceLocation: sourceLocation)
+        let agreement = ImageAgreement(rendered.image.pixels, Array(expected.buffer[(i * plane)..<((i + 1) * plane)]))
+        #expect(agreement.matchesReference, "\(name) image \(i): \(agreement)", sourceLocation: sourceLocation)
     }
 }
 

@@ -58,13 +58,8 @@ struct SingleFileCheckpointTests {
         let fromFile = try StableDiffusionPipeline(checkpoint: Self.single).render(request)[0].image.pixels
         let fromFolder = try StableDiffusionPipeline(checkpoint: Self.folder).render(request)[0].image.pixels
         #expect(fromFile == fromFolder, "\(sampler): the single file and the folder differ")
-        // Bound as in PipelineTests: PSNR ≥ 40 dB or every channel within 2/255.
-        let theirs = fixture["\(sampler).image"].scalars
-        let ours = fromFile.map(Float.init)
-        let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
-        let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
-        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(ours.count == theirs.count && (psnr >= 40 || maxDelta <= 2), "\(sampler): PSNR \(psnr) dB, max |Δ| \(maxDelta)")
+        let agreement = ImageAgreement(fromFile, fixture["\(sampler).image"].scalars)
+        #expect(agreement.matchesReference, "\(sampler): \(agreement)")
     }
 
     @Test("a single file's tokenizer is the bundled CLIP ViT-L/14 vocabulary, as the folder's")

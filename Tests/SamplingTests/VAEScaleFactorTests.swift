@@ -28,10 +28,7 @@ struct VAEScaleFactorTests {
         #expect(jobs[0].latents.shape == [1, 4, 16, 16])
         let image = try pipeline.render(request)[0].image
         #expect(image.width == 64 && image.height == 64)
-        let ours = image.pixels.map(Float.init), theirs = fixture["euler.image"].scalars
-        let mse = zip(ours, theirs).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(ours.count)
-        let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
-        let maxDelta = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(ours.count == theirs.count && (psnr >= 40 || maxDelta <= 2), "PSNR \(psnr) dB, max |Δ| \(maxDelta)")
+        let agreement = ImageAgreement(image.pixels, fixture["euler.image"].scalars)
+        #expect(agreement.matchesReference, "\(agreement)")
     }
 }
