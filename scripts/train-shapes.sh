@@ -28,6 +28,8 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
     "$dbtrain" train-vae --model init --data data --out vae --steps 2000 --batch-size 8 --learning-rate 1e-3 \
         --lr-scheduler cosine --lr-warmup-steps 100 --seed 0 --resume
 }
+stamp "evaluate the VAE (round trips the analyser still reads right: the ceiling for any UNet on it)"
+"$dbtrain" evaluate-vae --model vae --count 240
 [ -f text-to-image/model_index.json ] || {
     stamp "text-to-image"
     "$dbtrain" --config "$root/scripts/shapes/text-to-image.yaml" --resume

@@ -13,6 +13,6 @@ struct DBTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbtrain",
         abstract: "DreamBooth fine-tuning for Stable Diffusion 1.x models.",
-        subcommands: [Train.self, Init.self, MakeShapes.self, TrainVAE.self, EvaluateShapes.self, EvaluateSubject.self],
+        subcommands: [Train.self, Init.self, MakeShapes.self, TrainVAE.self, EvaluateShapes.self, EvaluateSubject.self, EvaluateVAE.self],
         defaultSubcommand: Train.self)
 }

@@ -41,4 +41,22 @@ struct ShapesEvaluationTests {
         #expect(evaluation.renders.count == 4 && evaluation.renders.map(\.combination) == [combinations[0], combinations[0], combinations[1], combinations[1]])
         #expect(evaluation.accuracy() == 0)
     }
+
+    @Test("a VAE round trip reads every original right, scores a random VAE's reconstructions 0, and measures their PSNR")
+    func vaeRoundTrip() throws {
+        let pipeline = try StableDiffusionPipeline.load(Fixtures.packageRoot.appendingPathComponent("models/tiny"))
+        let dataset = ShapesDataset(seed: 3)
+        let roundTrip = VAERoundTrip.run(pipeline.vae, dataset: dataset, count: 4, side: 64)
+        #expect(roundTrip.images.map(\.scene) == (0..<4).map(dataset.scene(at:)))
+        #expect(roundTrip.originalAccuracy == 1)
+        #expect(roundTrip.reconstructionAccuracy() == 0, "models/tiny's VAE is random: nothing survives it")
+        // The PSNR is the one of all channels pooled, recomputed here independently.
+        var squares = 0.0, count = 0.0
+        for image in roundTrip.images {
+            #expect(image.reconstruction.width == 64 && image.reconstruction.height == 64)
+            for (a, b) in zip(image.original.pixels, image.reconstruction.pixels) { squares += pow(Double(a) - Double(b), 2); count += 1 }
+        }
+        let expected = 10 * log10(255 * 255 * count / squares)
+        #expect(abs(roundTrip.psnr - expected) < 1e-9 && roundTrip.psnr < 15, "PSNR \(roundTrip.psnr) dB")
+    }
 }
