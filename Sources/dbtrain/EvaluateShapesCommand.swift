@@ -30,5 +30,18 @@ struct EvaluateShapes: ParsableCommand {
             print(String(format: "%@: %.1f %% match (background %.1f %%, colour %.1f %%, shape %.1f %%), %d renders", name,
                          100 * evaluation.accuracy(of: set), 100 * a.background, 100 * a.color, 100 * a.kind, set.count * seeds))
         }
+        printConfusion(evaluation)
+    }
+
+    /// The kinds read against the kinds prompted (where the shape mistakes lie), over all renders.
+    func printConfusion(_ evaluation: ShapesEvaluation) {
+        let columns = ShapeKind.allCases.map(\.rawValue) + ["unknown", "no shape"]
+        print("kind prompted → kind read: " + columns.joined(separator: " / "))
+        for kind in ShapeKind.allCases {
+            let renders = evaluation.renders.filter { $0.combination.kind == kind }
+            let counts = ShapeKind.allCases.map { read in renders.filter { $0.analysis?.kind == read }.count }
+                + [renders.filter { $0.analysis != nil && $0.analysis?.kind == nil }.count, renders.filter { $0.analysis == nil }.count]
+            print("  \(kind.rawValue): " + counts.map(String.init).joined(separator: " / "))
+        }
     }
 }
