@@ -1,4 +1,8 @@
 // Fully connected layer y = x·Wᵀ + b with PyTorch's weight layout [out, in], forward and backward.
+//
+// The leading dimension of an input of rank 3 or more is the batch: each sample's rows are computed
+// as if it were alone (see MatMul), so a sample's output does not depend on what shares its batch.
+// A rank-2 input [B, in] is B samples of one row each.
 import Foundation
 
 /// `torch.nn.Linear` as functions of explicit weights.
@@ -9,6 +13,7 @@ public enum Linear {
                      "linear: input \(x.shape) does not match weight \(weight.shape)")
         let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
         let rows = x.count / max(inFeatures, 1)
+        let samples = sampleCount(x)
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         var beta: Float = 0
         if let bias {
@@ -19,8 +24,13 @@ public enum Linear {
         }
         MatMul.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                     a: x.pointer, lda: inFeatures, b: weight.pointer, ldb: inFeatures,
-                    beta: beta, c: y.pointer, ldc: outFeatures)
+                    beta: beta, c: y.pointer, ldc: outFeatures, samples: samples)
         return y
+    }
+
+    /// The samples of a batch `x` [B, ..., in] (B); a single vector is one sample.
+    static func sampleCount(_ x: Tensor) -> Int {
+        x.rank >= 2 ? max(x.shape[0], 1) : 1
     }
 
     /// Adds the gradients of `forward` into `gradInput` [..., in], `gradWeight` [out, in] and
@@ -36,7 +46,7 @@ public enum Linear {
             // dx = dy · W
             MatMul.gemm(m: rows, n: inFeatures, k: outFeatures,
                         a: gradOutput.pointer, lda: outFeatures, b: weight.pointer, ldb: inFeatures,
-                        beta: 1, c: gradInput.pointer, ldc: inFeatures)
+                        beta: 1, c: gradInput.pointer, ldc: inFeatures, samples: sampleCount(input))
         }
         if let gradWeight {
             // dW = dyᵀ · x

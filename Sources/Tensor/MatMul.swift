@@ -7,6 +7,12 @@
 // rule of its shape (`Partition`) and the parts run on our threads, each one sgemm call. Every
 // element of C is then computed by the same call on the same operands whatever the thread count,
 // so products give the same bits under any load.
+//
+// sgemm's result for one row of C depends on how many rows the call has: its kernels cut M into
+// register tiles (16, 8, 4, 2, 1 rows on Haswell and Zen, 32 … 1 on Skylake-X) whose reductions run
+// in different orders. A batched layer therefore says where its samples begin (`samples:`), and each
+// sample's rows get calls of their own, shaped as if that sample were alone: an image is the same
+// bytes whichever requests share its batch.
 import CBLAS
 
 /// Matrix products.
@@ -52,7 +58,9 @@ public enum MatMul {
     /// C = α·op(A)·op(B) + β·C on raw row-major matrices, op = transpose when asked.
     ///
     /// - Parameters: `m`×`k` is op(A), `k`×`n` is op(B), `m`×`n` is C; `lda`, `ldb`, `ldc` are the
-    ///   row strides of the matrices as stored (before op).
+    ///   row strides of the matrices as stored (before op). `samples`: C's rows are that many equal
+    ///   runs of consecutive rows, one per sample of a batch, each computed as the product of its
+    ///   sample alone would be.
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -60,7 +68,8 @@ public enum MatMul {
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        samples: Int = 1
     ) {
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
@@ -71,28 +80,43 @@ public enum MatMul {
             }
             return
         }
-        let partition = Partition(m: m, n: n, k: k)
-        guard partition.parts > 1 else {
-            serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        precondition(samples >= 1 && m % samples == 0, "gemm: \(m) rows do not split into \(samples) samples")
+        // Rows of sample s are op(A)'s rows s·rowsPerSample ..< (s + 1)·rowsPerSample: rows of A, or
+        // columns when it is transposed.
+        let rowsPerSample = m / samples
+        let sampleStrideA = rowsPerSample * (transposeA ? 1 : lda), sampleStrideC = rowsPerSample * ldc
+        let partition = Partition(m: rowsPerSample, n: n, k: k)
+        let tasks = samples * partition.parts
+        func run(_ task: Int) {
+            let sample = task / partition.parts, part = task % partition.parts
+            let a = a + sample * sampleStrideA, c = c + sample * sampleStrideC
+            guard partition.parts > 1 else {
+                serialGemm(transposeA: transposeA, transposeB: transposeB, m: rowsPerSample, n: n, k: k, alpha: alpha,
+                           a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                return
+            }
+            if partition.alongColumns {
+                // Columns j of C use columns j of op(B): row j of B when it is transposed.
+                let columns = partition.range(part)
+                serialGemm(transposeA: transposeA, transposeB: transposeB, m: rowsPerSample, n: columns.count, k: k, alpha: alpha,
+                           a: a, lda: lda, b: b + columns.lowerBound * (transposeB ? ldb : 1), ldb: ldb,
+                           beta: beta, c: c + columns.lowerBound, ldc: ldc)
+            } else {
+                // Rows i of C use rows i of op(A): column i of A when it is transposed.
+                let rows = partition.range(part)
+                serialGemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
+                           a: a + rows.lowerBound * (transposeA ? 1 : lda), lda: lda, b: b, ldb: ldb,
+                           beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+            }
+        }
+        // Samples too small to be worth a thread hand-off stay on this one (which thread runs a task
+        // never changes its result).
+        guard tasks > 1, m * n * k >= Partition.minimumWork else {
+            for task in 0..<tasks { run(task) }
             return
         }
-        ThreadPool.shared.parallelFor(partition.parts) { parts in
-            for part in parts {
-                if partition.alongColumns {
-                    // Columns j of C use columns j of op(B): row j of B when it is transposed.
-                    let columns = partition.range(part)
-                    serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, alpha: alpha,
-                               a: a, lda: lda, b: b + columns.lowerBound * (transposeB ? ldb : 1), ldb: ldb,
-                               beta: beta, c: c + columns.lowerBound, ldc: ldc)
-                } else {
-                    // Rows i of C use rows i of op(A): column i of A when it is transposed.
-                    let rows = partition.range(part)
-                    serialGemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
-                               a: a + rows.lowerBound * (transposeA ? 1 : lda), lda: lda, b: b, ldb: ldb,
-                               beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
-                }
-            }
+        ThreadPool.shared.parallelFor(tasks) { range in
+            for task in range { run(task) }
         }
     }
 
@@ -118,10 +142,10 @@ public enum MatMul {
         let (batch, m, k, n, bShared) = dimensions(a, b, transposeB: transposeB)
         let out = Tensor(uninitialized: Array(a.shape.dropLast()) + [n])
         if bShared {
-            // One big product: the batch folds into M.
+            // One product over the whole batch, each sample's rows computed as if alone.
             gemm(transposeB: transposeB, m: batch * m, n: n, k: k,
                  a: a.pointer, lda: k, b: b.pointer, ldb: transposeB ? k : n,
-                 c: out.pointer, ldc: n)
+                 c: out.pointer, ldc: n, samples: batch)
         } else {
             for i in 0..<batch {
                 gemm(transposeB: transposeB, m: m, n: n, k: k,

@@ -39,10 +39,20 @@ struct DreamBoothStepTests {
         let step = try makeStep()
         let unetBefore = Tensor(storage: step.models.unetParameters.values, shape: [step.models.unetParameters.values.count]).copy()
         let textBefore = Tensor(storage: step.models.textEncoderParameters!.values, shape: [step.models.textEncoderParameters!.values.count]).copy()
+        let unetKeys = ["conv_in.weight", "time_embedding.linear_1.weight",
+                        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_q.weight", "up_blocks.1.resnets.0.conv2.bias", "conv_out.bias"]
+        let textKeys = ["final_layer_norm.weight", "encoder.layers.0.self_attn.q_proj.weight"]
+        // The clipped gradient AdamW saw at each step, for the tensors compared element by element.
+        var clipped: [String: [[Float]]] = [:]
         for k in 0..<2 {
             let (batch, draws) = batch(k)
             let (loss, priorLoss) = step.accumulate(batch, noise: draws)
+            var raw: [String: [Float]] = [:]
+            for key in unetKeys { raw["unet.\(key)"] = step.models.unetParameters.gradient(key)!.scalars }
+            for key in textKeys { raw["text_encoder.\(key)"] = step.models.textEncoderParameters!.gradient(key)!.scalars }
             let norm = step.applyGradients(learningRate: 1e-3)
+            let coefficient = Float(GradientClipping.coefficient(norm: norm, maxNorm: 1))
+            for (key, g) in raw { clipped[key, default: []].append(g.map { $0 * min(coefficient, 1) }) }
             // Sums over a few thousand fp32 values: agreement to ~1e-6 relative.
             #expect(abs(loss - Double(f["step\(k).loss"].scalars[0])) < 2e-5 * loss, "step \(k) loss \(loss)")
             #expect(abs(priorLoss! - Double(f["step\(k).prior_loss"].scalars[0])) < 2e-5 * priorLoss!)
@@ -69,14 +79,34 @@ struct DreamBoothStepTests {
                 #expect(abs(moved - expected) <= 2e-3 * expected + 1e-7, "\(prefix).\(entry.key): moved \(moved), PyTorch \(expected)")
             }
         }
-        for key in ["conv_in.weight", "time_embedding.linear_1.weight",
-                    "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_q.weight", "up_blocks.1.resnets.0.conv2.bias", "conv_out.bias"] {
-            let d = difference(step.models.unetParameters.parameter(key)!, f["after.unet.\(key)"])
-            #expect(d.maxAbsolute < 2e-6, "unet.\(key): \(d)")
-        }
-        for key in ["final_layer_norm.weight", "encoder.layers.0.self_attn.q_proj.weight"] {
-            let d = difference(step.models.textEncoderParameters!.parameter(key)!, f["after.text_encoder.\(key)"])
-            #expect(d.maxAbsolute < 2e-6, "text_encoder.\(key): \(d)")
+        // Element by element. AdamW's first update is lr·ĝ/(|ĝ| + ε), ε = 1e-8: where a clipped gradient
+        // ĝ is under 100·ε (324 of the 7 364 elements here, 10³–10⁴ below their tensor's median; a
+        // fifth of attn2.to_q's), it is a difference of far larger terms, its fp32 rounding (~1e-5 of the gradient's
+        // scale, set by the BLAS kernel's summation order) is a sizeable part of it, and lr·ε/(|ĝ| + ε)²
+        // turns that into up to a few % of lr. PyTorch itself moves such an element by 1.3e-6 between
+        // two CPUs; measured up to 3.5e-6 against the 5e-5 allowed. Elsewhere the update is lr·sign(ĝ)
+        // within 1 % and the parameters agree to 2e-6 (measured up to 5.7e-7 on three BLAS kernels).
+        let lr: Float = 1e-3, sensitiveBelow: Float = 100 * 1e-8
+        for (prefix, keys, arena) in [("unet", unetKeys, step.models.unetParameters), ("text_encoder", textKeys, step.models.textEncoderParameters!)] {
+            for key in keys {
+                let ours = arena.parameter(key)!, theirs = f["after.\(prefix).\(key)"]
+                #expect(ours.count == theirs.count, "\(prefix).\(key): \(ours.shape) vs \(theirs.shape)")
+                guard ours.count == theirs.count else { continue }
+                let gradients = clipped["\(prefix).\(key)"]!
+                var worstRobust: Float = 0, worstSensitive: Float = 0, sensitive = 0
+                for i in 0..<ours.count {
+                    let d = abs(ours.pointer[i] - theirs.pointer[i])
+                    if gradients.contains(where: { abs($0[i]) < sensitiveBelow }) {
+                        sensitive += 1
+                        worstSensitive = max(worstSensitive, d.isNaN ? .infinity : d)
+                    } else {
+                        worstRobust = max(worstRobust, d.isNaN ? .infinity : d)
+                    }
+                }
+                #expect(worstRobust < 2e-6, "\(prefix).\(key): max|Δ| \(worstRobust) where |ĝ| ≥ 100ε")
+                #expect(worstSensitive < 0.05 * lr, "\(prefix).\(key): max|Δ| \(worstSensitive) over \(sensitive) elements with |ĝ| < 100ε")
+                #expect(sensitive * 4 < ours.count, "\(prefix).\(key): \(sensitive) of \(ours.count) gradients near zero")
+            }
         }
     }
 
