@@ -22,7 +22,7 @@ struct EvaluateShapes: ParsableCommand {
         let pipeline = try options.pipeline(for: command)
         let heldOut = Set(ShapesDataset.heldOutCombinations)
         let evaluation = try ShapesEvaluation.run(pipeline, combinations: ShapeCombination.all, seeds: (0..<seeds).map(UInt64.init),
-                                                  settings: options.settings)
+                                                  settings: options.settings(for: pipeline, command: command))
         try options.save(evaluation.renders.map { ($0.combination.caption, $0.seed, $0.image) }, for: command)
         let trained = Set(ShapeCombination.all).subtracting(heldOut)
         for (name, set) in [("trained combinations", trained), ("held-out combinations", heldOut)] {

@@ -25,7 +25,7 @@ struct EvaluateSubject: ParsableCommand {
     func run() throws {
         let command = "dbtrain evaluate-subject"
         let pipeline = try options.pipeline(for: command)
-        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), settings: options.settings)
+        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
         try options.save((e.subjectRenders + e.priorRenders).map { ($0.prompt, $0.seed, $0.image) }, for: command)
         print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,

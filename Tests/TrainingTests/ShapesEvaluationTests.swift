@@ -1,12 +1,14 @@
 // ShapesEvaluation's counting: renders read back by ShapeAnalysis, split into trained and held-out
 // combinations, and the per-attribute shares; and a run through a real pipeline (models/tiny, whose
-// random weights draw no shape: nothing may count as a match).
+// random weights draw no shape: nothing may count as a match); LoRAs in the settings reach every
+// render, and `dbtrain evaluate-subject --lora` reads, checks and names them.
 import Foundation
 import ImageIO
 import Sampling
 import Testing
 import TestSupport
 @testable import Training
+import Weights
 
 @Suite("Shapes: evaluation from pixels")
 struct ShapesEvaluationTests {
@@ -58,5 +60,36 @@ struct ShapesEvaluationTests {
         }
         let expected = 10 * log10(255 * 255 * count / squares)
         #expect(abs(roundTrip.psnr - expected) < 1e-9 && roundTrip.psnr < 15, "PSNR \(roundTrip.psnr) dB")
+    }
+
+    @Test("an evaluation through a LoRA renders what a request with that LoRA renders")
+    func throughLoRA() throws {
+        let pipeline = try StableDiffusionPipeline.load(Fixtures.packageRoot.appendingPathComponent("models/tiny"))
+        let url = Fixtures.directory.appendingPathComponent("lora/sks-kohya.safetensors")
+        let lora = LoRAUse(name: "sks-kohya", weights: try LoRAWeights.load(url, targets: pipeline.loraTargets), weight: 0.7)
+        let plain = EvaluationRender(steps: 3)
+        var adapted = plain
+        adapted.loras = [lora]
+        var request = RenderRequest(prompt: "a sks star", seed: 5)
+        request.steps = 3; request.sampler = plain.sampler; request.guidanceScale = Float(plain.guidance)
+        request.width = plain.size; request.height = plain.size
+        request.loras = [lora]
+        let direct = try pipeline.render(request)[0].image
+        #expect(try adapted.image(pipeline, prompt: "a sks star", seed: 5) == direct)
+        #expect(try plain.image(pipeline, prompt: "a sks star", seed: 5) != direct, "the LoRA changes the render")
+    }
+
+    @Test("dbtrain evaluate-subject --lora renders through the file, and names a file that is not a LoRA")
+    func evaluateSubjectWithLoRA() throws {
+        let dbtrain = Fixtures.builtProduct("dbtrain")
+        let tiny = Fixtures.packageRoot.appendingPathComponent("models/tiny").path
+        let lora = Fixtures.directory.appendingPathComponent("lora/sks-kohya.safetensors").path
+        let run = try runProcess(dbtrain, ["evaluate-subject", "--model", tiny, "--lora", "\(lora):0.8", "--seeds", "1", "--steps", "2"])
+        #expect(run.status == 0 && run.output.contains("subject fidelity") && run.output.contains("(3 renders)"), "\(run.output)")
+        let notLoRA = Fixtures.directory.appendingPathComponent("lora/renders.safetensors").path
+        let bad = try runProcess(dbtrain, ["evaluate-subject", "--model", tiny, "--lora", notLoRA, "--seeds", "1", "--steps", "2"])
+        #expect(bad.status == 1 && bad.output.contains("dbtrain evaluate-subject: \(notLoRA): tensor"), "\(bad.output)")
+        let weight = try runProcess(dbtrain, ["evaluate-subject", "--model", tiny, "--lora", "\(lora):inf", "--seeds", "1"])
+        #expect(weight.status == 1 && weight.output.contains("the weight must be a finite number"), "\(weight.output)")
     }
 }
