@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Makes models/shapes and models/shapes-sks from nothing: the shapes-world data set, a random model
 # of the `shapes` architecture, its VAE trained, then the UNet and text encoder trained on the
-# captions (models/shapes); then DreamBooth on the striped star, with prior preservation
-# (models/shapes-sks) and without (for the comparison), all evaluated from pixels. Every stage is seeded, so a rerun gives the same model; a stage whose
-# output exists is skipped, and the long text-to-image stage resumes from its latest checkpoint —
-# an interrupted run (Ctrl-C, a lost session) continues where it stopped when run again.
+# captions in three stages (models/shapes); then DreamBooth on the striped star, with prior
+# preservation, without (for the comparison) and as a LoRA, all evaluated from pixels. The DreamBooth
+# runs do not yet reach the issue's bounds (see the model card), so they are evaluated, not installed. The models card
+# (models/shapes/README.md) lists the stages, their settings and their wall times here.
 #
-#   scripts/train-shapes.sh [WORK]     (default WORK: .shapes-work; models go to models/)
+# Every stage is seeded, so a rerun on this kind of machine gives the same bytes (`git status` after
+# a run shows whether it did); a stage whose output exists is skipped, and the training stages resume
+# from their latest checkpoint, so an interrupted run (Ctrl-C, a lost session) continues where it
+# stopped when run again. Each stage's wall time is appended to WORK/timings.tsv.
+#
+#   scripts/train-shapes.sh [WORK]     (default WORK: .shapes-work; the models are installed into models/)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=${1:-$root/.shapes-work}
@@ -19,23 +24,20 @@ swift build -c release --product dbtrain >/dev/null
 cp "$root/.build/release/dbtrain" "$work/dbtrain"
 dbtrain="$work/dbtrain"
 cd "$work"
-stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
-[ -f data/metadata.jsonl ] || { stamp "data"; "$dbtrain" make-shapes --out data --count 5400 --seed 0; }
-[ -f init/model_index.json ] || { stamp "init"; "$dbtrain" init --preset shapes --out init --seed 0; }
-[ -f vae/model_index.json ] || {
-    stamp "vae"
-    "$dbtrain" train-vae --model init --data data --out vae --steps 2000 --batch-size 8 --learning-rate 1e-3 \
-        --lr-scheduler cosine --lr-warmup-steps 100 --seed 0 --resume
+# stage NAME COMMAND…: runs the command, announcing it and recording its wall time.
+stage() {
+    local name=$1 start
+    shift
+    echo "[$(date -u +%H:%M:%S)] $name" >&2
+    start=$(date +%s)
+    "$@"
+    printf '%s\t%d\n' "$name" $(($(date +%s) - start)) >> timings.tsv
 }
-stamp "evaluate the VAE (round trips the analyser still reads right: the ceiling for any UNet on it)"
-"$dbtrain" evaluate-vae --model vae --count 240
-[ -f text-to-image/model_index.json ] || {
-    stamp "text-to-image"
-    "$dbtrain" --config "$root/scripts/shapes/text-to-image.yaml" --resume
-}
-# A model folder without the run's checkpoints and logs: each entry copied aside, then moved into
-# place (model_index.json last); the folder's other files (its README.md, the model card) stay.
+
+# install FROM TO: a model folder without the run's checkpoints and logs. Each entry is copied aside,
+# then moved into place (model_index.json last); the folder's other files (README.md, the model
+# card) stay.
 install() {
     rm -rf "$2.partial"
     mkdir -p "$2.partial" "$2"
@@ -46,24 +48,31 @@ install() {
     done
     rmdir "$2.partial"
 }
-[ -f "$root/models/shapes/model_index.json" ] || install text-to-image "$root/models/shapes"
-stamp "evaluate models/shapes"
-"$dbtrain" evaluate-shapes --model "$root/models/shapes" --seeds 4
 
-[ -d subject ] || "$dbtrain" make-shapes --subject --out subject --count 4 --seed 0
+[ -f data/metadata.jsonl ] || stage data "$dbtrain" make-shapes --out data --count 5400 --seed 0
+[ -f init/model_index.json ] || stage init "$dbtrain" init --preset shapes --out init --seed 0
+[ -f vae/model_index.json ] || stage vae "$dbtrain" train-vae --model init --data data --out vae --steps 2000 \
+    --batch-size 8 --learning-rate 1e-3 --lr-scheduler cosine --lr-warmup-steps 100 --seed 0 --resume
+# The share of round trips the analyser still reads right: the ceiling for any UNet on this VAE.
+stage evaluate-vae "$dbtrain" evaluate-vae --model vae --count 240
+[ -f text-to-image/model_index.json ] || stage text-to-image "$dbtrain" --config "$root/scripts/shapes/text-to-image.yaml" --resume
+[ -f text-to-image-refine/model_index.json ] || stage text-to-image-refine \
+    "$dbtrain" --config "$root/scripts/shapes/text-to-image-refine.yaml" --resume
+[ -f text-to-image-polish/model_index.json ] || stage text-to-image-polish \
+    "$dbtrain" --config "$root/scripts/shapes/text-to-image-polish.yaml" --resume
+stage evaluate-shapes "$dbtrain" evaluate-shapes --model text-to-image-polish --seeds 4
+install text-to-image-polish "$root/models/shapes"
+
+[ -d subject ] || stage subject "$dbtrain" make-shapes --subject --out subject --count 4 --seed 0
 dreambooth="$root/scripts/shapes/dreambooth-sks.yaml"
-[ -f shapes-sks/model_index.json ] || {
-    stamp "dreambooth with prior preservation"
-    "$dbtrain" --config "$dreambooth" --pretrained_model_name_or_path "$root/models/shapes" --resume
-}
-[ -f shapes-sks-no-prior/model_index.json ] || {
-    stamp "dreambooth without prior preservation"
-    "$dbtrain" --config "$dreambooth" --pretrained_model_name_or_path "$root/models/shapes" --resume \
-        --with_prior_preservation false --output_dir shapes-sks-no-prior
-}
-[ -f "$root/models/shapes-sks/model_index.json" ] || install shapes-sks "$root/models/shapes-sks"
-for model in "$root/models/shapes-sks" shapes-sks-no-prior; do
-    stamp "evaluate $model"
-    "$dbtrain" evaluate-subject --model "$model" --seeds 8
+[ -f shapes-sks/model_index.json ] || stage dreambooth "$dbtrain" --config "$dreambooth" --resume
+[ -f shapes-sks-no-prior/model_index.json ] || stage dreambooth-no-prior "$dbtrain" --config "$dreambooth" --resume \
+    --with_prior_preservation false --output_dir shapes-sks-no-prior
+[ -f sks-star/sks-star.safetensors ] || stage dreambooth-lora "$dbtrain" --config "$root/scripts/shapes/dreambooth-sks-lora.yaml" --resume
+for model in shapes-sks shapes-sks-no-prior; do
+    stage "evaluate-subject $model" "$dbtrain" evaluate-subject --model "$model" --seeds 8
 done
-stamp "done"
+stage "evaluate-subject sks-star LoRA" "$dbtrain" evaluate-subject --model text-to-image-polish \
+    --lora sks-star/sks-star.safetensors --seeds 8
+
+echo "[$(date -u +%H:%M:%S)] done: models/shapes installed; wall times in $work/timings.tsv" >&2
