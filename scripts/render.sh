@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The main job, on a fresh machine: install what the build needs, build in release mode, start
-# dbrenderd on a model (models/tiny unless --model is given), render one prompt with the dbrender
+# dbrenderd on a model (models/shapes unless --model is given), render one prompt with the dbrender
 # client, stop the daemon.
 #
 #   scripts/render.sh ["prompt"] [out.png] [--model PATH] [any dbrender flags: --seed 42 --steps 30 …]
 set -euo pipefail
-prompt=${1:-"a photo of sks dog"}
+prompt=${1:-"a red circle on a blue background"}
 out=${2:-dbrender.png}
 shift $(( $# < 2 ? $# : 2 ))
 case $out in /*) ;; *) out="$PWD/$out" ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
-model="$root/models/tiny"
+model="$root/models/shapes"
 client_args=()
 while (($#)); do
     case $1 in
