@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Makes models/shapes and models/shapes-sks from nothing: the shapes-world data set, a random model
-# of the `shapes` architecture, its VAE trained, then the UNet and text encoder trained on the
-# captions in three stages (models/shapes); then DreamBooth on the striped star, with prior
-# preservation, without (for the comparison) and as a LoRA, all evaluated from pixels. The DreamBooth
-# runs do not yet reach the issue's bounds (see the model card), so they are evaluated, not installed. The models card
+# Makes models/shapes from nothing: the shapes-world data set, a random model of the `shapes`
+# architecture, its VAE trained, then the UNet and text encoder trained on the captions in three
+# stages; then DreamBooth on the striped star, with prior preservation, without (for the comparison)
+# and as a LoRA, all evaluated from pixels. The DreamBooth runs do not yet reach the issue's bounds
+# (see the model card), so they are evaluated, not installed. The model card
 # (models/shapes/README.md) lists the stages, their settings and their wall times here.
 #
-# Every stage is seeded, so a rerun on this kind of machine gives the same bytes (`git status` after
-# a run shows whether it did); a stage whose output exists is skipped, and the training stages resume
+# Every stage is seeded, so a rerun with the same code on this kind of machine gives the same bytes
+# (the shipped first stage predates a change to batched sums, so it is reproduced in recipe, not in
+# bytes: see the model card); a stage whose output exists is skipped, and the training stages resume
 # from their latest checkpoint, so an interrupted run (Ctrl-C, a lost session) continues where it
 # stopped when run again. Each stage's wall time is appended to WORK/timings.tsv.
 #
-#   scripts/train-shapes.sh [WORK]     (default WORK: .shapes-work; the models are installed into models/)
+#   scripts/train-shapes.sh [WORK]     (default WORK: .shapes-work; the model is installed into models/shapes)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=${1:-$root/.shapes-work}

@@ -19,7 +19,7 @@ private struct ShippedModelCase: Decodable, CustomTestStringConvertible, Sendabl
 }
 
 /// The sampling settings every case was rendered with.
-private struct FixtureSettings: Decodable {
+private struct FixtureSettings: Decodable, Sendable {
     let steps: Int
     let guidance: Float
     let size: Int
@@ -36,6 +36,7 @@ private func metadata<T: Decodable>(_ name: String, as type: T.Type) -> T {
 }
 
 private let cases = metadata("cases", as: [ShippedModelCase].self)
+private let settings = metadata("settings", as: FixtureSettings.self)
 
 @Suite("Shipped shapes models: parity with diffusers")
 struct ShippedShapesModelsParityTests {
@@ -46,7 +47,6 @@ struct ShippedShapesModelsParityTests {
 
     @Test("renders equal diffusers' from_pretrained on the same folder", arguments: cases)
     fileprivate func parity(_ c: ShippedModelCase) throws {
-        let settings = metadata("settings", as: FixtureSettings.self)
         let pipeline = try StableDiffusionPipeline.load(Fixtures.packageRoot.appendingPathComponent("models/\(c.model)"))
         var request = RenderRequest(prompt: c.prompt, seed: c.seed)
         request.sampler = settings.sampler

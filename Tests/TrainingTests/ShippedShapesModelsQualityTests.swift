@@ -12,10 +12,6 @@ import Testing
 import TestSupport
 @testable import Training
 
-private func shippedModel(_ name: String) throws -> StableDiffusionPipeline {
-    try StableDiffusionPipeline.load(Fixtures.packageRoot.appendingPathComponent("models/\(name)"))
-}
-
 @Suite("Shipped shapes models: quality from pixels")
 struct ShippedShapesModelsQualityTests {
     /// Seeds of every combination (108 trained, 12 held out), as the model card's evaluation.
@@ -23,7 +19,7 @@ struct ShippedShapesModelsQualityTests {
 
     @Test("models/shapes draws ≥ 90 % of trained and ≥ 70 % of held-out captions as prompted")
     func shapes() throws {
-        let pipeline = try shippedModel("shapes")
+        let pipeline = try StableDiffusionPipeline.load(Fixtures.packageRoot.appendingPathComponent("models/shapes"))
         let heldOut = ShapesDataset.heldOutCombinations
         let trained = ShapeCombination.all.filter { !heldOut.contains($0) }
         #expect(trained.count == 108 && heldOut.count == 12)
