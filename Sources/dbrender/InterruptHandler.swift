@@ -1,6 +1,8 @@
 // Ctrl-C while a job runs: cancel it on the daemon (`DELETE /v1/renders/{id}`), then exit 130.
 // The signal is taken by a dispatch source, so the cancel request is sent from an ordinary thread rather
-// than from inside a signal handler, where almost nothing is safe to call.
+// than from inside a signal handler, where almost nothing is safe to call. Once Ctrl-C is taken, this
+// handler alone ends the process: the cancellation it asks for also ends the job's stream, and the main
+// thread, seeing that, must not report it as a failure and exit 1 first (it did on a loaded machine).
 import Dispatch
 import Foundation
 import RenderClient
@@ -9,6 +11,8 @@ import RenderClient
 final class InterruptHandler: @unchecked Sendable {
     private let lock = NSLock()
     private var jobID: String?
+    /// Set before the cancel request is sent, so any end of the stream that it causes comes after.
+    private var isInterrupted = false
     private let source: DispatchSourceSignal
 
     init(client: DaemonClient, reporter: TerminalReporter) {
@@ -36,9 +40,19 @@ final class InterruptHandler: @unchecked Sendable {
         }
     }
 
+    /// Parks the calling thread for good when Ctrl-C has been taken: the handler exits the process.
+    func waitIfInterrupted() {
+        guard lock.withLock({ isInterrupted }) else { return }
+        DispatchSemaphore(value: 0).wait()
+    }
+
     private func interrupted(client: DaemonClient, reporter: TerminalReporter) -> Never {
         var message = "interrupted"
-        if let id = lock.withLock({ jobID }) {
+        let id = lock.withLock { () -> String? in
+            isInterrupted = true
+            return jobID
+        }
+        if let id {
             do {
                 try client.cancel(jobID: id)
                 message += "; cancelled job \(id)"

@@ -114,19 +114,23 @@ struct DBRender: ParsableCommand {
 
     func run() throws {
         let reporter = TerminalReporter()
+        var interrupt: InterruptHandler?
         do {
             let location = SocketLocation.resolve(flag: socket, environment: ProcessInfo.processInfo.environment,
                                                   exists: { FileManager.default.fileExists(atPath: $0) })
             let client = DaemonClient(http: UnixHTTPClient(socketPath: location.path, alternativesTried: location.alternatives))
             let jobs = try makeJobs()
             if let outDir { try createDirectory(outDir) }
-            let interrupt = InterruptHandler(client: client, reporter: reporter)
+            let handler = InterruptHandler(client: client, reporter: reporter)
+            interrupt = handler
             let runner = RenderRunner(client: client, skipExisting: prompts != nil)
             try runner.run(jobs) { event in
-                interrupt.track(event)
+                handler.track(event)
                 reporter.handle(event)
             }
+            handler.waitIfInterrupted()
         } catch let error as ClientError {
+            interrupt?.waitIfInterrupted()
             reporter.fail(error.description)
             switch error.cause {
             case .cannotConnect, .connectTimedOut, .socketPathTooLong: throw ExitCode(69)
