@@ -55,11 +55,12 @@ public final class DreamBoothTrainer {
         let resumedState = try resumeFrom.map(TrainingCheckpoint.state(in:))
         let seed = resumedState?.seed ?? c.seed.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
 
-        if c.withPriorPreservation, let classDir = c.classDataDir, let classPrompt = c.classPrompt {
+        if c.withPriorPreservation, let classDir = c.classDataDir, let classPrompts = c.classPrompts ?? c.classPrompt.map({ [$0] }) {
             // The sampling pipeline lives only for this: its weights are the pretrained ones.
             let generator = try ClassImageGenerator(pipeline: StableDiffusionPipeline(checkpoint: pretrained),
                                                     seed: seed, batchSize: c.sampleBatchSize)
-            _ = try generator.generate(prompt: classPrompt, into: URL(fileURLWithPath: classDir), targetCount: c.numClassImages,
+            _ = try generator.generate(prompts: classPrompts, captioned: c.classPrompts != nil,
+                                       into: URL(fileURLWithPath: classDir), targetCount: c.numClassImages,
                                        progress: { report(.classImages(done: $0.imagesDone, total: $0.imagesTotal)) },
                                        isCancelled: isCancelled)
         }

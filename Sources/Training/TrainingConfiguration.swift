@@ -31,6 +31,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var captionDropoutRate = 0.0
     public var classDataDir: String?
     public var classPrompt: String?
+    /// Several class prompts instead of one (our extension: diffusers has `class_prompt` only): class
+    /// image n is rendered from prompt n mod count and trained with it (a caption file beside the image
+    /// records it). For a class that is asked for in many ways — with colours, on backgrounds —, so
+    /// that prior preservation keeps all of them, not only the bare class prompt.
+    public var classPrompts: [String]?
     public var withPriorPreservation = false
     public var priorLossWeight = 1.0
     public var numClassImages = 100
@@ -97,7 +102,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case instanceDataDir = "instance_data_dir", instancePrompt = "instance_prompt"
         case trainDataDir = "train_data_dir", captionColumn = "caption_column", randomFlip = "random_flip"
         case maxTrainSamples = "max_train_samples", captionDropoutRate = "caption_dropout_rate"
-        case classDataDir = "class_data_dir", classPrompt = "class_prompt"
+        case classDataDir = "class_data_dir", classPrompt = "class_prompt", classPrompts = "class_prompts"
         case withPriorPreservation = "with_prior_preservation", priorLossWeight = "prior_loss_weight"
         case numClassImages = "num_class_images", resolution, centerCrop = "center_crop"
         case trainBatchSize = "train_batch_size", sampleBatchSize = "sample_batch_size"
@@ -138,6 +143,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         outputDir = try value(.outputDir, outputDir)
         classDataDir = try c.decodeIfPresent(String.self, forKey: .classDataDir)
         classPrompt = try c.decodeIfPresent(String.self, forKey: .classPrompt)
+        // A YAML list, or one prompt (as on the command line).
+        if let list = try? c.decodeIfPresent([String].self, forKey: .classPrompts) {
+            classPrompts = list
+        } else {
+            classPrompts = try c.decodeIfPresent(String.self, forKey: .classPrompts).map { [$0] }
+        }
         withPriorPreservation = try value(.withPriorPreservation, withPriorPreservation)
         priorLossWeight = try value(.priorLossWeight, priorLossWeight)
         numClassImages = try value(.numClassImages, numClassImages)
@@ -342,7 +353,16 @@ extension TrainingConfiguration {
         }
         if withPriorPreservation {
             if classDataDir == nil { throw fail(.classDataDir, "required with with_prior_preservation") }
-            if classPrompt == nil { throw fail(.classPrompt, "required with with_prior_preservation") }
+            switch (classPrompt, classPrompts) {
+            case (nil, nil): throw fail(.classPrompt, "required with with_prior_preservation (or class_prompts)")
+            case (.some, .some): throw fail(.classPrompts, "give class_prompt or class_prompts, not both")
+            case let (nil, prompts?):
+                if prompts.isEmpty { throw fail(.classPrompts, "names no prompt") }
+                if let empty = prompts.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    throw fail(.classPrompts, "prompt \(empty + 1) is empty")
+                }
+            default: break
+            }
         }
         guard resolution >= 64, resolution % 8 == 0 else { throw fail(.resolution, "must be a multiple of 8, at least 64 (got \(resolution))") }
         for (key, value) in [(CodingKeys.trainBatchSize, trainBatchSize), (.sampleBatchSize, sampleBatchSize),

@@ -62,6 +62,37 @@ struct ClassImageGeneratorTests {
         #expect(try ImageFolder.imageFiles(in: directory, role: "class").count == 3)
     }
 
+    @Test("several prompts: image n is rendered from prompt n mod count, with its prompt written beside it")
+    func severalPrompts() throws {
+        let directory = TrainingDataFixtures.temporaryDirectory().appendingPathComponent("class")
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let prompts = ["a photo of dog", "a photo of dog on grass"]
+        let generator = try ClassImageGenerator(pipeline: Self.pipeline, seed: 7, steps: 2, batchSize: 4)
+        let written = try generator.generate(prompts: prompts, captioned: true, into: directory, targetCount: 3)
+        #expect(written.count == 3)
+        for (n, url) in written.enumerated() {
+            let caption = try String(contentsOf: url.deletingPathExtension().appendingPathExtension("txt"), encoding: .utf8)
+            #expect(caption == prompts[n % 2] + "\n", "image \(n)")
+            // The same image as a single-prompt render of that prompt at seed 7 + n.
+            var request = RenderRequest(prompt: prompts[n % 2], seed: 7 + UInt64(n))
+            request.steps = 2
+            request.sampler = "pndm"
+            let expected = try Self.pipeline.render(request)[0].image
+            #expect(try ImageFile.decode(contentsOf: url).image == expected, "image \(n)")
+        }
+        // The dataset trains each image with its caption.
+        let instance = TrainingDataFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: instance) }
+        try FileManager.default.copyItem(at: written[0], to: instance.appendingPathComponent("a.png"))
+        let tokenizer = DreamBoothDatasetTests.tokenizer
+        let dataset = try DreamBoothDataset(instanceDirectory: instance, instancePrompt: "a sks dog", classDirectory: directory,
+                                            transform: TrainingImageTransform(resolution: 64, centerCrop: true),
+                                            tokenizer: tokenizer, seed: 0)
+        #expect(dataset.classFilePromptTexts == [prompts[0], prompts[1], prompts[0]])
+        #expect(dataset.prompts.map(\.text) == ["a sks dog"] + prompts)
+        #expect(try dataset.example(at: 1, epoch: 0).classTokenIDs == tokenizer.tokenize(prompts[1]).ids)
+    }
+
     @Test("a cancelled run throws and writes nothing for the unfinished batch")
     func cancellation() throws {
         let directory = TrainingDataFixtures.temporaryDirectory()

@@ -181,7 +181,7 @@ struct DreamBoothDatasetTests {
         #expect(difference(tensor, expected).maxAbsolute == 0)
     }
 
-    @Test("the configuration's keys build the dataset; prior preservation needs class_data_dir and class_prompt")
+    @Test("the configuration's keys build the dataset; prior preservation needs class_data_dir, and class_prompt or caption files")
     func fromConfiguration() throws {
         let instance = TrainingDataFixtures.temporaryDirectory(), classes = TrainingDataFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: instance) }
@@ -196,7 +196,8 @@ struct DreamBoothDatasetTests {
             try DreamBoothDataset(configuration: c, tokenizer: Self.tokenizer, seed: 0)
         }
         c.classDataDir = classes.path
-        #expect(throws: TrainingDataError.missingSetting(key: "class_prompt")) {
+        // No class_prompt: the first class image without a caption file names itself.
+        #expect(throws: TrainingDataError.uncaptionedClassImage(path: classes.appendingPathComponent("0.png").path)) {
             try DreamBoothDataset(configuration: c, tokenizer: Self.tokenizer, seed: 0)
         }
         c.classPrompt = "a photo of dog"

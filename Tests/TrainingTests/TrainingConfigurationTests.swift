@@ -50,6 +50,10 @@ struct TrainingConfigurationTests {
         ("max_train_steps: many", "max_train_steps", "expected a whole number"),
         ("train_text_encoder: 3", "train_text_encoder", "expected true or false"),
         ("with_prior_preservation: true", "class_data_dir", "required with with_prior_preservation"),
+        ("with_prior_preservation: true\nclass_data_dir: c", "class_prompt", "required with with_prior_preservation (or class_prompts)"),
+        ("with_prior_preservation: true\nclass_data_dir: c\nclass_prompt: a dog\nclass_prompts: [a red dog]", "class_prompts", "not both"),
+        ("with_prior_preservation: true\nclass_data_dir: c\nclass_prompts: []", "class_prompts", "names no prompt"),
+        ("with_prior_preservation: true\nclass_data_dir: c\nclass_prompts: [a dog, ' ']", "class_prompts", "prompt 2 is empty"),
         ("resolution: 500", "resolution", "multiple of 8"),
         ("lr_scheduler: exponential", "lr_scheduler", "unknown schedule 'exponential'"),
         ("adam_beta2: 1.0", "adam_beta2", "[0, 1)"),
@@ -65,6 +69,22 @@ struct TrainingConfigurationTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test("class_prompts: a YAML list, or one prompt on the command line")
+    func classPrompts() throws {
+        let yaml = Self.minimal + """
+
+            with_prior_preservation: true
+            class_data_dir: class/star
+            class_prompts:
+              - a star
+              - a red star on a blue background
+            """
+        let c = try TrainingConfiguration.load(yaml: yaml)
+        #expect(c.classPrompts == ["a star", "a red star on a blue background"] && c.classPrompt == nil)
+        let one = try TrainingConfiguration.load(yaml: yaml, overrides: ["--class_prompts", "a green star"])
+        #expect(one.classPrompts == ["a green star"])
     }
 
     @Test func missingRequiredKeyAndBadFiles() {

@@ -8,7 +8,10 @@
 //   • files are PNG (no JPEG re-compression of a training image), named "<n>-<16 hex of SHA-256 of the
 //     pixels>.png" (diffusers: "<n>-<sha1>.jpg"), written atomically (temporary file + rename) so that
 //     an interrupted run never leaves a half-written image for the dataset to choke on;
-//   • existing images are counted by ImageFolder's rules (image files only), not every directory entry.
+//   • existing images are counted by ImageFolder's rules (image files only), not every directory entry;
+//   • with several prompts (`class_prompts`), image n is rendered from prompt n mod count, one image per
+//     call, and its prompt is written beside it as "<name>.txt" (before the image, so that no image is
+//     ever without its caption), which DreamBoothDataset then trains it with.
 import Foundation
 import ImageIO
 import Sampling
@@ -81,6 +84,16 @@ public struct ClassImageGenerator: Sendable {
     public func generate(prompt: String, into directory: URL, targetCount: Int,
                          progress: (ClassImageProgress) -> Void = { _ in },
                          isCancelled: () -> Bool = { false }) throws -> [URL] {
+        try generate(prompts: [prompt], captioned: false, into: directory, targetCount: targetCount,
+                     progress: progress, isCancelled: isCancelled)
+    }
+
+    /// Renders image n from `prompts[n mod count]` into `directory` until it holds `targetCount`
+    /// images; with `captioned`, each image's prompt is written beside it (`<name>.txt`).
+    public func generate(prompts: [String], captioned: Bool, into directory: URL, targetCount: Int,
+                         progress: (ClassImageProgress) -> Void = { _ in },
+                         isCancelled: () -> Bool = { false }) throws -> [URL] {
+        precondition(!prompts.isEmpty, "no class prompt")
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -92,17 +105,25 @@ public struct ClassImageGenerator: Sendable {
         var written: [URL] = []
         while written.count < missing {
             let first = existing + written.count
+            let prompt = prompts[first % prompts.count]
             var request = RenderRequest(prompt: prompt, seed: seed &+ UInt64(first))
             request.steps = steps
             request.guidanceScale = guidanceScale
             request.sampler = sampler
-            request.count = min(batchSize, missing - written.count)
+            // A batch shares its prompt: with several, one image per call.
+            request.count = prompts.count == 1 ? min(batchSize, missing - written.count) : 1
             let done = written.count
             let images = try pipeline.render(request, progress: { step in
                 progress(ClassImageProgress(imagesDone: done, imagesTotal: missing, step: step.step, steps: step.steps))
             }, isCancelled: isCancelled)
             for (offset, rendered) in images.enumerated() {
                 let url = freeName(in: directory, number: first + offset, image: rendered.image)
+                if captioned {
+                    let caption = url.deletingPathExtension().appendingPathExtension("txt")
+                    do { try Data((prompt + "\n").utf8).write(to: caption, options: .atomic) } catch {
+                        throw TrainingDataError.unwritable(ImageIOError(file: caption.path, reason: .unwritable((error as NSError).localizedDescription)))
+                    }
+                }
                 do { try ImageFile.write(rendered.image, to: url, format: .png) } catch { throw TrainingDataError.unwritable(error) }
                 written.append(url)
             }

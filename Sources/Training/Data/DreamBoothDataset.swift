@@ -3,6 +3,10 @@
 //   • length = max(instance images, class images used); example i = instance image i mod n_instance with
 //     the instance prompt, and (with prior preservation) class image i mod n_class with the class prompt;
 //   • class images used = min(images in class_data_dir, num_class_images);
+//   • a class image with a caption file beside it (`0-ab12.png` + `0-ab12.txt`, as kohya's
+//     regularisation images may have, and as ClassImageGenerator writes from `class_prompt_file`) is
+//     trained with that caption instead of `class_prompt`: class images of a varied class then keep
+//     every way of prompting it, not just the one class prompt;
 //   • a batch holds the instance images of its examples first, then their class images (twice the batch
 //     size), so that one UNet pass serves both losses; the last batch of an epoch may be short
 //     (DataLoader's drop_last=False).
@@ -55,9 +59,13 @@ public struct DreamBoothDataset: TrainingExamples {
     public let instancePrompt: TokenizedPrompt
     /// nil without prior preservation.
     public let classPrompt: TokenizedPrompt?
+    /// The prompt of each of `classFiles`: its caption file, else `classPrompt`.
+    public let classFilePrompts: [TokenizedPrompt]
     /// The prompts as written.
     public let instancePromptText: String
     public let classPromptText: String?
+    /// `classFilePrompts` as written.
+    public let classFilePromptTexts: [String]
     public let transform: TrainingImageTransform
     /// Seeds the epoch order and the random crops.
     public let seed: UInt64
@@ -69,6 +77,7 @@ public struct DreamBoothDataset: TrainingExamples {
     /// - Parameters:
     ///   - classDirectory: with prior preservation, `class_data_dir` (already filled, see
     ///     `ClassImageGenerator`); nil without.
+    ///   - classPrompt: the prompt of the class images without a caption file; nil when all have one.
     ///   - numClassImages: `num_class_images`: at most this many class images are used.
     /// - Throws: `TrainingDataError` naming the folder or the first file that cannot be used.
     public init(instanceDirectory: URL, instancePrompt: String,
@@ -84,13 +93,20 @@ public struct DreamBoothDataset: TrainingExamples {
         instancePromptText = instancePrompt
         classPromptText = classDirectory == nil ? nil : classPrompt
         if let classDirectory {
-            guard let classPrompt else { throw .missingSetting(key: "class_prompt") }
             let all = try ImageFolder.imageFiles(in: classDirectory, role: "class")
             classFiles = Array(all.prefix(max(0, numClassImages ?? all.count)))
             guard !classFiles.isEmpty else { throw .noImages(role: "class", path: classDirectory.path) }
-            self.classPrompt = tokenizer.tokenize(classPrompt)
+            classFilePromptTexts = try classFiles.map { (file: URL) throws(TrainingDataError) in
+                if let caption = try Self.caption(of: file) { return caption }
+                guard let classPrompt else { throw .uncaptionedClassImage(path: file.path) }
+                return classPrompt
+            }
+            classFilePrompts = classFilePromptTexts.map { tokenizer.tokenize($0) }
+            self.classPrompt = tokenizer.tokenize(classPrompt ?? classFilePromptTexts[0])
         } else {
             classFiles = []
+            classFilePrompts = []
+            classFilePromptTexts = []
             self.classPrompt = nil
         }
         // Decode everything now: a truncated download must not surface hours into a run.
@@ -103,7 +119,6 @@ public struct DreamBoothDataset: TrainingExamples {
         var classDirectory: URL?
         if c.withPriorPreservation {
             guard let directory = c.classDataDir else { throw .missingSetting(key: "class_data_dir") }
-            guard c.classPrompt != nil else { throw .missingSetting(key: "class_prompt") }
             classDirectory = URL(fileURLWithPath: directory)
         }
         try self.init(instanceDirectory: URL(fileURLWithPath: c.instanceDataDir), instancePrompt: c.instancePrompt,
@@ -118,9 +133,14 @@ public struct DreamBoothDataset: TrainingExamples {
     /// Examples per epoch: max(instance images, class images used).
     public var count: Int { max(instanceFiles.count, classFiles.count) }
 
-    /// The instance prompt, and the class prompt with prior preservation.
+    /// The instance prompt, and with prior preservation each distinct class prompt.
     public var prompts: [(text: String, tokens: TokenizedPrompt)] {
-        [(instancePromptText, instancePrompt)] + (classPrompt.map { [(classPromptText ?? "", $0)] } ?? [])
+        var seen: Set<String> = [instancePromptText]
+        var prompts = [(text: instancePromptText, tokens: instancePrompt)]
+        for (text, tokens) in zip(classFilePromptTexts, classFilePrompts) where seen.insert(text).inserted {
+            prompts.append((text, tokens))
+        }
+        return prompts
     }
 
     /// Example `index` as seen in `epoch`: the random crops depend on (seed, epoch, index), never on
@@ -128,13 +148,14 @@ public struct DreamBoothDataset: TrainingExamples {
     public func example(at index: Int, epoch: Int) throws(TrainingDataError) -> DreamBoothExample {
         precondition(index >= 0 && index < count, "example \(index) of \(count)")
         let instance = try image(instanceFiles[index % instanceFiles.count], epoch: epoch, index: index, role: 0)
-        guard let classPrompt else {
+        guard hasPriorPreservation else {
             return DreamBoothExample(instancePixels: instance, instanceTokenIDs: instancePrompt.ids,
                                      classPixels: nil, classTokenIDs: nil)
         }
-        let classImage = try image(classFiles[index % classFiles.count], epoch: epoch, index: index, role: 1)
+        let classIndex = index % classFiles.count
+        let classImage = try image(classFiles[classIndex], epoch: epoch, index: index, role: 1)
         return DreamBoothExample(instancePixels: instance, instanceTokenIDs: instancePrompt.ids,
-                                 classPixels: classImage, classTokenIDs: classPrompt.ids)
+                                 classPixels: classImage, classTokenIDs: classFilePrompts[classIndex].ids)
     }
 
     /// The order of example indices in `epoch`: a permutation of `0..<count` drawn from (seed, epoch).
@@ -174,6 +195,17 @@ public struct DreamBoothDataset: TrainingExamples {
         } catch {
             throw .undecodable(error)
         }
+    }
+
+    /// The caption file beside `file` (same name, `.txt`), trimmed; nil when there is none.
+    static func caption(of file: URL) throws(TrainingDataError) -> String? {
+        let captionFile = file.deletingPathExtension().appendingPathExtension("txt")
+        guard FileManager.default.fileExists(atPath: captionFile.path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: captionFile.path),
+              let caption = String(data: data, encoding: .utf8) else {
+            throw .unreadableCaption(path: captionFile.path)
+        }
+        return caption.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func image(_ file: URL, epoch: Int, index: Int, role: Int) throws(TrainingDataError) -> Tensor {

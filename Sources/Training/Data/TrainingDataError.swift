@@ -14,7 +14,7 @@ public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupportedFormat(path: String, fileExtension: String)
     /// An image file that fails to decode (the ImageIO error names the file and the reason).
     case undecodable(ImageIOError)
-    /// A needed setting is missing (`class_data_dir`, `class_prompt` with prior preservation; `train_data_dir`).
+    /// A needed setting is missing (`class_data_dir`, `class_prompt` — or caption files — with prior preservation; `train_data_dir`).
     case missingSetting(key: String)
     /// A class image could not be written.
     case unwritable(ImageIOError)
@@ -22,6 +22,10 @@ public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupportedScheduler(className: String, samplers: [String])
     /// An image of a caption-file folder has no `.txt` caption beside it.
     case missingCaption(path: String)
+    /// A class image without a caption file when no `class_prompt` stands in for one.
+    case uncaptionedClassImage(path: String)
+    /// A caption file that exists but cannot be read as UTF-8 text.
+    case unreadableCaption(path: String)
     /// A line of `metadata.jsonl` that cannot be used (`location` is file:line).
     case malformedMetadata(location: String, reason: String)
 
@@ -39,6 +43,9 @@ public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertib
         case let .unsupportedScheduler(className, samplers):
             "the model's scheduler \(className) has no matching sampler; choose one of \(samplers.joined(separator: ", "))"
         case let .missingCaption(path): "\(path): missing caption file (each image needs one, or give the folder a metadata.jsonl)"
+        case let .uncaptionedClassImage(path):
+            "\(path): class image without a caption file (.txt beside it), and no class_prompt to train it with"
+        case let .unreadableCaption(path): "\(path): cannot read the caption file as UTF-8 text"
         case let .malformedMetadata(location, reason): "\(location): \(reason)"
         }
     }
