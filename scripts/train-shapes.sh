@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes models/shapes from nothing: the shapes-world data set, a random model of the `shapes`
 # architecture, its VAE trained, then the UNet and text encoder trained on the captions in three
-# stages; then DreamBooth on the striped star, with prior preservation, without (for the comparison)
+# stages; then DreamBooth on the dotted star, with prior preservation, without (for the comparison)
 # and as a LoRA, all evaluated from pixels. The DreamBooth runs do not yet reach the bounds
 # (see the model card), so they are evaluated, not installed. The model card
 # (models/shapes/README.md) lists the stages, their settings and their wall times here.

@@ -5,7 +5,7 @@
 //                                                                   a shapes-world image folder (imagefolder layout)
 //   dbtrain train-vae --model DIR --data DIR --out DIR [--steps N …] train a model folder's VAE on images
 //   dbtrain evaluate-shapes --model DIR [--seeds N]                  score a shapes-world model from pixels
-//   dbtrain evaluate-subject --model DIR [--seeds N]                 score the striped-star DreamBooth demo
+//   dbtrain evaluate-subject --model DIR [--seeds N]                 score the dotted-star DreamBooth demo
 import ArgumentParser
 
 @main

@@ -1,4 +1,4 @@
-// `dbtrain evaluate-subject`: the striped-star DreamBooth demo scored from pixels.
+// `dbtrain evaluate-subject`: the dotted-star DreamBooth demo scored from pixels.
 import ArgumentParser
 import Foundation
 import ImageIO
@@ -10,10 +10,11 @@ import Training
 struct EvaluateSubject: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate-subject",
-        abstract: "Score a DreamBooth fine-tune on the striped star: subject fidelity, prompt fidelity, prior preservation.",
+        abstract: "Score a DreamBooth fine-tune on the dotted star: subject fidelity, prompt fidelity, prior preservation.",
         discussion: """
             Renders "a <token> star on a red / green / white background" and plain star prompts at fixed seeds \
-            and reads each image with PatternReading (does the figure show the yellow body and the black stripes?).
+            and reads each image with PatternReading: a subject render counts when its centre is red inside a \
+            yellow body; a plain-star render counts for prior preservation when it shows no dot of any colour.
             """)
 
     @OptionGroup var options: EvaluationOptions
@@ -27,8 +28,8 @@ struct EvaluateSubject: ParsableCommand {
         let pipeline = try options.pipeline(for: command)
         let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
         try options.save((e.subjectRenders + e.priorRenders).map { ($0.prompt, $0.seed, $0.image) }, for: command)
-        print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders)",
+        print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders, %.1f %% read as stars)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,
-                     100 * e.priorPreservation, e.priorRenders.count))
+                     100 * e.priorPreservation, e.priorRenders.count, 100 * e.priorStarShare))
     }
 }

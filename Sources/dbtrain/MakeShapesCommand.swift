@@ -1,4 +1,4 @@
-// `dbtrain make-shapes`: a shapes-world data set, or the striped star's DreamBooth instance images.
+// `dbtrain make-shapes`: a shapes-world data set, or the dotted star's DreamBooth instance images.
 import ArgumentParser
 import Foundation
 import Training
@@ -35,7 +35,7 @@ struct MakeShapes: ParsableCommand {
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
 
-    @Flag(help: "Write DreamBooth instance images of the striped star (StripedSubject) instead: PNGs only, no captions.")
+    @Flag(help: "Write DreamBooth instance images of the dotted star (DottedSubject) instead: PNGs only, no captions.")
     var subject = false
 
     func run() throws {
@@ -43,9 +43,9 @@ struct MakeShapes: ParsableCommand {
         let url = URL(fileURLWithPath: out)
         if subject {
             try CommandFailure.reporting("dbtrain make-shapes") {
-                try StripedSubject.writeInstanceImages(count: count, seed: seed, side: size, to: url)
+                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, to: url)
             }
-            print("wrote \(count) instance images of the striped star, \(size)x\(size), to \(url.path) (seed \(seed))")
+            print("wrote \(count) instance images of the dotted star, \(size)x\(size), to \(url.path) (seed \(seed))")
             return
         }
         guard (0...1).contains(partialCaptions) else {

@@ -32,8 +32,16 @@ struct ShapesRecipeTests {
         let lora = try recipe("dreambooth-sks-lora")
         #expect(lora.useLora && !dreambooth.useLora && lora.pretrainedModelNameOrPath == polish.outputDir)
         #expect(lora.instanceDataDir == dreambooth.instanceDataDir && lora.instancePrompt == dreambooth.instancePrompt
-                && lora.classDataDir == dreambooth.classDataDir && lora.classPrompt == dreambooth.classPrompt
+                && lora.classDataDir == dreambooth.classDataDir && lora.classPrompts == dreambooth.classPrompts
+                && lora.numClassImages == dreambooth.numClassImages
                 && lora.withPriorPreservation && lora.outputDir == "sks-star")
+        // The class prompts: every caption the base data gives a star (full and partial), each the
+        // same number of times among the class images.
+        let prompts = try #require(dreambooth.classPrompts)
+        let stars = ShapeCombination.all.filter { $0.kind == .star }.map(\.caption)
+        #expect(prompts.count == 43 && Set(prompts).count == 43 && prompts.contains("a star"))
+        #expect(Set(stars).isSubset(of: Set(prompts)) && stars.count == 30)
+        #expect(dreambooth.numClassImages % prompts.count == 0)
         for stage in [first, refine, polish, dreambooth] {
             #expect(stage.resolution == 64 && stage.seed != nil && stage.savePrecision == "fp16")
         }

@@ -1,35 +1,54 @@
-// Does a render show the DreamBooth subject's pattern (StripedSubject: a yellow star with black
-// stripes)? Read from pixels only, like ShapeAnalysis:
+// Does a render show the DreamBooth subject (DottedSubject: a yellow star with a red dot in its
+// middle), or any dot at all? Read from pixels only, like ShapeAnalysis:
 //  1. background: the palette colour nearest to the border's median;
 //  2. the figure: the largest 8-connected group of pixels more than 60 from the measured background
-//     (ShapeAnalysis's threshold) — black stripes and yellow body alike;
-//  3. each figure pixel within 80 of a palette colour (clearly one colour, not an anti-aliased mix)
-//     is named by it; the body and stripe shares are the shares of those named pixels.
-// The pattern is shown when both the body colour and the stripe colour hold at least 15 % of the
-// figure: a flat star of either colour has one of them near 0 % (the instance images have 55–65 %
-// yellow, 35–45 % black), while a model's stray dark smudge stays well under 15 %.
+//     (ShapeAnalysis's threshold), plus the holes it encloses (pixels not reachable from the border
+//     without crossing it) — a dot drawn in the background's colour is a hole;
+//  3. centre and size: the centroid of figure and holes, and R, the largest distance from it to one of
+//     their pixels;
+//  4. the core: the mean colour of every pixel within 0.2 R of the centroid; the body: the per-channel
+//     median of the figure's pixels at 0.45 R or more (the star's points and the ring around the dot).
+// A dot is shown when the core is more than 100 away from the body (8-bit RGB, Euclidean): the
+// instance images measure about 170 (red against yellow), while flat shapes — the base data, and the base model's renders
+// of every caption, anti-aliased or blurred — stay under 85. The subject is shown when, besides, the
+// body is nearest to yellow and the core is within 80 of red.
+//
+// The two questions are asked separately on purpose: subject fidelity counts only the subject's own
+// colours, while prior preservation counts every dot as a leak, whatever its colour: a fine-tune that
+// draws a dark-green or background-coloured dot into plain stars has drifted just as much.
 import ImageIO
 
-/// What a render shows of the striped subject.
+/// What a render shows of the dotted subject.
 public struct PatternReading: Sendable, Equatable {
     /// The palette colour nearest to the border's median.
     public let background: ShapeColor
-    /// Share of the figure's named pixels in the subject's body colour.
-    public let bodyShare: Double
-    /// Share of the figure's named pixels in the stripe colour.
-    public let stripeShare: Double
+    /// The mean colour near the figure's centre, 8-bit RGB.
+    public let core: SIMD3<Double>
+    /// The median colour of the figure away from its centre, 8-bit RGB.
+    public let body: SIMD3<Double>
 
-    /// The least share each of the two colours must hold for the pattern to count as shown.
-    public static let minimumShare = 0.15
-    /// The largest distance to a palette colour at which a pixel is named by it.
+    /// Radius of the core as a fraction of R (the subject's dot is 0.3 R).
+    public static let coreRadius = 0.2
+    /// Where the body begins, as a fraction of R.
+    public static let bodyRadius = 0.45
+    /// The least core-to-body distance that counts as a dot.
+    public static let dotContrast = 100.0
+    /// The largest distance from the core to the dot colour for the subject's dot.
     public static let namingDistance = 80.0
 
-    /// True when the figure is both body-coloured and striped.
-    public var showsPattern: Bool { bodyShare >= Self.minimumShare && stripeShare >= Self.minimumShare }
+    /// Distance between core and body colours.
+    public var contrast: Double { let d = core - body; return (d * d).sum().squareRoot() }
+    /// True when the centre differs from the body: a dot (or hole) of any colour.
+    public var showsDot: Bool { contrast > Self.dotContrast }
+    /// True when the render shows the subject: a dot of `dot` colour in a body of `bodyColor`.
+    public func showsSubject(body bodyColor: ShapeColor = DottedSubject.bodyColor, dot: ShapeColor = DottedSubject.dotColor) -> Bool {
+        showsDot
+            && ShapeColor.nearest(red: body.x, green: body.y, blue: body.z).color == bodyColor
+            && dot.squaredDistance(toRed: core.x, green: core.y, blue: core.z).squareRoot() <= Self.namingDistance
+    }
 
     /// Reads `image`; nil when nothing stands out from the background.
-    public static func read(_ image: RGBImage, body: ShapeColor = StripedSubject.bodyColor,
-                            stripe: ShapeColor = StripedSubject.stripeColor) -> PatternReading? {
+    public static func read(_ image: RGBImage) -> PatternReading? {
         let width = image.width, height = image.height, count = width * height
         let pixels = image.pixels
         func rgb(_ p: Int) -> SIMD3<Double> { SIMD3(Double(pixels[3 * p]), Double(pixels[3 * p + 1]), Double(pixels[3 * p + 2])) }
@@ -41,17 +60,43 @@ public struct PatternReading: Sendable, Equatable {
             return (d * d).sum() > threshold2
         }
         guard let figure = ShapeAnalysis.largestComponent(far, width: width, height: height) else { return nil }
-        var named = 0, bodyCount = 0, stripeCount = 0
-        for p in figure {
-            let v = rgb(p)
-            let (color, distance) = ShapeColor.nearest(red: v.x, green: v.y, blue: v.z)
-            guard distance <= namingDistance else { continue }
-            named += 1
-            if color == body { bodyCount += 1 }
-            if color == stripe { stripeCount += 1 }
+        var inFigure = [Bool](repeating: false, count: count)
+        for p in figure { inFigure[p] = true }
+        let solid = figure + holes(of: inFigure, width: width, height: height)
+
+        func position(_ p: Int) -> SIMD2<Double> { SIMD2(Double(p % width) + 0.5, Double(p / width) + 0.5) }
+        let centroid = solid.reduce(SIMD2<Double>(repeating: 0)) { $0 + position($1) } / Double(solid.count)
+        func distance(_ p: Int) -> Double { let d = position(p) - centroid; return (d * d).sum().squareRoot() }
+        let radius = solid.map(distance).max() ?? 0
+
+        var coreSum = SIMD3<Double>(repeating: 0), coreCount = 0
+        for p in 0..<count where distance(p) <= coreRadius * radius {
+            coreSum += rgb(p); coreCount += 1
         }
-        guard named > 0 else { return nil }
-        return PatternReading(background: background, bodyShare: Double(bodyCount) / Double(named),
-                              stripeShare: Double(stripeCount) / Double(named))
+        let bodyPixels = figure.filter { distance($0) >= bodyRadius * radius }.map(rgb)
+        guard coreCount > 0, !bodyPixels.isEmpty else { return nil }
+        return PatternReading(background: background, core: coreSum / Double(coreCount),
+                              body: ShapeAnalysis.median(of: bodyPixels))
+    }
+
+    /// Pixels outside `figure` that cannot reach the image border through other such pixels
+    /// (4-connected): what the figure encloses.
+    static func holes(of figure: [Bool], width: Int, height: Int) -> [Int] {
+        var outside = [Bool](repeating: false, count: figure.count)
+        var stack: [Int] = []
+        for y in 0..<height {
+            for x in 0..<width where (x == 0 || y == 0 || x == width - 1 || y == height - 1) {
+                let p = y * width + x
+                if !figure[p] && !outside[p] { outside[p] = true; stack.append(p) }
+            }
+        }
+        while let p = stack.popLast() {
+            let x = p % width, y = p / width
+            for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < width && ny < height {
+                let q = ny * width + nx
+                if !figure[q] && !outside[q] { outside[q] = true; stack.append(q) }
+            }
+        }
+        return figure.indices.filter { !figure[$0] && !outside[$0] }
     }
 }

@@ -1,11 +1,14 @@
 // The DreamBooth demo measured as the paper measures it (issue 10), from pixels (PatternReading):
-//   • subject fidelity: share of "a sks star on a <colour> background" renders that show the stripes;
+//   • subject fidelity: share of "a sks star on a <colour> background" renders that show the subject
+//     (a yellow star with a red dot);
 //   • prompt fidelity: share of those whose background is the prompt's — backgrounds the instance
-//     images (all blue) never had: red, green, white (not yellow or black, the subject's own colours);
+//     images (all blue) never had: green, white, black (not yellow or red, the subject's own colours, so
+//     that a hole showing the background can never pass for the dot);
 //   • prior preservation: share of plain star prompts ("a star", "a yellow star on a blue background"
-//     — the instance images' look without the token —, …) whose renders do NOT show the stripes.
+//     — the instance images' look without the token —, …) whose renders show no dot of any colour.
 // Fine-tuning without prior preservation lets "star" itself drift towards the subject (language
-// drift); the third figure shows it.
+// drift); the third figure shows it. A fourth keeps the third honest: the share of plain-star renders
+// that still read as stars (ShapeAnalysis), since a fine-tune can also lose the dot by losing the star.
 import Foundation
 import ImageIO
 import Sampling
@@ -18,20 +21,22 @@ public struct SubjectEvaluation: Sendable {
         public let background: ShapeColor?
         public let seed: UInt64
         public let reading: PatternReading?
+        /// The shape kind ShapeAnalysis reads; nil when it reads none.
+        public var kind: ShapeKind? = nil
         /// The image; nil when not kept.
         public var image: RGBImage? = nil
     }
 
     /// Backgrounds of the subject prompts: none of the instance images' (blue) nor the subject's colours.
-    public static let subjectBackgrounds: [ShapeColor] = [.red, .green, .white]
+    public static let subjectBackgrounds: [ShapeColor] = [.green, .white, .black]
     /// The plain-star prompts of the prior-preservation measure, with the background each names.
     public static let priorPrompts: [(prompt: String, background: ShapeColor?)] = [
         ("a star", nil),
         ("a yellow star on a blue background", .blue),
-        ("a yellow star on a red background", .red),
-        ("a black star on a white background", .white),
-        ("a red star on a green background", .green),
-        ("a white star on a blue background", .blue),
+        ("a yellow star on a green background", .green),
+        ("a red star on a white background", .white),
+        ("a white star on a black background", .black),
+        ("a green star on a blue background", .blue),
     ]
 
     /// The subject prompt with `background`.
@@ -42,12 +47,14 @@ public struct SubjectEvaluation: Sendable {
     public let subjectRenders: [Render]
     public let priorRenders: [Render]
 
-    /// Share of subject renders showing the stripes.
-    public var subjectFidelity: Double { share(subjectRenders) { $0.reading?.showsPattern ?? false } }
+    /// Share of subject renders showing the subject.
+    public var subjectFidelity: Double { share(subjectRenders) { $0.reading?.showsSubject() ?? false } }
     /// Share of subject renders whose background is the prompt's.
     public var promptFidelity: Double { share(subjectRenders) { render in render.reading.map { $0.background == render.background } ?? false } }
-    /// Share of plain-star renders NOT showing the stripes.
-    public var priorPreservation: Double { share(priorRenders) { !($0.reading?.showsPattern ?? false) } }
+    /// Share of plain-star renders showing no dot.
+    public var priorPreservation: Double { share(priorRenders) { !($0.reading?.showsDot ?? false) } }
+    /// Share of plain-star renders read as stars.
+    public var priorStarShare: Double { share(priorRenders) { $0.kind == .star } }
 
     private func share(_ renders: [Render], _ counts: (Render) -> Bool) -> Double {
         renders.isEmpty ? 0 : Double(renders.filter(counts).count) / Double(renders.count)
@@ -60,7 +67,8 @@ public struct SubjectEvaluation: Sendable {
             try prompts.flatMap { prompt, background in
                 try seeds.map { seed in
                     let image = try settings.image(pipeline, prompt: prompt, seed: seed)
-                    return Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image), image: image)
+                    return Render(prompt: prompt, background: background, seed: seed, reading: PatternReading.read(image),
+                                  kind: ShapeAnalysis.analyse(image)?.kind, image: image)
                 }
             }
         }

@@ -1,25 +1,31 @@
-// The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with black
-// stripes — a thing the base data never shows (every base shape is one flat colour), so that a
-// model that renders stripes on "a sks star" has learnt them from the four instance images alone.
+// The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with a red dot
+// in its middle, on blue — a thing the base data never shows (every base shape is one flat colour), so that a
+// model that renders the dot on "a sks star" has learnt it from the four instance images alone.
 //
-// Layout: the star is large (circumscribed diameter 60–70 % of the side) so that its stripes, each
-// 0.4 × the circumradius wide (8 px at 64 px), span two latent pixels of the 4× VAE. Stripes are
-// fixed to the star and turn with it; the middle band is yellow, flanked by black bands, so that
-// about 40 % of the star is black. Pixels are integrated like the base renderer's (stratified
-// samples, mixed in linear light), every pixel sampled, since stripe edges cross the interior too.
+// Layout: the star is large (circumscribed diameter 60–70 % of the side) so that the dot, of radius
+// 0.3 × the circumradius (6–7 px at 64 px), spans about three latent pixels of the 4× VAE. The dot
+// fits inside the star's inner pentagon (inscribed radius 0.31 × the circumradius), so the star's
+// whole outline stays in its body colour and the base model's star is still there to build on; the
+// dot is about a quarter of the star. Earlier subjects, in the model card's trials: black stripes
+// across the star filled its points, and fine-tunes drew striped patches without the star's outline;
+// a black dot on blue was drawn as a hole in the background's colour, as a red one still mostly is.
+// The red dot is kept for the colour it adds: it is neither the body's nor, on the evaluation's
+// backgrounds (SubjectEvaluation), the background's, so a hole can never pass for it. Pixels
+// are integrated like the base renderer's (stratified samples, mixed in linear light), every pixel
+// sampled, since the dot's edge crosses the interior too.
 import Foundation
 import ImageIO
 
-/// The striped star and how its instance images are drawn.
-public enum StripedSubject {
+/// The dotted star and how its instance images are drawn.
+public enum DottedSubject {
     /// The star's colour.
     public static let bodyColor = ShapeColor.yellow
-    /// The stripes' colour.
-    public static let stripeColor = ShapeColor.black
+    /// The dot's colour.
+    public static let dotColor = ShapeColor.red
     /// The one background of the instance images.
     public static let instanceBackground = ShapeColor.blue
-    /// Stripe width as a fraction of the circumradius.
-    public static let stripeWidth = 0.4
+    /// The dot's radius as a fraction of the circumradius.
+    public static let dotRadius = 0.3
     /// Range of the circumscribed circle's diameter, as a fraction of the image side.
     public static let diameterRange = 0.60...0.70
 
@@ -36,19 +42,18 @@ public enum StripedSubject {
                           circumradius: radius, rotation: rotation)
     }
 
-    /// `scene` drawn with stripes at `side` × `side` pixels.
-    public static func render(_ scene: ShapeScene, side: Int, samplesPerAxis n: Int = 8) -> RGBImage {
+    /// `scene` drawn with a dot at `side` × `side` pixels: the body in the scene's shape colour, the dot
+    /// in `dot` (the subject's by default; others make the wrong dots the evaluation must tell apart).
+    public static func render(_ scene: ShapeScene, dot dotColor: ShapeColor = dotColor, side: Int, samplesPerAxis n: Int = 8) -> RGBImage {
         precondition(side >= 1, "image side \(side)")
         let outline = scene.outline(side: side)
         func linear(_ color: ShapeColor) -> SIMD3<Double> {
             let c = color.rgb
             return SIMD3(LinearLight.linear(c.red), LinearLight.linear(c.green), LinearLight.linear(c.blue))
         }
-        let body = linear(bodyColor), stripe = linear(stripeColor), background = linear(scene.combination.background)
+        let body = linear(scene.combination.color), dot = linear(dotColor), background = linear(scene.combination.background)
         let center = scene.center * Double(side)
-        let width = stripeWidth * scene.circumradius * Double(side)
-        // The across-stripe axis: the star's own x axis, turned with it.
-        let axis = SIMD2(cos(scene.rotation), sin(scene.rotation))
+        let radius = dotRadius * scene.circumradius * Double(side)
         var pixels = [UInt8](repeating: 0, count: side * side * 3)
         for y in 0..<side {
             for x in 0..<side {
@@ -57,9 +62,8 @@ public enum StripedSubject {
                     for sx in 0..<n {
                         let p = SIMD2(Double(x) + (Double(sx) + 0.5) / Double(n), Double(y) + (Double(sy) + 0.5) / Double(n))
                         guard outline.contains(p) else { sum += background; continue }
-                        // Band 0 is centred on the star; odd bands are stripes.
-                        let band = Int((((p - center) * axis).sum() / width + 0.5).rounded(.down))
-                        sum += band % 2 != 0 ? stripe : body
+                        let offset = p - center
+                        sum += (offset * offset).sum() < radius * radius ? dot : body
                     }
                 }
                 let mixed = sum / Double(n * n)
