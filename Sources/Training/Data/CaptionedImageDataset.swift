@@ -97,12 +97,10 @@ public struct CaptionedImageDataset: TrainingExamples {
         let metadata = directory.appendingPathComponent("metadata.jsonl")
         guard FileManager.default.fileExists(atPath: metadata.path) else {
             return try ImageFolder.imageFiles(in: directory, role: "training").map { (file: URL) throws(TrainingDataError) in
-                let captionFile = file.deletingPathExtension().appendingPathExtension("txt")
-                guard let data = FileManager.default.contents(atPath: captionFile.path),
-                      let caption = String(data: data, encoding: .utf8) else {
-                    throw .missingCaption(path: captionFile.path)
+                guard let caption = try ImageFolder.caption(beside: file) else {
+                    throw .missingCaption(path: file.deletingPathExtension().appendingPathExtension("txt").path)
                 }
-                return (file, caption.trimmingCharacters(in: .whitespacesAndNewlines))
+                return (file, caption)
             }
         }
         guard let data = FileManager.default.contents(atPath: metadata.path) else {

@@ -4,7 +4,7 @@
 //     the instance prompt, and (with prior preservation) class image i mod n_class with the class prompt;
 //   • class images used = min(images in class_data_dir, num_class_images);
 //   • a class image with a caption file beside it (`0-ab12.png` + `0-ab12.txt`, as kohya's
-//     regularisation images may have, and as ClassImageGenerator writes from `class_prompt_file`) is
+//     regularisation images may have, and as ClassImageGenerator writes from `class_prompts`) is
 //     trained with that caption instead of `class_prompt`: class images of a varied class then keep
 //     every way of prompting it, not just the one class prompt;
 //   • a batch holds the instance images of its examples first, then their class images (twice the batch
@@ -57,13 +57,11 @@ public struct DreamBoothDataset: TrainingExamples {
     /// Class image files used (the first `min(count, num_class_images)` by name); empty without prior preservation.
     public let classFiles: [URL]
     public let instancePrompt: TokenizedPrompt
-    /// nil without prior preservation.
-    public let classPrompt: TokenizedPrompt?
-    /// The prompt of each of `classFiles`: its caption file, else `classPrompt`.
+    /// The prompt of each of `classFiles`: its caption file, else `class_prompt`; empty without prior
+    /// preservation.
     public let classFilePrompts: [TokenizedPrompt]
-    /// The prompts as written.
+    /// The instance prompt as written.
     public let instancePromptText: String
-    public let classPromptText: String?
     /// `classFilePrompts` as written.
     public let classFilePromptTexts: [String]
     public let transform: TrainingImageTransform
@@ -91,23 +89,20 @@ public struct DreamBoothDataset: TrainingExamples {
         guard !instanceFiles.isEmpty else { throw .noImages(role: "instance", path: instanceDirectory.path) }
         self.instancePrompt = tokenizer.tokenize(instancePrompt)
         instancePromptText = instancePrompt
-        classPromptText = classDirectory == nil ? nil : classPrompt
         if let classDirectory {
             let all = try ImageFolder.imageFiles(in: classDirectory, role: "class")
             classFiles = Array(all.prefix(max(0, numClassImages ?? all.count)))
             guard !classFiles.isEmpty else { throw .noImages(role: "class", path: classDirectory.path) }
             classFilePromptTexts = try classFiles.map { (file: URL) throws(TrainingDataError) in
-                if let caption = try Self.caption(of: file) { return caption }
+                if let caption = try ImageFolder.caption(beside: file) { return caption }
                 guard let classPrompt else { throw .uncaptionedClassImage(path: file.path) }
                 return classPrompt
             }
             classFilePrompts = classFilePromptTexts.map { tokenizer.tokenize($0) }
-            self.classPrompt = tokenizer.tokenize(classPrompt ?? classFilePromptTexts[0])
         } else {
             classFiles = []
             classFilePrompts = []
             classFilePromptTexts = []
-            self.classPrompt = nil
         }
         // Decode everything now: a truncated download must not surface hours into a run.
         for file in instanceFiles + classFiles { _ = try Self.load(file, maxPixels: maxPixels) }
@@ -128,7 +123,7 @@ public struct DreamBoothDataset: TrainingExamples {
     }
 
     /// True when class images are part of each example.
-    public var hasPriorPreservation: Bool { classPrompt != nil }
+    public var hasPriorPreservation: Bool { !classFiles.isEmpty }
 
     /// Examples per epoch: max(instance images, class images used).
     public var count: Int { max(instanceFiles.count, classFiles.count) }
@@ -195,17 +190,6 @@ public struct DreamBoothDataset: TrainingExamples {
         } catch {
             throw .undecodable(error)
         }
-    }
-
-    /// The caption file beside `file` (same name, `.txt`), trimmed; nil when there is none.
-    static func caption(of file: URL) throws(TrainingDataError) -> String? {
-        let captionFile = file.deletingPathExtension().appendingPathExtension("txt")
-        guard FileManager.default.fileExists(atPath: captionFile.path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: captionFile.path),
-              let caption = String(data: data, encoding: .utf8) else {
-            throw .unreadableCaption(path: captionFile.path)
-        }
-        return caption.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func image(_ file: URL, epoch: Int, index: Int, role: Int) throws(TrainingDataError) -> Tensor {

@@ -43,4 +43,16 @@ public enum ImageFolder {
         }
         return files.sorted { $0.lastPathComponent.utf8.lexicographicallyPrecedes($1.lastPathComponent.utf8) }
     }
+
+    /// The caption file beside `image` (same name, `.txt`, as kohya's folders have it), trimmed; nil
+    /// when there is none.
+    public static func caption(beside image: URL) throws(TrainingDataError) -> String? {
+        let captionFile = image.deletingPathExtension().appendingPathExtension("txt")
+        guard FileManager.default.fileExists(atPath: captionFile.path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: captionFile.path),
+              let caption = String(data: data, encoding: .utf8) else {
+            throw .unreadableCaption(path: captionFile.path)
+        }
+        return caption.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }

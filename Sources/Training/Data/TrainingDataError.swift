@@ -14,7 +14,7 @@ public enum TrainingDataError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupportedFormat(path: String, fileExtension: String)
     /// An image file that fails to decode (the ImageIO error names the file and the reason).
     case undecodable(ImageIOError)
-    /// A needed setting is missing (`class_data_dir`, `class_prompt` — or caption files — with prior preservation; `train_data_dir`).
+    /// A needed setting is missing (`class_data_dir` with prior preservation; `train_data_dir`).
     case missingSetting(key: String)
     /// A class image could not be written.
     case unwritable(ImageIOError)
