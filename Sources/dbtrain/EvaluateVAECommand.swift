@@ -1,5 +1,5 @@
 // `dbtrain evaluate-vae`: how much of the shapes world survives a round trip through a model's VAE
-// (VAERoundTrip), overall and per kind.
+// (VAERoundTrip), overall and per kind, and how many dotted stars (the DreamBooth subject) survive it.
 import ArgumentParser
 import Foundation
 import ImageIO
@@ -47,5 +47,9 @@ struct EvaluateVAE: ParsableCommand {
         for kind in ShapeKind.allCases {
             print(String(format: "  %@: %.1f %%", kind.rawValue, 100 * roundTrip.reconstructionAccuracy(of: kind)))
         }
+        let subjects = 8
+        let subject = VAERoundTrip.subjectReadability(pipeline.vae, count: subjects, side: size)
+        print(String(format: "dotted star (the DreamBooth subject, %d layouts × %d backgrounds): %.1f %% still read as the subject",
+                     subjects, SubjectEvaluation.subjectBackgrounds.count + 1, 100 * subject))
     }
 }

@@ -32,6 +32,9 @@ struct MakeShapes: ParsableCommand {
     @Option(help: "Share of captions that name only some of the scene (0–1).")
     var partialCaptions: Double = ShapesDataset.defaultPartialCaptionShare
 
+    @Option(help: "Share of images (0–1) that hold a companion: a second, smaller shape of a third colour, drawn over the scene.")
+    var companions: Double = 0
+
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
 
@@ -51,7 +54,11 @@ struct MakeShapes: ParsableCommand {
         guard (0...1).contains(partialCaptions) else {
             throw ValidationError("--partial-captions must lie in 0…1, not \(partialCaptions)")
         }
-        let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training, partialCaptionShare: partialCaptions)
+        guard (0...1).contains(companions) else {
+            throw ValidationError("--companions must lie in 0…1, not \(companions)")
+        }
+        let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training, partialCaptionShare: partialCaptions,
+                                    companionShare: companions)
         try CommandFailure.reporting("dbtrain make-shapes") {
             try ShapesFolder.write(dataset, count: count, side: size, to: url)
         }

@@ -40,6 +40,8 @@ struct TrainVAE: ParsableCommand {
     var seed: UInt64 = 0
     @Option(name: .customLong("scaling-factor"), help: "The VAE's latent scaling factor (default: 1 / std of the trained VAE's latents of the images).")
     var scalingFactor: Float?
+    @Flag(name: .customLong("decoder-only"), help: "Train the decoder only: the encoder and the latent scaling factor stay, so the model's UNet still fits (refining a trained model's decoder).")
+    var decoderOnly = false
     @Option(name: .customLong("checkpointing-steps"), help: "Steps between checkpoints (<out>/checkpoint-<step>/).")
     var checkpointingSteps = 500
     @Flag(help: "Continue from the latest checkpoint in --out.")
@@ -56,6 +58,7 @@ struct TrainVAE: ParsableCommand {
         settings.lrScheduler = lrScheduler
         settings.lrWarmupSteps = lrWarmupSteps
         settings.checkpointingSteps = checkpointingSteps
+        settings.decoderOnly = decoderOnly
         let interrupt = InterruptFlag()
         try CommandFailure.reporting("dbtrain train-vae") {
             try VAETrainer.run(settings, resume: resume, isCancelled: { interrupt.isSet }) { entry, value in

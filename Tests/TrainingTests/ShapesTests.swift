@@ -76,6 +76,43 @@ struct ShapesTests {
         #expect(CaptionDetail.partial.allSatisfy { ShapeCombination(caption: star.caption($0)) == nil })
     }
 
+    @Test("companions: none by default; with a share, a smaller shape of a third colour from the split's combinations, drawn over the scene and named")
+    func companions() throws {
+        let plain = ShapesDataset(seed: 3), mixed = ShapesDataset(seed: 3, companionShare: 0.5)
+        let trained = Set(mixed.combinations)
+        var withCompanion = 0
+        for i in 0..<400 {
+            let scene = plain.scene(at: i)
+            #expect(mixed.scene(at: i) == scene && plain.companion(at: i) == nil)
+            let image = mixed.example(at: i, side: 64)
+            guard let companion = mixed.companion(at: i) else {
+                // Without one, the image and caption are the plain data set's.
+                #expect(image.image == plain.example(at: i, side: 64).image && image.caption == plain.caption(at: i), "image \(i)")
+                continue
+            }
+            withCompanion += 1
+            let main = scene.combination, other = companion.combination
+            #expect(other.color != main.color && other.background == main.background && trained.contains(other), "image \(i): \(other)")
+            #expect(ShapeScene.companionDiameterRange.contains(2 * companion.circumradius))
+            #expect(image.caption == "a \(main.color.rawValue) \(main.kind.rawValue) and a \(other.color.rawValue) \(other.kind.rawValue) on a \(main.background.rawValue) background")
+            // Drawn last, on top: its inside is its own colour, exactly (a ≥ 12-px shape has an inside).
+            let rgb = other.color.rgb
+            let own = stride(from: 0, to: image.image.pixels.count, by: 3).filter {
+                image.image.pixels[$0] == rgb.red && image.image.pixels[$0 + 1] == rgb.green && image.image.pixels[$0 + 2] == rgb.blue
+            }.count
+            #expect(own >= 20, "image \(i): \(own) pixels of the companion's colour")
+            var expected = ShapeRasterizer.render(scene, side: 64)
+            ShapeRasterizer.draw(companion, over: &expected)
+            #expect(image.image == expected)
+        }
+        // Half of 400, within 4.5 standard deviations (σ = 10).
+        #expect((155...245).contains(withCompanion), "\(withCompanion) of 400 images have a companion")
+        // The held-out split's companions are held-out combinations too.
+        let heldOut = ShapesDataset(seed: 3, split: .heldOut, companionShare: 1)
+        let heldOutSet = Set(ShapesDataset.heldOutCombinations)
+        #expect((0..<100).compactMap { heldOut.companion(at: $0) }.allSatisfy { heldOutSet.contains($0.combination) })
+    }
+
     @Test("captions name the drawn scene: shape colour at its centre, background at the border")
     func captionsMatchPixels() throws {
         for split in ShapesDataset.Split.allCases {
@@ -354,6 +391,9 @@ struct ShapesTests {
         let share = try runProcess(Fixtures.builtProduct("dbtrain"),
                                    ["make-shapes", "--out", Self.scratchFolder("share").path, "--count", "1", "--partial-captions", "1.5"])
         #expect(share.status != 0 && share.output.contains("--partial-captions must lie in 0…1, not 1.5"), "\(share.output)")
+        let companions = try runProcess(Fixtures.builtProduct("dbtrain"),
+                                        ["make-shapes", "--out", Self.scratchFolder("companions").path, "--count", "1", "--companions", "1.5"])
+        #expect(companions.status != 0 && companions.output.contains("--companions must lie in 0…1, not 1.5"), "\(companions.output)")
         let again = try runProcess(Fixtures.builtProduct("dbtrain"), ["make-shapes", "--out", folder.path, "--count", "5"])
         #expect(again.status != 0 && again.output.contains("\(folder.path) is not empty"), "\(again.output)")
         let file = folder.appendingPathComponent("00000.png").path

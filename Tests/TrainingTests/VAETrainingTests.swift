@@ -110,6 +110,40 @@ struct VAETrainingTests {
         #expect(bad.status != 0 && bad.output.contains("steps: must be at least 1"), "\(bad.output)")
     }
 
+    @Test("train-vae --decoder-only refines the decoder and leaves the encoder, hence the latents and their scaling factor, as they were")
+    func decoderOnly() throws {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("train-vae-decoder-\(UUID().uuidString.prefix(8))")
+        defer { try? fm.removeItem(at: root) }
+        let data = root.appendingPathComponent("shapes"), out = root.appendingPathComponent("model")
+        try ShapesFolder.write(ShapesDataset(seed: 6, companionShare: 0.5), count: 6, side: 64, to: data)
+        let tiny = Fixtures.packageRoot.appendingPathComponent("models/tiny")
+        let run = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tiny.path, "--data", data.path, "--out", out.path,
+                                                     "--resolution", "32", "--steps", "12", "--batch-size", "3", "--seed", "4",
+                                                     "--decoder-only"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try TrainingLog.read(out.appendingPathComponent("vae_log.jsonl"))
+        #expect(log.last!.loss < log.first!.loss, "loss \(log.first!.loss) → \(log.last!.loss)")
+        let vaeFile = "vae/diffusion_pytorch_model.safetensors"
+        let before = try SafetensorsFile(contentsOf: tiny.appendingPathComponent(vaeFile))
+        let after = try SafetensorsFile(contentsOf: out.appendingPathComponent(vaeFile))
+        #expect(after.tensorNames == before.tensorNames)
+        var changed = 0, decoderTensors = 0
+        for name in before.tensorNames {
+            let old = try before.tensor(name).scalars, new = try after.tensor(name).scalars
+            if name.hasPrefix("encoder.") || name.hasPrefix("quant_conv.") {
+                #expect(new == old, "\(name) is the encoder's: it must not move")
+            } else {
+                decoderTensors += 1
+                if new != old { changed += 1 }
+            }
+        }
+        // Every decoder tensor gets a gradient; AdamW moves each in its first step.
+        #expect(decoderTensors > 0 && changed == decoderTensors, "\(changed) of \(decoderTensors) decoder tensors changed")
+        // The configuration, scaling factor included, is the model's: the latent space has not moved.
+        #expect(try ModelCheckpoint.open(out).configurations == Self.tiny.configurations)
+    }
+
     @Test("the latent scaling factor makes the posterior samples' standard deviation 1 (two-pass check)")
     func latentScale() throws {
         let vae = try AutoencoderKL(configuration: Self.tiny.configurations.vae, parameters: Self.tiny.source(.vae))

@@ -2,8 +2,9 @@
 // that the shape covers (a box filter — what an ideal sensor pixel integrates), estimated with 16 × 16
 // stratified samples, so edges get 257 coverage levels, finer than 8-bit output can show. Only pixels
 // the outline crosses are sampled: a pixel whose centre is more than half its diagonal from the outline
-// (exact distance) is wholly inside or outside and gets the pure palette colour. The mix is made in
-// linear light (see LinearLight.swift).
+// (exact distance) is wholly inside or outside and gets the pure colour. The mix is made in linear light
+// (see LinearLight.swift). A scene is its background with its shape drawn over it; a companion shape
+// (ShapesDataset) is drawn over that picture the same way.
 import ImageIO
 
 /// Renders `ShapeScene`s.
@@ -14,41 +15,53 @@ public enum ShapeRasterizer {
     /// The scene as a `side` × `side` image (side ≥ 1).
     public static func render(_ scene: ShapeScene, side: Int) -> RGBImage {
         precondition(side >= 1, "image side \(side)")
+        let background = scene.combination.background.rgb
+        var pixels = [UInt8](repeating: 0, count: side * side * 3)
+        for i in stride(from: 0, to: pixels.count, by: 3) {
+            pixels[i] = background.red; pixels[i + 1] = background.green; pixels[i + 2] = background.blue
+        }
+        var image = RGBImage(width: side, height: side, pixels: pixels)
+        draw(scene, over: &image)
+        return image
+    }
+
+    /// Draws `scene`'s shape, in its shape colour, over `image` (square, the scene's side); the
+    /// scene's background colour is not used: what lies under the shape's edge shows through.
+    public static func draw(_ scene: ShapeScene, over image: inout RGBImage) {
+        precondition(image.width == image.height, "shapes are drawn on square images, not \(image.width)×\(image.height)")
+        let side = image.width
         let outline = scene.outline(side: side)
-        let shape = scene.combination.color.rgb, background = scene.combination.background.rgb
+        let shape = scene.combination.color.rgb
         let shapeLinear = SIMD3(LinearLight.linear(shape.red), LinearLight.linear(shape.green), LinearLight.linear(shape.blue))
-        let backgroundLinear = SIMD3(LinearLight.linear(background.red), LinearLight.linear(background.green),
-                                     LinearLight.linear(background.blue))
         let n = samplesPerAxis
         // Slightly more than √2/2: the pixel centre's distance to its farthest corner, plus rounding slack.
         let halfDiagonal = 0.7072
 
-        var pixels = [UInt8](repeating: 0, count: side * side * 3)
         for y in 0..<side {
             for x in 0..<side {
                 let centre = SIMD2(Double(x) + 0.5, Double(y) + 0.5)
                 let distance = outline.signedDistance(centre)
-                let rgb: (UInt8, UInt8, UInt8)
-                if distance <= -halfDiagonal {
-                    rgb = shape
-                } else if distance >= halfDiagonal {
-                    rgb = background
-                } else {
-                    var covered = 0
-                    for sy in 0..<n {
-                        for sx in 0..<n {
-                            let p = SIMD2(Double(x) + (Double(sx) + 0.5) / Double(n), Double(y) + (Double(sy) + 0.5) / Double(n))
-                            if outline.contains(p) { covered += 1 }
-                        }
-                    }
-                    let coverage = Double(covered) / Double(n * n)
-                    let mixed = backgroundLinear + coverage * (shapeLinear - backgroundLinear)
-                    rgb = (LinearLight.srgb8(mixed.x), LinearLight.srgb8(mixed.y), LinearLight.srgb8(mixed.z))
-                }
                 let i = (y * side + x) * 3
-                pixels[i] = rgb.0; pixels[i + 1] = rgb.1; pixels[i + 2] = rgb.2
+                if distance >= halfDiagonal { continue }
+                if distance <= -halfDiagonal {
+                    image.pixels[i] = shape.red; image.pixels[i + 1] = shape.green; image.pixels[i + 2] = shape.blue
+                    continue
+                }
+                var covered = 0
+                for sy in 0..<n {
+                    for sx in 0..<n {
+                        let p = SIMD2(Double(x) + (Double(sx) + 0.5) / Double(n), Double(y) + (Double(sy) + 0.5) / Double(n))
+                        if outline.contains(p) { covered += 1 }
+                    }
+                }
+                let coverage = Double(covered) / Double(n * n)
+                let under = SIMD3(LinearLight.linear(image.pixels[i]), LinearLight.linear(image.pixels[i + 1]),
+                                  LinearLight.linear(image.pixels[i + 2]))
+                let mixed = under + coverage * (shapeLinear - under)
+                image.pixels[i] = LinearLight.srgb8(mixed.x)
+                image.pixels[i + 1] = LinearLight.srgb8(mixed.y)
+                image.pixels[i + 2] = LinearLight.srgb8(mixed.z)
             }
         }
-        return RGBImage(width: side, height: side, pixels: pixels)
     }
 }

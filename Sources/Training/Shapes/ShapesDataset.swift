@@ -10,7 +10,11 @@
 //   • the layout: size, position and rotation come from a generator seeded by (seed, split, 1, i);
 //   • the caption's detail: a generator seeded by (seed, split, 2, i) makes the caption partial with
 //     probability `partialCaptionShare` (then one of the three partial forms, uniformly). A stream of
-//     its own, so the images — and a VAE trained on them — do not depend on how captions are drawn.
+//     its own, so the images — and a VAE trained on them — do not depend on how captions are drawn;
+//   • the companion (CompanionShape.swift): a generator seeded by (seed, split, 3, i) gives image i a
+//     second, smaller shape of a third colour with probability `companionShare` (0 by default, when
+//     the stream is not drawn at all, so a data set without companions is the one made before they
+//     existed); its combination is one of the split's. Its caption is always full: "a red circle and a green star on a blue background".
 //
 // Held-out combinations (compositional generalisation: the model sees every part, never the whole):
 // twelve triples that the training split never contains. They are spread so that each shape is held
@@ -56,19 +60,27 @@ public struct ShapesDataset: Sendable {
     public let split: Split
     /// The split's combinations, in `ShapeCombination.all` order (training) or the held-out list's order.
     public let combinations: [ShapeCombination]
+    /// `combinations` for lookup.
+    private let combinationSet: Set<ShapeCombination>
     /// The share of images whose caption names less than the whole scene (see `CaptionDetail`).
     public let partialCaptionShare: Double
+
+    /// The share of images that hold a companion shape (see CompanionShape.swift).
+    public let companionShare: Double
 
     /// The share of partial captions by default: one in five, enough for "a star" to mean any star,
     /// few enough that full captions — what evaluation prompts — keep most of the training signal.
     public static let defaultPartialCaptionShare = 0.2
 
     /// The data set of `split` for `seed`.
-    public init(seed: UInt64, split: Split = .training, partialCaptionShare: Double = defaultPartialCaptionShare) {
+    public init(seed: UInt64, split: Split = .training, partialCaptionShare: Double = defaultPartialCaptionShare,
+                companionShare: Double = 0) {
         precondition((0...1).contains(partialCaptionShare), "partial caption share \(partialCaptionShare)")
+        precondition((0...1).contains(companionShare), "companion share \(companionShare)")
         self.seed = seed
         self.split = split
         self.partialCaptionShare = partialCaptionShare
+        self.companionShare = companionShare
         switch split {
         case .training:
             let heldOut = Set(Self.heldOutCombinations)
@@ -76,6 +88,7 @@ public struct ShapesDataset: Sendable {
         case .heldOut:
             combinations = Self.heldOutCombinations
         }
+        combinationSet = Set(combinations)
     }
 
     /// The scene of image `index` (≥ 0).
@@ -88,9 +101,19 @@ public struct ShapesDataset: Sendable {
         return ShapeScene.random(combination, using: &layout)
     }
 
-    /// How much of image `index`'s scene its caption names.
+    /// The companion shape drawn over image `index`'s scene, if it has one.
+    public func companion(at index: Int) -> ShapeScene? {
+        precondition(index >= 0, "image index \(index)")
+        guard companionShare > 0 else { return nil }
+        var draw = SplitMix64(seed: seed, split.streamTag, 3, index)
+        guard draw.unitInterval() < companionShare else { return nil }
+        return ShapeScene.randomCompanion(of: scene(at: index), allowed: combinationSet.contains, using: &draw)
+    }
+
+    /// How much of image `index`'s scene its caption names (always all of it with a companion).
     public func captionDetail(at index: Int) -> CaptionDetail {
         precondition(index >= 0, "image index \(index)")
+        if companion(at: index) != nil { return .full }
         var draw = SplitMix64(seed: seed, split.streamTag, 2, index)
         guard draw.unitInterval() < partialCaptionShare else { return .full }
         return CaptionDetail.partial[Int(draw.next() % UInt64(CaptionDetail.partial.count))]
@@ -98,11 +121,15 @@ public struct ShapesDataset: Sendable {
 
     /// The caption of image `index`.
     public func caption(at index: Int) -> String {
-        scene(at: index).combination.caption(captionDetail(at: index))
+        let main = scene(at: index).combination
+        guard let companion = companion(at: index)?.combination else { return main.caption(captionDetail(at: index)) }
+        return "\(main.caption(.withoutBackground)) and a \(companion.color.rawValue) \(companion.kind.rawValue) on a \(main.background.rawValue) background"
     }
 
-    /// Image `index` rendered at `side` × `side` pixels, with its caption.
+    /// Image `index` rendered at `side` × `side` pixels, companion included, with its caption.
     public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
-        (ShapeRasterizer.render(scene(at: index), side: side), caption(at: index))
+        var image = ShapeRasterizer.render(scene(at: index), side: side)
+        if let companion = companion(at: index) { ShapeRasterizer.draw(companion, over: &image) }
+        return (image, caption(at: index))
     }
 }

@@ -1,7 +1,9 @@
 // A VAE judged on the shapes world: data-set images encoded (the posterior mean), decoded, and read
 // back by ShapeAnalysis. The share of reconstructions that still match their scene bounds what any
 // UNet on that VAE can reach, so it tells a weak autoencoder from a weak denoiser
-// (`dbtrain evaluate-vae` prints it; the model card quotes it).
+// (`dbtrain evaluate-vae` prints it; the model card quotes it). The DreamBooth subject gets a round
+// trip of its own: a VAE that blurs its red dot into the yellow body bounds every fine-tune on it,
+// however well the UNet learns.
 import Foundation
 import ImageIO
 import Models
@@ -30,6 +32,25 @@ public struct VAERoundTrip: Sendable {
                          originalMatches: ShapeAnalysis.analyse(original)?.matches(scene.combination) == true,
                          reconstructionMatches: ShapeAnalysis.analyse(reconstruction)?.matches(scene.combination) == true)
         })
+    }
+
+    /// Share of round-tripped dotted stars (DottedSubject's layouts of seed 0, images 0 ..< `count`,
+    /// each on the instance background and on each of SubjectEvaluation's backgrounds) that still read
+    /// as the subject (PatternReading); the originals all do.
+    public static func subjectReadability(_ vae: AutoencoderKL, count: Int, side: Int) -> Double {
+        let backgrounds = [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds
+        var read = 0
+        for index in 0..<count {
+            let layout = DottedSubject.scene(at: index, seed: 0)
+            for background in backgrounds {
+                let scene = ShapeScene(ShapeCombination(.star, DottedSubject.bodyColor, on: background), center: layout.center,
+                                       circumradius: layout.circumradius, rotation: layout.rotation)
+                let original = DottedSubject.render(scene, side: side)
+                let reconstruction = LatentImages.rgbImage(from: vae.decode(vae.encode(LatentImages.tensor(from: original)).mean))
+                if PatternReading.read(reconstruction)?.showsSubject() == true { read += 1 }
+            }
+        }
+        return Double(read) / Double(count * backgrounds.count)
     }
 
     /// Share of the images of `kind` (all when nil) whose reconstruction matches its scene.

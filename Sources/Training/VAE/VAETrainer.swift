@@ -30,8 +30,12 @@ public struct VAETrainingSettings: Sendable, Equatable {
     public var maxGradNorm = 1.0
     public var randomFlip = true
     public var seed: UInt64 = 0
+    /// Train the decoder only: the encoder, hence the latent space a UNet was trained in, stays as it
+    /// was, so a trained model's decoder can be refined without retraining its UNet.
+    public var decoderOnly = false
     /// The `scaling_factor` written with the trained VAE; nil: measured on the training images
-    /// (LatentScale), as a VAE trained from nothing needs.
+    /// (LatentScale), as a VAE trained from nothing needs — or, with `decoderOnly`, the model's own
+    /// (the latents have not changed).
     public var scalingFactor: Float?
     /// Steps between checkpoints; an interrupted run also saves one.
     public var checkpointingSteps = 500
@@ -85,7 +89,8 @@ public enum VAETrainer {
             return transform.croppedImage(try DreamBoothDataset.load(file), using: &unused)
         }
         let step = try VAETrainingStep(checkpoint: checkpoint, loss: VAELoss(klWeight: s.klWeight),
-                                       optimizer: AdamWHyperparameters(weightDecay: 0), maxGradNorm: s.maxGradNorm)
+                                       optimizer: AdamWHyperparameters(weightDecay: 0), maxGradNorm: s.maxGradNorm,
+                                       trainsEncoder: !s.decoderOnly)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         var firstStep = 0
         if resume, let latest = TrainingCheckpoint.list(in: output).last {
@@ -132,7 +137,8 @@ public enum VAETrainer {
             if (index + 1) % s.checkpointingSteps == 0 && index + 1 < s.steps { try save(index + 1) }
         }
         var configuration = checkpoint.configurations.vae
-        configuration.scalingFactor = s.scalingFactor ?? LatentScale.calibrate(step.vae, images: images, seed: s.seed)
+        configuration.scalingFactor = s.scalingFactor
+            ?? (s.decoderOnly ? configuration.scalingFactor : LatentScale.calibrate(step.vae, images: images, seed: s.seed))
         scaled(configuration.scalingFactor)
         try writeModel(from: model, vae: step, configuration: configuration, to: output)
         return entries

@@ -1,6 +1,10 @@
 // One optimisation step of the VAE (see VAELoss.swift): encode, sample the posterior with the
 // given ε, decode, loss, then the decoder's and encoder's pullbacks; gradients add up over
 // micro-batches, and `applyGradients` clips the global norm and steps AdamW, as the DreamBooth step.
+// With the encoder frozen (decoder-only fine-tuning, as Stability's ft-MSE VAE decoders were made)
+// the latent space a UNet was trained in stays exactly as it was: only how latents are drawn changes.
+// The encoder then runs without its pullback and gets no gradient, so AdamW (no weight decay) leaves
+// its weights untouched.
 import Foundation
 import Models
 import Tensor
@@ -13,18 +17,22 @@ public final class VAETrainingStep: CheckpointedTraining {
     public let loss: VAELoss
     public let maxGradNorm: Double
     public let optimizer: AdamW
+    /// Whether the encoder is trained too; false freezes it (and with it the KL term, which only it sees).
+    public let trainsEncoder: Bool
 
     /// The one trained network, for checkpoints.
     public var trainedParts: [(name: String, arena: ParameterArena, optimizer: AdamW)] { [("vae", parameters, optimizer)] }
 
     /// Copies the VAE's weights out of `checkpoint` into an arena.
-    public init(checkpoint: ModelCheckpoint, loss: VAELoss, optimizer hyperparameters: AdamWHyperparameters, maxGradNorm: Double) throws {
+    public init(checkpoint: ModelCheckpoint, loss: VAELoss, optimizer hyperparameters: AdamWHyperparameters, maxGradNorm: Double,
+                trainsEncoder: Bool = true) throws {
         let configuration = checkpoint.configurations.vae
         (vae, parameters) = try ParameterArena.build(from: checkpoint.source(.vae)) {
             try AutoencoderKL(configuration: configuration, parameters: $0)
         }
         self.loss = loss
         self.maxGradNorm = maxGradNorm
+        self.trainsEncoder = trainsEncoder
         optimizer = AdamW(parameterCount: parameters.values.count, hyperparameters: hyperparameters)
         parameters.zeroGradients()
     }
@@ -33,7 +41,14 @@ public final class VAETrainingStep: CheckpointedTraining {
     /// (shaped as the latents); gradients (× `gradientScale`) add into the arena.
     @discardableResult
     public func accumulate(_ images: Tensor, sample: Tensor, gradientScale: Double = 1) -> VAELoss.Value {
-        let (mean, logVariance, encodePullback) = vae.encodeWithPullback(images, arena: parameters)
+        let mean: Tensor, logVariance: Tensor, encodePullback: AutoencoderKL.EncodePullback?
+        if trainsEncoder {
+            let encoded = vae.encodeWithPullback(images, arena: parameters)
+            (mean, logVariance, encodePullback) = (encoded.mean, encoded.logVariance, encoded.pullback)
+        } else {
+            (mean, logVariance) = vae.encode(images)
+            encodePullback = nil
+        }
         precondition(sample.shape == mean.shape, "posterior noise \(sample.shape) for latents \(mean.shape)")
         let latents = Tensor(uninitialized: mean.shape)
         let std = Tensor(uninitialized: mean.shape)
@@ -47,6 +62,7 @@ public final class VAETrainingStep: CheckpointedTraining {
             for t in [value.gradReconstruction, value.gradMean, value.gradLogVariance] { Scale.forwardInPlace(t, by: Float(gradientScale)) }
         }
         let gradLatents = decodePullback(value.gradReconstruction)
+        guard let encodePullback else { return value }
         // z = μ + σ·ε: ∂z/∂μ = 1, ∂z/∂log σ² = ½·σ·ε; the KL terms add their own.
         let gradMean = value.gradMean, gradLogVariance = value.gradLogVariance
         for i in 0..<gradLatents.count {
