@@ -26,6 +26,35 @@ struct UNetParityTests {
         #expect(d.relativeToScale < parityTolerance, "\(name): \(d)")
     }
 
+    /// Long prompts (A1111's chunks) reach the UNet as contexts of 77·k tokens. Cross-attention over
+    /// the same 77 keys twice is the same weighted average as over them once, so a doubled context must
+    /// give the output of the original one, while zeros in the second half must change it: every key
+    /// is read, in one softmax, and no part of the UNet assumes 77 tokens.
+    @Test("a context of 154 tokens (the fixture's 77, twice) gives the output of the 77", arguments: ["unet_a", "unet_b"])
+    func longContext(_ name: String) throws {
+        let configuration = try Fixtures.configuration(UNetConfiguration.self, name)
+        let unet = try UNet2DCondition(configuration: configuration, parameters: try Fixtures.parameters(name, component: .unet))
+        let io = try Fixtures.modelIO(name)
+        let context = io["context"]
+        let (batch, tokens, channels) = (context.shape[0], context.shape[1], context.shape[2])
+        let doubled = Tensor(zeros: [batch, 2 * tokens, channels])
+        for b in 0..<batch {
+            for copy in 0..<2 {
+                (doubled.pointer + (b * 2 + copy) * tokens * channels).update(from: context.pointer + b * tokens * channels,
+                                                                              count: tokens * channels)
+            }
+        }
+        let once = unet(io["sample"], timesteps: io["timesteps"].scalars, context: context)
+        let twice = unet(io["sample"], timesteps: io["timesteps"].scalars, context: doubled)
+        #expect(twice.shape == once.shape)
+        let d = difference(twice, once)
+        #expect(d.relativeToScale < parityTolerance, "\(name): \(d)")
+        // And the second 77 are read: zero tokens there (keys and values of zero) dilute the attention.
+        for b in 0..<batch { (doubled.pointer + (b * 2 + 1) * tokens * channels).update(repeating: 0, count: tokens * channels) }
+        let diluted = unet(io["sample"], timesteps: io["timesteps"].scalars, context: doubled)
+        #expect(difference(diluted, once).relativeToScale > 1e-3, "\(name): tokens 77–153 seem ignored")
+    }
+
     @Test("every parameter in the checkpoint is used (the module tree mirrors diffusers)", arguments: ["unet_a", "unet_b"])
     func usesEveryKey(_ name: String) throws {
         let source = try Fixtures.parameters(name, component: .unet)
