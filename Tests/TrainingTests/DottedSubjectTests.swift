@@ -49,9 +49,7 @@ struct DottedSubjectTests {
     func otherBackground() {
         for background in SubjectEvaluation.subjectBackgrounds {
             let s = DottedSubject.scene(at: 2, seed: 1)
-            let scene = ShapeScene(ShapeCombination(.star, .yellow, on: background), center: s.center,
-                                   circumradius: s.circumradius, rotation: s.rotation)
-            let reading = PatternReading.read(DottedSubject.render(scene, side: 64))
+            let reading = PatternReading.read(DottedSubject.render(s.with(ShapeCombination(.star, .yellow, on: background)), side: 64))
             #expect(reading?.background == background && reading?.showsSubject() == true, "\(background): \(String(describing: reading))")
         }
     }
@@ -60,9 +58,7 @@ struct DottedSubjectTests {
     func wrongDots() {
         let s = DottedSubject.scene(at: 1, seed: 2)
         func reading(_ color: ShapeColor, dot: ShapeColor, on background: ShapeColor) -> PatternReading? {
-            let scene = ShapeScene(ShapeCombination(.star, color, on: background), center: s.center,
-                                   circumradius: s.circumradius, rotation: s.rotation)
-            return PatternReading.read(DottedSubject.render(scene, dot: dot, side: 64))
+            PatternReading.read(DottedSubject.render(s.with(ShapeCombination(.star, color, on: background)), dot: dot, side: 64))
         }
         let body = DottedSubject.bodyColor, background = DottedSubject.instanceBackground
         let otherDots = ShapeColor.allCases.filter { ![body, DottedSubject.dotColor, background].contains($0) }

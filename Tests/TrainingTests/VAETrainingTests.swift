@@ -72,16 +72,26 @@ struct VAETrainingTests {
         #expect(end.kl.isFinite && end.loss.isFinite)
     }
 
+    static let tinyFolder = Fixtures.packageRoot.appendingPathComponent("models/tiny")
+
+    /// Six 64-px images of `dataset` written into a fresh folder under `root`, then `dbtrain train-vae`
+    /// on models/tiny's VAE for 12 steps of 3 images at 32 px, seed 4, with `extra` flags, into
+    /// `root/model`. The caller removes `root`.
+    static func trainTinyVAE(on dataset: ShapesDataset, extra: [String] = []) throws
+        -> (root: URL, data: URL, out: URL, run: (status: Int32, output: String)) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("train-vae-\(UUID().uuidString.prefix(8))")
+        let data = root.appendingPathComponent("shapes"), out = root.appendingPathComponent("model")
+        try ShapesFolder.write(dataset, count: 6, side: 64, to: data)
+        let run = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tinyFolder.path, "--data", data.path, "--out", out.path,
+                                                     "--resolution", "32", "--steps", "12", "--batch-size", "3", "--seed", "4"] + extra)
+        return (root, data, out, run)
+    }
+
     @Test("dbtrain train-vae trains the VAE of a model folder on an image folder; the rest of the folder is copied")
     func trainer() throws {
-        let fm = FileManager.default
-        let root = fm.temporaryDirectory.appendingPathComponent("train-vae-\(UUID().uuidString.prefix(8))")
-        defer { try? fm.removeItem(at: root) }
-        let data = root.appendingPathComponent("shapes"), out = root.appendingPathComponent("model")
-        try ShapesFolder.write(ShapesDataset(seed: 6), count: 6, side: 64, to: data)
-        let tiny = Fixtures.packageRoot.appendingPathComponent("models/tiny")
-        let run = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tiny.path, "--data", data.path, "--out", out.path,
-                                                     "--resolution", "32", "--steps", "12", "--batch-size", "3", "--seed", "4"])
+        let (root, data, out, run) = try Self.trainTinyVAE(on: ShapesDataset(seed: 6))
+        defer { try? FileManager.default.removeItem(at: root) }
+        let tiny = Self.tinyFolder
         #expect(run.status == 0, "\(run.output)")
         let log = try TrainingLog.read(out.appendingPathComponent("vae_log.jsonl"))
         #expect(log.map(\.step) == Array(1...12) && log.allSatisfy { $0.loss.isFinite && $0.gradNorm > 0 })
@@ -112,15 +122,9 @@ struct VAETrainingTests {
 
     @Test("train-vae --decoder-only refines the decoder and leaves the encoder, hence the latents and their scaling factor, as they were")
     func decoderOnly() throws {
-        let fm = FileManager.default
-        let root = fm.temporaryDirectory.appendingPathComponent("train-vae-decoder-\(UUID().uuidString.prefix(8))")
-        defer { try? fm.removeItem(at: root) }
-        let data = root.appendingPathComponent("shapes"), out = root.appendingPathComponent("model")
-        try ShapesFolder.write(ShapesDataset(seed: 6, companionShare: 0.5), count: 6, side: 64, to: data)
-        let tiny = Fixtures.packageRoot.appendingPathComponent("models/tiny")
-        let run = try DreamBoothTrainerTests.dbtrain(["train-vae", "--model", tiny.path, "--data", data.path, "--out", out.path,
-                                                     "--resolution", "32", "--steps", "12", "--batch-size", "3", "--seed", "4",
-                                                     "--decoder-only"])
+        let (root, _, out, run) = try Self.trainTinyVAE(on: ShapesDataset(seed: 6, companionShare: 0.5), extra: ["--decoder-only"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let tiny = Self.tinyFolder
         #expect(run.status == 0, "\(run.output)")
         let log = try TrainingLog.read(out.appendingPathComponent("vae_log.jsonl"))
         #expect(log.last!.loss < log.first!.loss, "loss \(log.first!.loss) → \(log.last!.loss)")

@@ -16,11 +16,7 @@ public enum ShapeRasterizer {
     public static func render(_ scene: ShapeScene, side: Int) -> RGBImage {
         precondition(side >= 1, "image side \(side)")
         let background = scene.combination.background.rgb
-        var pixels = [UInt8](repeating: 0, count: side * side * 3)
-        for i in stride(from: 0, to: pixels.count, by: 3) {
-            pixels[i] = background.red; pixels[i + 1] = background.green; pixels[i + 2] = background.blue
-        }
-        var image = RGBImage(width: side, height: side, pixels: pixels)
+        var image = RGBImage(width: side, height: side, red: background.red, green: background.green, blue: background.blue)
         draw(scene, over: &image)
         return image
     }

@@ -56,6 +56,12 @@ public struct ShapeScene: Sendable, Equatable {
         return ShapeScene(combination, center: SIMD2(x, y), circumradius: radius, rotation: rotation)
     }
 
+    /// The same layout (centre, size, rotation) drawing `combination` instead: the same star in other
+    /// colours, say.
+    public func with(_ combination: ShapeCombination) -> ShapeScene {
+        ShapeScene(combination, center: center, circumradius: circumradius, rotation: rotation)
+    }
+
     /// The outline in pixel coordinates of a `side` × `side` image.
     func outline(side: Int) -> ShapeOutline {
         let scale = Double(side)

@@ -103,17 +103,26 @@ public struct ShapesDataset: Sendable {
 
     /// The companion shape drawn over image `index`'s scene, if it has one.
     public func companion(at index: Int) -> ShapeScene? {
+        companion(at: index, of: scene(at: index))
+    }
+
+    /// The companion of image `index`, whose scene (`scene(at: index)`) the caller already has.
+    private func companion(at index: Int, of scene: ShapeScene) -> ShapeScene? {
         precondition(index >= 0, "image index \(index)")
         guard companionShare > 0 else { return nil }
         var draw = SplitMix64(seed: seed, split.streamTag, 3, index)
         guard draw.unitInterval() < companionShare else { return nil }
-        return ShapeScene.randomCompanion(of: scene(at: index), allowed: combinationSet.contains, using: &draw)
+        return ShapeScene.randomCompanion(of: scene, allowed: combinationSet.contains, using: &draw)
     }
 
     /// How much of image `index`'s scene its caption names (always all of it with a companion).
     public func captionDetail(at index: Int) -> CaptionDetail {
+        companion(at: index) != nil ? .full : drawnDetail(at: index)
+    }
+
+    /// The caption detail drawn for image `index` from its stream, as if it had no companion.
+    private func drawnDetail(at index: Int) -> CaptionDetail {
         precondition(index >= 0, "image index \(index)")
-        if companion(at: index) != nil { return .full }
         var draw = SplitMix64(seed: seed, split.streamTag, 2, index)
         guard draw.unitInterval() < partialCaptionShare else { return .full }
         return CaptionDetail.partial[Int(draw.next() % UInt64(CaptionDetail.partial.count))]
@@ -121,15 +130,22 @@ public struct ShapesDataset: Sendable {
 
     /// The caption of image `index`.
     public func caption(at index: Int) -> String {
-        let main = scene(at: index).combination
-        guard let companion = companion(at: index)?.combination else { return main.caption(captionDetail(at: index)) }
+        let scene = scene(at: index)
+        return caption(at: index, of: scene, companion: companion(at: index, of: scene))
+    }
+
+    /// The caption of image `index`, given its scene and companion.
+    private func caption(at index: Int, of scene: ShapeScene, companion: ShapeScene?) -> String {
+        let main = scene.combination
+        guard let companion = companion?.combination else { return main.caption(drawnDetail(at: index)) }
         return "\(main.caption(.withoutBackground)) and a \(companion.color.rawValue) \(companion.kind.rawValue) on a \(main.background.rawValue) background"
     }
 
     /// Image `index` rendered at `side` × `side` pixels, companion included, with its caption.
     public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
-        var image = ShapeRasterizer.render(scene(at: index), side: side)
-        if let companion = companion(at: index) { ShapeRasterizer.draw(companion, over: &image) }
-        return (image, caption(at: index))
+        let scene = scene(at: index), companion = companion(at: index, of: scene)
+        var image = ShapeRasterizer.render(scene, side: side)
+        if let companion { ShapeRasterizer.draw(companion, over: &image) }
+        return (image, caption(at: index, of: scene, companion: companion))
     }
 }

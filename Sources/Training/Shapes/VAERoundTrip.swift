@@ -27,7 +27,7 @@ public struct VAERoundTrip: Sendable {
         VAERoundTrip(images: (0..<count).map { index in
             let scene = dataset.scene(at: index)
             let original = ShapeRasterizer.render(scene, side: side)
-            let reconstruction = LatentImages.rgbImage(from: vae.decode(vae.encode(LatentImages.tensor(from: original)).mean))
+            let reconstruction = roundTrip(original, through: vae)
             return Image(scene: scene, original: original, reconstruction: reconstruction,
                          originalMatches: ShapeAnalysis.analyse(original)?.matches(scene.combination) == true,
                          reconstructionMatches: ShapeAnalysis.analyse(reconstruction)?.matches(scene.combination) == true)
@@ -43,14 +43,16 @@ public struct VAERoundTrip: Sendable {
         for index in 0..<count {
             let layout = DottedSubject.scene(at: index, seed: 0)
             for background in backgrounds {
-                let scene = ShapeScene(ShapeCombination(.star, DottedSubject.bodyColor, on: background), center: layout.center,
-                                       circumradius: layout.circumradius, rotation: layout.rotation)
-                let original = DottedSubject.render(scene, side: side)
-                let reconstruction = LatentImages.rgbImage(from: vae.decode(vae.encode(LatentImages.tensor(from: original)).mean))
-                if PatternReading.read(reconstruction)?.showsSubject() == true { read += 1 }
+                let original = DottedSubject.render(layout.with(ShapeCombination(.star, DottedSubject.bodyColor, on: background)), side: side)
+                if PatternReading.read(roundTrip(original, through: vae))?.showsSubject() == true { read += 1 }
             }
         }
         return Double(read) / Double(count * backgrounds.count)
+    }
+
+    /// `image` encoded (the posterior mean) and decoded by `vae`.
+    static func roundTrip(_ image: RGBImage, through vae: AutoencoderKL) -> RGBImage {
+        LatentImages.rgbImage(from: vae.decode(vae.encode(LatentImages.tensor(from: image)).mean))
     }
 
     /// Share of the images of `kind` (all when nil) whose reconstruction matches its scene.
