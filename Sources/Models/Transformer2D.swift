@@ -27,11 +27,11 @@ public struct BasicTransformerBlock: Sendable {
         feedForwardOut = try LinearLayer(source, "\(prefix).ff.net.2", in: inner, out: channels)
     }
 
-    /// tokens [B, T, C], context [B, S, Cc] → [B, T, C]
-    public func callAsFunction(_ tokens: Tensor, context: Tensor) -> Tensor {
+    /// tokens [B, T, C], context [B, S, Cc] → [B, T, C]; `contextLengths` as in `MultiHeadAttention`.
+    public func callAsFunction(_ tokens: Tensor, context: Tensor, contextLengths: [Int]? = nil) -> Tensor {
         let x = tokens.copy()
         Add.accumulate(selfAttention(norm1(x)), into: x)
-        Add.accumulate(crossAttention(norm2(x), context: context), into: x)
+        Add.accumulate(crossAttention(norm2(x), context: context, contextLengths: contextLengths), into: x)
         Add.accumulate(feedForwardOut(GEGLU.forward(feedForwardIn(norm3(x)))), into: x)
         return x
     }
@@ -67,8 +67,8 @@ public struct Transformer2D: Sendable {
         projectionOut = try projection("proj_out")
     }
 
-    /// x [B, C, H, W], context [B, S, Cc] → [B, C, H, W]
-    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    /// x [B, C, H, W], context [B, S, Cc] → [B, C, H, W]; `contextLengths` as in `MultiHeadAttention`.
+    public func callAsFunction(_ x: Tensor, context: Tensor, contextLengths: [Int]? = nil) -> Tensor {
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let normalized = norm(x)
         var tokens: Tensor  // [B, H·W, C]
@@ -76,7 +76,7 @@ public struct Transformer2D: Sendable {
         case .convolution(let conv): tokens = Transpose.forward(conv(normalized).reshaped([b, c, h * w]))
         case .linear(let linear): tokens = linear(Transpose.forward(normalized.reshaped([b, c, h * w])))
         }
-        for block in blocks { tokens = block(tokens, context: context) }
+        for block in blocks { tokens = block(tokens, context: context, contextLengths: contextLengths) }
         let out: Tensor  // [B, C, H, W]
         switch projectionOut {
         case .convolution(let conv): out = conv(Transpose.forward(tokens).reshaped([b, c, h, w]))

@@ -52,7 +52,10 @@ public struct UNet2DCondition: Sendable {
     /// latents [B, Cin, h, w], one timestep per sample, context [B, S, crossAttentionDim] → [B, Cout, h, w].
     /// Any latent size works: sides that are not divisible by 2^(blocks − 1) are handled as diffusers
     /// does (stride-2 convolutions round up; the up path resizes to each skip connection's size).
-    public func callAsFunction(_ latents: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
+    /// `contextLengths` (one per sample): sample b's text is its first contextLengths[b] context tokens,
+    /// the rest padding that its cross-attention skips — a batch of texts of different lengths gives
+    /// what each would give alone. Nil: every sample uses all S tokens.
+    public func callAsFunction(_ latents: Tensor, timesteps: [Float], context: Tensor, contextLengths: [Int]? = nil) -> Tensor {
         precondition(latents.rank == 4 && latents.shape[1] == configuration.inChannels,
                      "UNet: latents \(latents.shape) do not have \(configuration.inChannels) channels")
         precondition(timesteps.count == latents.shape[0] && context.shape[0] == latents.shape[0],
@@ -63,13 +66,13 @@ public struct UNet2DCondition: Sendable {
         var h = convIn(latents)
         var skips: [Tensor] = [h]
         for block in downBlocks {
-            let (out, blockSkips) = block(h, temb: temb, context: context)
+            let (out, blockSkips) = block(h, temb: temb, context: context, contextLengths: contextLengths)
             h = out
             skips += blockSkips
         }
-        h = midBlock(h, temb: temb, context: context)
+        h = midBlock(h, temb: temb, context: context, contextLengths: contextLengths)
         for block in upBlocks {
-            h = block(h, skips: &skips, temb: temb, context: context)
+            h = block(h, skips: &skips, temb: temb, context: context, contextLengths: contextLengths)
         }
         return convOut(convNormOut(h, activation: .silu))
     }

@@ -35,12 +35,12 @@ public struct UNetDownBlock: Sendable {
 
     /// Returns the block's output and the skip connections it hands to the up path (one per layer,
     /// plus the downsampled output).
-    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor) -> (Tensor, [Tensor]) {
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, contextLengths: [Int]? = nil) -> (Tensor, [Tensor]) {
         var h = x
         var skips: [Tensor] = []
         for (l, resnet) in resnets.enumerated() {
             h = resnet(h, activatedTimeEmbedding: temb)
-            if !attentions.isEmpty { h = attentions[l](h, context: context) }
+            if !attentions.isEmpty { h = attentions[l](h, context: context, contextLengths: contextLengths) }
             skips.append(h)
         }
         if let downsampler {
@@ -66,8 +66,8 @@ public struct UNetMidBlock: Sendable {
                                     timeEmbeddingChannels: s.timeEmbeddingChannels, groups: s.groups, eps: s.eps)
     }
 
-    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor) -> Tensor {
-        resnet1(attention(resnet0(x, activatedTimeEmbedding: temb), context: context), activatedTimeEmbedding: temb)
+    func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, contextLengths: [Int]? = nil) -> Tensor {
+        resnet1(attention(resnet0(x, activatedTimeEmbedding: temb), context: context, contextLengths: contextLengths), activatedTimeEmbedding: temb)
     }
 }
 
@@ -96,12 +96,12 @@ public struct UNetUpBlock: Sendable {
     }
 
     /// Consumes skip connections from the end of `skips`.
-    func callAsFunction(_ x: Tensor, skips: inout [Tensor], temb: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, skips: inout [Tensor], temb: Tensor, context: Tensor, contextLengths: [Int]? = nil) -> Tensor {
         var h = x
         for (l, resnet) in resnets.enumerated() {
             let skip = skips.removeLast()
             h = resnet(Concat.forward([h, skip], axis: 1), activatedTimeEmbedding: temb)
-            if !attentions.isEmpty { h = attentions[l](h, context: context) }
+            if !attentions.isEmpty { h = attentions[l](h, context: context, contextLengths: contextLengths) }
         }
         // diffusers' `upsample_size`: grow to the next skip connection's size, which is not 2× when
         // a latent side was not divisible by 2^(blocks − 1).

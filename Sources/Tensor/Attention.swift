@@ -9,6 +9,12 @@
 // in L2, is turned into probabilities in place, and multiplied by V right away. Blocks are
 // independent, so they run in parallel on our threads, each calling a single-threaded sgemm.
 // The backward pass recomputes each strip from the saved per-row log-sum-exp instead of storing P.
+//
+// Key lengths per batch row (forward only): a batch whose rows carry contexts of different lengths
+// (a prompt of two 77-token chunks beside a negative prompt of one) is padded to the longest, and row
+// b attends over its first `keyLengths[b]` keys only. Its products are then the very sgemm calls a
+// batch of that row alone would make (n and k are the row's own key count), so the output is the
+// bytes of separate passes — what A1111 runs when prompt and negative prompt differ in length.
 import Foundation
 
 /// Scaled dot-product attention over packed heads.
@@ -40,12 +46,18 @@ public enum Attention {
     }
 
     /// softmax(q·kᵀ·scale [+ causal mask])·v per head → [B, Tq, H·D], and the log-sum-exp of each
-    /// score row [B, H, Tq] (what `backward` needs). `scale` defaults to 1/√D.
+    /// score row [B, H, Tq] (what `backward` needs). `scale` defaults to 1/√D. `keyLengths` (one per
+    /// batch row, each 1…Tk) limits row b to its first keyLengths[b] keys; nil: all Tk.
     public static func forward(
-        query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil
+        query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil,
+        keyLengths: [Int]? = nil
     ) -> (output: Tensor, logSumExp: Tensor) {
         let g = Geometry(query: query, key: key, value: value, heads: heads)
         let scale = scale ?? 1 / Float(g.headDim).squareRoot()
+        if let keyLengths {
+            precondition(keyLengths.count == g.batch && keyLengths.allSatisfy { (1...g.keyLength).contains($0) },
+                         "attention: key lengths \(keyLengths) for a batch of \(g.batch) with \(g.keyLength) keys")
+        }
         let output = Tensor(uninitialized: query.shape)
         let logSumExp = Tensor(uninitialized: [g.batch, g.heads, g.queryLength])
         let blocksPerHead = (g.queryLength + queryBlock - 1) / queryBlock
@@ -57,6 +69,7 @@ public enum Attention {
                 for task in range {
                     let bh = task / blocksPerHead
                     let b = bh / g.heads, h = bh % g.heads
+                    let keys = keyLengths?[b] ?? g.keyLength  // this row's keys; the rest is padding
                     let first = (task % blocksPerHead) * queryBlock
                     let rows = min(queryBlock, g.queryLength - first)
                     let headOffset = h * g.headDim
@@ -65,21 +78,21 @@ public enum Attention {
                     let v = value.pointer + b * g.keyLength * g.rowStride + headOffset
                     let o = output.pointer + (b * g.queryLength + first) * g.rowStride + headOffset
                     let lse = logSumExp.pointer + bh * g.queryLength + first
-                    // S [rows, Tk] = scale · Q_blk · Kᵀ
-                    MatMul.gemm(transposeB: true, m: rows, n: g.keyLength, k: g.headDim, alpha: scale,
+                    // S [rows, keys] = scale · Q_blk · Kᵀ (row stride Tk)
+                    MatMul.gemm(transposeB: true, m: rows, n: keys, k: g.headDim, alpha: scale,
                                 a: q, lda: g.rowStride, b: k, ldb: g.rowStride,
                                 c: scores, ldc: g.keyLength)
                     // S → exp(S − rowmax), left unnormalised: the 1/Σ is applied to O below.
                     for r in 0..<rows {
                         let row = scores + r * g.keyLength
-                        let visible = g.lastVisibleKey(row: first + r, causal: causal) + 1
+                        let visible = min(g.lastVisibleKey(row: first + r, causal: causal) + 1, keys)
                         let (m, sum) = Softmax.exponentiateRow(row, into: row, count: max(visible, 0))
-                        if visible < g.keyLength { (row + max(visible, 0)).update(repeating: 0, count: g.keyLength - max(visible, 0)) }
+                        if visible < keys { (row + max(visible, 0)).update(repeating: 0, count: keys - max(visible, 0)) }
                         inverseSums[r] = sum > 0 ? 1 / sum : 0
                         lse[r] = sum > 0 ? m + Foundation.log(sum) : -.infinity
                     }
                     // O_blk [rows, D] = P · V, then each row divided by its Σ.
-                    MatMul.gemm(m: rows, n: g.headDim, k: g.keyLength,
+                    MatMul.gemm(m: rows, n: g.headDim, k: keys,
                                 a: scores, lda: g.keyLength, b: v, ldb: g.rowStride,
                                 c: o, ldc: g.rowStride)
                     for r in 0..<rows {

@@ -55,6 +55,37 @@ struct UNetParityTests {
         #expect(difference(diluted, once).relativeToScale > 1e-3, "\(name): tokens 77–153 seem ignored")
     }
 
+    /// A batch whose rows have texts of different lengths (A1111: a two-chunk prompt beside a one-chunk
+    /// negative prompt, which it runs as separate passes) is one call with a context length per row:
+    /// row b must give what it gives in a call of its own, with only its own tokens.
+    @Test("rows with contexts of different lengths give what each gives alone", arguments: ["unet_a", "unet_b"])
+    func contextLengthPerRow(_ name: String) throws {
+        let configuration = try Fixtures.configuration(UNetConfiguration.self, name)
+        let unet = try UNet2DCondition(configuration: configuration, parameters: try Fixtures.parameters(name, component: .unet))
+        let io = try Fixtures.modelIO(name)
+        let (sample, timesteps, context) = (io["sample"], io["timesteps"].scalars, io["context"])
+        let (batch, tokens, channels) = (context.shape[0], context.shape[1], context.shape[2])
+        // Row b's text: the fixture's context then b extra copies of it (1, 2, … chunks); padding is noise.
+        var random = TestRandom(seed: 3)
+        let padded = random.tensor([batch, batch * tokens, channels])
+        let lengths = (0..<batch).map { ($0 + 1) * tokens }
+        for b in 0..<batch {
+            for copy in 0..<(b + 1) {
+                (padded.pointer + (b * batch + copy) * tokens * channels).update(from: context.pointer + b * tokens * channels,
+                                                                                  count: tokens * channels)
+            }
+        }
+        let batched = unet(sample, timesteps: timesteps, context: padded, contextLengths: lengths)
+        // Bound: what batching alone may move (sgemm's blocking follows the batch); unmasked noise
+        // tokens would move rows by whole percents.
+        for b in 0..<batch {
+            let own = padded[b].slice(0..<lengths[b]).copy().reshaped([1, lengths[b], channels])
+            let alone = unet(sample.slice(b..<(b + 1)).copy(), timesteps: [timesteps[b]], context: own)
+            let d = difference(batched.slice(b..<(b + 1)).copy(), alone)
+            #expect(d.relativeToScale < 1e-5, "\(name) row \(b): \(d)")
+        }
+    }
+
     @Test("every parameter in the checkpoint is used (the module tree mirrors diffusers)", arguments: ["unet_a", "unet_b"])
     func usesEveryKey(_ name: String) throws {
         let source = try Fixtures.parameters(name, component: .unet)

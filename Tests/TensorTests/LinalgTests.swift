@@ -242,6 +242,27 @@ struct AttentionTests {
         let naive = Attention.naiveForward(query: q, key: k, value: v, heads: 4)
         #expect(difference(tiled, naive).relativeToScale < 1e-5)
     }
+
+    @Test("per-row key lengths: each row gives, byte for byte, its attention over its own keys alone")
+    func keyLengths() {
+        // Contexts of one, two and a fraction of a 77-token chunk, padded to 154 with values that would
+        // dominate any softmax they entered.
+        var random = TestRandom(seed: 12)
+        let lengths = [77, 154, 10]
+        let q = random.tensor([3, 40, 32]), k = random.tensor([3, 154, 32]), v = random.tensor([3, 154, 32])
+        for (b, length) in lengths.enumerated() {
+            for t in length..<154 {
+                for c in 0..<32 { k[[b, t, c]] = 50; v[[b, t, c]] = 1e6 }
+            }
+        }
+        let batched = Attention.forward(query: q, key: k, value: v, heads: 4, keyLengths: lengths).output
+        for (b, length) in lengths.enumerated() {
+            let alone = Attention.forward(query: q.slice(b..<(b + 1)).copy(), key: k[b].slice(0..<length).copy().reshaped([1, length, 32]),
+                                          value: v[b].slice(0..<length).copy().reshaped([1, length, 32]), heads: 4).output
+            let row = batched.slice(b..<(b + 1))
+            #expect((0..<alone.count).allSatisfy { row.pointer[$0] == alone.pointer[$0] }, "row \(b) (\(length) keys)")
+        }
+    }
 }
 
 @Suite("Transpose")

@@ -39,11 +39,12 @@ public struct MultiHeadAttention: Sendable {
         self.heads = heads
     }
 
-    /// x [B, T, C], context [B, S, Cc] (nil: self-attention) → [B, T, C]
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, causal: Bool = false) -> Tensor {
+    /// x [B, T, C], context [B, S, Cc] (nil: self-attention) → [B, T, C]. `contextLengths`: row b
+    /// attends over its first contextLengths[b] context tokens only (the rest is padding); nil: all S.
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, causal: Bool = false, contextLengths: [Int]? = nil) -> Tensor {
         let source = context ?? x
         let q = toQuery(x), k = toKey(source), v = toValue(source)  // [B, T, C], [B, S, C], [B, S, C]
-        let attended = Attention.forward(query: q, key: k, value: v, heads: heads, causal: causal).output
+        let attended = Attention.forward(query: q, key: k, value: v, heads: heads, causal: causal, keyLengths: contextLengths).output
         return toOut(attended)
     }
 }
