@@ -28,17 +28,20 @@ public struct RenderRequestBody: Codable, Sendable, Equatable {
     public var strength: Double?
     /// LoRAs of the daemon's `--lora-dir` to apply (besides any `<lora:name:weight>` in the prompt).
     public var loras: [LoRAChoice]?
+    /// "a1111" (the default: `(x:1.3)`, `[x]`, BREAK…) or "plain" (the text as written, unweighted).
+    public var promptSyntax: String?
 
     public init(prompt: String) { self.prompt = prompt }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
         case width, height, count, format, quality, clipSkip = "clip_skip", initImage = "init_image", strength, loras
+        case promptSyntax = "prompt_syntax"
     }
 
     /// Every field name the API accepts (unknown names are rejected, so a typo is not silently ignored).
     public static let fieldNames: Set<String> = Set([CodingKeys.prompt, .negativePrompt, .steps, .guidanceScale, .sampler, .seed,
-        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras].map(\.rawValue))
+        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax].map(\.rawValue))
 }
 
 /// One LoRA of a request: its name in the daemon's LoRA folder and its weight (absent: 1).
@@ -78,11 +81,14 @@ public struct RenderParameters: Codable, Sendable, Equatable {
     public var strength: Double?
     /// Every LoRA applied (the `loras` field's, then the prompt's tags), weights filled in; nil when none.
     public var loras: [LoRAChoice]?
+    /// "a1111" or "plain".
+    public var promptSyntax: String
 
     public init(prompt: String, negativePrompt: String, steps: Int, guidanceScale: Double, sampler: String, seed: UInt64,
                 width: Int, height: Int, count: Int, format: String, quality: Int?, clipSkip: Int, strength: Double?,
-                loras: [LoRAChoice]? = nil) {
+                loras: [LoRAChoice]? = nil, promptSyntax: String = "a1111") {
         self.loras = loras
+        self.promptSyntax = promptSyntax
         self.prompt = prompt; self.negativePrompt = negativePrompt; self.steps = steps; self.guidanceScale = guidanceScale
         self.sampler = sampler; self.seed = seed; self.width = width; self.height = height; self.count = count
         self.format = format; self.quality = quality; self.clipSkip = clipSkip; self.strength = strength
@@ -91,6 +97,7 @@ public struct RenderParameters: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
         case width, height, count, format, quality, clipSkip = "clip_skip", strength, loras
+        case promptSyntax = "prompt_syntax"
     }
 }
 

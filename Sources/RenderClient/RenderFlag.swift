@@ -16,6 +16,8 @@ public enum RenderFlag: String, CaseIterable, Sendable {
     case format
     case quality
     case clipSkip = "clip-skip"
+    /// `--prompt-syntax a1111|plain`.
+    case promptSyntax = "prompt-syntax"
     case initImage = "init-image"
     case strength
     /// `--lora NAME[:WEIGHT]`: a LoRA of the daemon's folder; repeat for several.
@@ -42,6 +44,7 @@ public enum RenderFlag: String, CaseIterable, Sendable {
         case .format: spec.request.format = value
         case .quality: spec.request.quality = try integer(value)
         case .clipSkip: spec.request.clipSkip = try integer(value)
+        case .promptSyntax: spec.request.promptSyntax = value
         case .initImage:
             if let directory, !value.hasPrefix("/") {
                 spec.initImagePath = directory + "/" + value

@@ -49,6 +49,7 @@ extension RenderRequestBody {
         merged.initImage = initImage ?? base.initImage
         merged.strength = strength ?? base.strength
         merged.loras = loras ?? base.loras
+        merged.promptSyntax = promptSyntax ?? base.promptSyntax
         return merged
     }
 }

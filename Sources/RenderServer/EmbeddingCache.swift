@@ -1,18 +1,20 @@
-// Text-embedding cache: an LRU keyed by (token ids, clip skip, text-encoder LoRAs), bounded in bytes. A hit skips the
-// text encoder. The empty negative prompt is pinned (every guided request without a negative prompt
+// Text-embedding cache: an LRU keyed by (the prompt's chunks — token ids and emphasis weights —,
+// clip skip, text-encoder LoRAs), bounded in bytes. A hit skips the text encoder. Prompts that read
+// the same (`(dog)` and `(dog:1.1)`) share an entry; `(dog)` and `dog` do not. The empty negative prompt is pinned (every guided request without a negative prompt
 // uses it) so that it is always warm.
 import Foundation
+import Sampling
 import Tensor
 
-/// LRU map from tokenized prompts to embeddings [1, 77, C]. Thread-safe.
+/// LRU map from chunked prompts to embeddings [1, 77·k, C]. Thread-safe.
 public final class EmbeddingCache: @unchecked Sendable {
     public struct Key: Hashable, Sendable {
-        public let tokens: [Int]
+        public let chunks: PromptChunks
         public let clipSkip: Int
         /// The text-encoder LoRAs the embedding was made with: each file's version and weight, in order.
         public let loras: [LoRAIdentity]
-        public init(tokens: [Int], clipSkip: Int, loras: [LoRAIdentity] = []) {
-            self.tokens = tokens; self.clipSkip = clipSkip; self.loras = loras
+        public init(chunks: PromptChunks, clipSkip: Int, loras: [LoRAIdentity] = []) {
+            self.chunks = chunks; self.clipSkip = clipSkip; self.loras = loras
         }
     }
 

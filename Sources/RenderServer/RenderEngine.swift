@@ -238,7 +238,7 @@ public final class RenderEngine: @unchecked Sendable {
             guard active.isEmpty || used + rows <= configuration.maximumBatchRows else { return }
             queue.removeFirst()
             do {
-                let images = try pipeline.makeJobs(for: job.spec.request, embeddings: embeddings(for: job.spec.request, loraEntries: job.spec.loraEntries))
+                let images = try pipeline.makeJobs(for: job.spec.request, embeddings: try embeddings(for: job.spec.request, loraEntries: job.spec.loraEntries))
                 active.append(ActiveRender(job: job, images: images))
                 job.markStarted()
             } catch let error as RenderError {
@@ -269,31 +269,33 @@ public final class RenderEngine: @unchecked Sendable {
     /// Puts the empty prompt's embedding (the negative prompt of every guided request that gives
     /// none) in the cache, pinned, before the first request needs it.
     private func warmEmptyPrompt(pipeline: StableDiffusionPipeline) {
-        let tokens = pipeline.text.tokenize("")
-        let embedding = pipeline.text.encode([tokens], clipSkip: 1)[0].embedding
-        cache.insert(EmbeddingCache.Key(tokens: tokens.ids, clipSkip: 1), embedding, pinned: true)
+        let chunks = try! pipeline.text.chunks(of: "")  // an empty prompt has no weight to misread
+        cache.insert(EmbeddingCache.Key(chunks: chunks, clipSkip: 1), pipeline.text.encode(chunks, clipSkip: 1), pinned: true)
     }
 
     /// Prompt and negative-prompt embeddings through the cache; misses share one text-encoder call,
     /// with the request's text-encoder LoRAs (which are part of the key).
-    private func embeddings(for request: RenderRequest, loraEntries: [LoRALibrary.Entry]) -> (positive: Tensor, negative: Tensor) {
+    private func embeddings(for request: RenderRequest, loraEntries: [LoRALibrary.Entry]) throws -> (positive: Tensor, negative: Tensor) {
         let text = pipeline.text
-        let tokens = [text.tokenize(request.prompt), text.tokenize(request.negativePrompt)]
+        let chunked = try pipeline.promptChunks(request)
+        let prompts = [chunked.positive, chunked.negative]
         let adapting = zip(request.loras, loraEntries).filter { !($0.0.weights.updates[.textEncoder]?.isEmpty ?? true) }
         let identities = adapting.map { use, entry in
             EmbeddingCache.LoRAIdentity(path: entry.url.path, sizeBytes: entry.sizeBytes, modified: entry.modified, weight: use.weight)
         }
-        let keys = tokens.map { EmbeddingCache.Key(tokens: $0.ids, clipSkip: request.clipSkip, loras: identities) }
+        let keys = prompts.map { EmbeddingCache.Key(chunks: $0, clipSkip: request.clipSkip, loras: identities) }
         var found = keys.map { cache.lookup($0) }
         let missing = found.indices.filter { found[$0] == nil }
         if !missing.isEmpty {
             let adapters = adapting.compactMap { use, _ in use.weights.updates[.textEncoder].map { RowAdapters.Adapter(updates: $0, weight: use.weight) } }
-            let encode = { text.encode(missing.map { tokens[$0] }, clipSkip: request.clipSkip) }
+            let encode = { text.encode(missing.map { prompts[$0] }, clipSkip: request.clipSkip) }
+            // One adapter list per encoder row: every chunk of every missing prompt.
+            let rows = missing.reduce(0) { $0 + prompts[$1].chunks.count }
             let encoded = adapters.isEmpty ? encode()
-                : RowAdapters.$current.withValue(RowAdapters(rows: Array(repeating: adapters, count: missing.count)), operation: encode)
+                : RowAdapters.$current.withValue(RowAdapters(rows: Array(repeating: adapters, count: rows)), operation: encode)
             for (slot, i) in missing.enumerated() {
-                found[i] = encoded[slot].embedding
-                cache.insert(keys[i], encoded[slot].embedding, pinned: request.negativePrompt.isEmpty && i == 1 && identities.isEmpty)
+                found[i] = encoded[slot]
+                cache.insert(keys[i], encoded[slot], pinned: request.negativePrompt.isEmpty && i == 1 && identities.isEmpty)
             }
         }
         return (found[0]!, found[1]!)

@@ -140,6 +140,7 @@ public struct RequestValidator: Sendable {
         guard (1...textEncoderLayers).contains(clipSkip) else { throw .invalid("clip_skip", "clip_skip must be 1 to \(textEncoderLayers)") }
 
         let loras = try resolveLoRAs(body)
+        let syntax = try promptSyntax(body, prompt: loras.prompt)
         var request = RenderRequest(prompt: loras.prompt, seed: seed)
         request.loras = loras.uses
         request.negativePrompt = body.negativePrompt ?? ""
@@ -148,6 +149,7 @@ public struct RequestValidator: Sendable {
         request.guidanceScale = Float(guidance)
         request.sampler = sampler
         request.clipSkip = clipSkip
+        request.promptSyntax = syntax
         var width = body.width ?? nativeSize, height = body.height ?? nativeSize
         if let encoded = body.initImage {
             guard let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
@@ -188,8 +190,25 @@ public struct RequestValidator: Sendable {
             prompt: body.prompt, negativePrompt: request.negativePrompt, steps: steps, guidanceScale: guidance,
             sampler: sampler, seed: seed, width: width, height: height, count: count, format: format.rawValue,
             quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength,
-            loras: loras.choices.isEmpty ? nil : loras.choices)
+            loras: loras.choices.isEmpty ? nil : loras.choices, promptSyntax: syntax.rawValue)
         return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries)
+    }
+
+    /// The request's prompt syntax, its prompts checked against it (a weight that is not a number is
+    /// refused here rather than failing the render later).
+    /// `prompt` is the text the encoder will see (the LoRA tags taken out).
+    private func promptSyntax(_ body: RenderRequestBody, prompt: String) throws(APIError) -> PromptSyntax {
+        let name = body.promptSyntax ?? PromptSyntax.a1111.rawValue
+        guard let syntax = PromptSyntax(rawValue: name) else {
+            let names = PromptSyntax.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw .invalid("prompt_syntax", "prompt_syntax must be \(names), got \"\(name)\"")
+        }
+        for (field, text) in [("prompt", prompt), ("negative_prompt", body.negativePrompt ?? "")] {
+            do { _ = try syntax.parse(text) } catch {
+                throw .invalid(field, "\(field): \(error)", code: "invalid_prompt")
+            }
+        }
+        return syntax
     }
 
     private static func describe(_ type: Any.Type) -> String {

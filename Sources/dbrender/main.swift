@@ -76,6 +76,8 @@ struct DBRender: ParsableCommand {
     var quality: Int?
     @Option(help: "Skip the last CLIP layers, as A1111 counts (1 = none).")
     var clipSkip: Int?
+    @Option(help: "a1111 (default: (word:1.3), [word], BREAK) or plain (the prompt as written).")
+    var promptSyntax: String?
     @Option(help: ArgumentHelp("Start from this image (image-to-image).", valueName: "file"))
     var initImage: String?
     @Option(help: "Image-to-image strength, 0–1.")
@@ -153,6 +155,7 @@ struct DBRender: ParsableCommand {
         spec.request.format = format ?? out.flatMap(OutputNaming.format(ofPath:))
         spec.request.quality = quality
         spec.request.clipSkip = clipSkip
+        spec.request.promptSyntax = promptSyntax
         spec.request.strength = strength
         for choice in lora {
             // Validated in validate(): the flag's own parser gives the same message as on a prompt-file line.

@@ -114,6 +114,9 @@ struct DaemonTests {
             (body(["prompt": "x", "quality": 80]), 400, "out_of_range", "quality"),
             (body(["prompt": "x", "init_image": junkImage]), 400, "invalid_image", "init_image"),
             (body(["prompt": "x", "strength": 0.5]), 400, "out_of_range", "strength"),
+            (body(["prompt": "a (dog:1.2.3)"]), 400, "invalid_prompt", "prompt"),
+            (body(["prompt": "x", "negative_prompt": "(blur:1..5)"]), 400, "invalid_prompt", "negative_prompt"),
+            (body(["prompt": "x", "prompt_syntax": "markdown"]), 400, "out_of_range", "prompt_syntax"),
         ]
         for (request, status, code, field) in cases {
             let response = try daemon.request("POST", "/v1/renders", json: request)
@@ -190,8 +193,11 @@ struct DaemonTests {
     func batching() throws {
         let daemon = try DaemonProcess()
         defer { daemon.stop() }
+        // The second prompt is two 77-token chunks and its negative prompt one: rows of three context
+        // lengths (77, 154, 77) share each call.
+        let long = Array(repeating: "a red car on a wet street", count: 14).joined(separator: ", ")
         let requests = [body(["prompt": "a photo of sks dog", "steps": 20, "seed": 5]),
-                        body(["prompt": "a red car", "steps": 12, "seed": 9, "sampler": "dpmpp_2m", "negative_prompt": "blurry"])]
+                        body(["prompt": long, "steps": 12, "seed": 9, "sampler": "dpmpp_2m", "negative_prompt": "blurry"])]
         let started = try requests.map { try daemon.start("POST", "/v1/renders", json: $0) }
         let together = try started.map { try $0.1().decode(RenderResponseBody.self) }
         let metrics = try daemon.request("GET", "/metrics").text
@@ -204,6 +210,33 @@ struct DaemonTests {
             let worst = zip(a, b).map { abs(Int($0) - Int($1)) }.max() ?? 255
             #expect(worst <= 1, "batched image differs from the solo render by \(worst)")
         }
+    }
+
+    @Test("A1111 prompt syntax by default, plain on request; long prompts are chunked; the infotext keeps the prompt as written")
+    func promptSyntax() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        func render(_ fields: [String: Any]) throws -> RenderResponseBody {
+            let response = try daemon.request("POST", "/v1/renders", json: body(["steps": 2, "seed": 3].merging(fields) { $1 }))
+            #expect(response.status == 200, "\(response.text)")
+            return try response.decode(RenderResponseBody.self)
+        }
+        let emphasised = try render(["prompt": "a (photo:1.2) of [dog]"])
+        #expect(emphasised.parameters.promptSyntax == "a1111")
+        let infotext = try ImageFile.decode(Data(base64Encoded: emphasised.images[0].data)!).parameters ?? ""
+        #expect(infotext.hasPrefix("a (photo:1.2) of [dog]\n"), "\(infotext)")
+        // The same words unweighted, and the weighted text taken literally: three cache entries, three images.
+        let unweighted = try render(["prompt": "a photo of dog"])
+        let plain = try render(["prompt": "a (photo:1.2) of [dog]", "prompt_syntax": "plain"])
+        #expect(plain.parameters.promptSyntax == "plain")
+        #expect(Set([emphasised, unweighted, plain].map(\.images[0].data)).count == 3)
+        let metrics = try daemon.request("GET", "/metrics").text
+        #expect(metricValue(metrics, "dbrender_embedding_cache_misses_total") == 3, "\(metrics)")
+        // About 200 tokens: three chunks, all read (the render differs from the first chunk's alone).
+        let words = (0..<100).map { ["red", "green", "blue", "star", "circle"][$0 % 5] }
+        let long = try render(["prompt": words.joined(separator: ", ")])
+        let firstChunk = try render(["prompt": words.prefix(38).joined(separator: ", ")])
+        #expect(long.images[0].data != firstChunk.images[0].data)
     }
 
     @Test("SIGTERM lets the running render finish, then exits 0 and removes the socket")

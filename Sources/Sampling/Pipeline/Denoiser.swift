@@ -1,6 +1,8 @@
 // One denoising step for many images at once: every job contributes its (unconditional and)
 // conditional rows to ONE batched UNet call, each row at its job's own timestep; then each job
 // applies guidance, uncond + g·(cond − uncond) as diffusers computes it, and its own scheduler step.
+// Rows whose texts differ in length (a long prompt beside a one-chunk negative prompt, or requests
+// with prompts of different lengths) still share the call: the UNet takes a context length per row.
 import Models
 import Tensor
 
@@ -18,9 +20,14 @@ public struct Denoiser: Sendable {
         precondition(active.allSatisfy { $0.latentSize == first.latentSize }, "jobs of different latent sizes cannot share a UNet call")
         let rows = active.reduce(0) { $0 + $1.batchRows }
         let latentShape = first.latents.shape, latentCount = first.latents.count
-        let contextShape = first.positive.shape, contextCount = first.positive.count
+        let channels = first.positive.shape[2]
+        // Texts of different lengths (77 per chunk) share the call: each row's context is its own
+        // tokens, zero-padded to the longest, and its cross-attention stops at its own length.
+        let embeddings = active.flatMap { job in [job.negative, job.positive].compactMap { $0 } }
+        let lengths = embeddings.map { $0.shape[1] }
+        let longest = lengths.max()!
         let input = Tensor(uninitialized: [rows] + latentShape.dropFirst())  // [rows, 4, h, w]
-        let context = Tensor(uninitialized: [rows] + contextShape.dropFirst())  // [rows, 77, C]
+        let context = Tensor(zeros: [rows, longest, channels])  // [rows, 77·k, C]
         var timesteps: [Float] = []
         var row = 0
         for job in active {
@@ -29,16 +36,16 @@ public struct Denoiser: Sendable {
             // diffusers' order: cat([negative, positive]) with the latents repeated.
             for embedding in [job.negative, job.positive].compactMap({ $0 }) {
                 (input.pointer + row * latentCount).update(from: scaled.pointer, count: latentCount)
-                (context.pointer + row * contextCount).update(from: embedding.pointer, count: contextCount)
+                (context.pointer + row * longest * channels).update(from: embedding.pointer, count: embedding.count)
                 timesteps.append(t)
                 row += 1
             }
         }
+        let contextLengths = lengths.allSatisfy { $0 == longest } ? nil : lengths
         // Each job's LoRAs apply to its own rows only.
         let adapters = RowAdapters(rows: active.flatMap { job in Array(repeating: job.adapters, count: job.batchRows) })
-        let output = adapters.isEmpty
-            ? unet(input, timesteps: timesteps, context: context)  // [rows, 4, h, w]
-            : RowAdapters.$current.withValue(adapters) { unet(input, timesteps: timesteps, context: context) }
+        let callUNet = { unet(input, timesteps: timesteps, context: context, contextLengths: contextLengths) }  // [rows, 4, h, w]
+        let output = adapters.isEmpty ? callUNet() : RowAdapters.$current.withValue(adapters, operation: callUNet)
         row = 0
         for job in active {
             let prediction = Tensor(uninitialized: latentShape)

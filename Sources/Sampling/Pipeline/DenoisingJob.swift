@@ -10,9 +10,9 @@ public final class DenoisingJob: @unchecked Sendable {
     public internal(set) var latents: Tensor
     public internal(set) var scheduler: any Scheduler
     public internal(set) var generator: TorchGenerator
-    /// Prompt embedding [1, 77, C].
+    /// Prompt embedding [1, 77·k, C] (k chunks).
     public let positive: Tensor
-    /// Negative-prompt embedding [1, 77, C]; nil when guidance is off (scale ≤ 1).
+    /// Negative-prompt embedding [1, 77·k′, C]; nil when guidance is off (scale ≤ 1).
     public let negative: Tensor?
     public let guidanceScale: Float
     /// Index into `scheduler.timesteps` of the next step.

@@ -18,6 +18,8 @@ public struct RenderRequest: Sendable {
     public var count: Int = 1
     /// As A1111 defines it: 1 = last text-encoder layer.
     public var clipSkip: Int = 1
+    /// How the prompts' text is read: A1111's emphasis syntax, or literally.
+    public var promptSyntax: PromptSyntax = .a1111
     /// DDIM's η.
     public var eta: Double = 0
     /// Image-to-image: the starting image (its size sets the output size) and how much to change it.

@@ -1,6 +1,6 @@
 // The text-to-image and image-to-image pipelines of diffusers (StableDiffusionPipeline,
 // StableDiffusionImg2ImgPipeline) for SD 1.x, on our networks:
-//   prompt → tokens → embeddings (prompt and negative prompt)
+//   prompt → chunks of tokens → embeddings (prompt and negative prompt, A1111's syntax and lengths)
 //   seed + i → image i's generator → initial latents (randn · init sigma, or the init image's
 //   latents noised to the first timestep)
 //   → denoising steps, guided pairs in ONE UNet call → VAE decode → clamp → 8-bit RGB.
@@ -83,18 +83,31 @@ public struct StableDiffusionPipeline: Sendable {
         }
     }
 
+    /// The request's prompt and negative prompt, read in its prompt syntax and chunked.
+    public func promptChunks(_ request: RenderRequest) throws -> (positive: PromptChunks, negative: PromptChunks) {
+        func chunks(_ prompt: String, field: String) throws -> PromptChunks {
+            do { return try text.chunks(of: prompt, syntax: request.promptSyntax) } catch {
+                throw RenderError.invalidRequest(field: field, message: "\(error)")
+            }
+        }
+        return (try chunks(request.prompt, field: "prompt"), try chunks(request.negativePrompt, field: "negative_prompt"))
+    }
+
     /// The prompt's and negative prompt's embeddings, in one text-encoder call.
     public func encodePrompts(_ request: RenderRequest) throws -> (positive: PromptEmbedding, negative: PromptEmbedding) {
         guard request.clipSkip >= 1 && request.clipSkip <= text.encoder.layers.count else {
             throw RenderError.invalidRequest(field: "clip_skip", message: "must be 1 to \(text.encoder.layers.count)")
         }
-        let prompts = [text.tokenize(request.prompt), text.tokenize(request.negativePrompt)]
-        // Text-encoder LoRAs adapt the prompt and the negative prompt alike, as in diffusers.
+        let (positive, negative) = try promptChunks(request)
+        // Text-encoder LoRAs adapt the prompt and the negative prompt alike, as in diffusers: every
+        // chunk's encoder row.
         let adapters = request.loras.adapters(for: .textEncoder)
+        let encode = { text.encode([positive, negative], clipSkip: request.clipSkip) }
+        let rows = positive.chunks.count + negative.chunks.count
         let embeddings = adapters.isEmpty
-            ? text.encode(prompts, clipSkip: request.clipSkip)
-            : RowAdapters.$current.withValue(RowAdapters(rows: [adapters, adapters])) { text.encode(prompts, clipSkip: request.clipSkip) }
-        return (embeddings[0], embeddings[1])
+            ? encode()
+            : RowAdapters.$current.withValue(RowAdapters(rows: Array(repeating: adapters, count: rows)), operation: encode)
+        return (PromptEmbedding(embedding: embeddings[0], chunks: positive), PromptEmbedding(embedding: embeddings[1], chunks: negative))
     }
 
     /// The denoising jobs of a request (one per image), ready for `Denoiser.step`. `embeddings`

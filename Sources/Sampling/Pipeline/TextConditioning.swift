@@ -1,15 +1,17 @@
-// Prompt → text embeddings, as StableDiffusionPipeline.encode_prompt does for SD 1.x: CLIP tokens
-// padded to 77, the text encoder's last hidden state (or an earlier layer with clip skip), and the
-// negative prompt (empty by default) encoded the same way for classifier-free guidance.
+// Prompt → text embeddings for classifier-free guidance. The prompt and the negative prompt (empty by
+// default, as diffusers encodes `negative_prompt=None`) are read in the request's prompt syntax,
+// chunked by 75 tokens and encoded as A1111 does (ChunkedPromptEncoding). A prompt of at most 75
+// tokens without weights is one chunk, the very input diffusers' encode_prompt gives CLIP: its
+// embedding is diffusers' [1, 77, C].
 import Models
 import Tensor
 
 /// Embeddings of one prompt.
 public struct PromptEmbedding: Sendable {
-    /// [1, 77, C]
+    /// [1, 77 · chunk count, C]
     public let embedding: Tensor
-    /// How the prompt was tokenized (how many tokens were cut off past 75).
-    public let tokens: TokenizedPrompt
+    /// The chunks it was encoded from (token ids, weights, A1111's token count).
+    public let chunks: PromptChunks
 }
 
 /// Tokenizer + text encoder.
@@ -22,17 +24,9 @@ public struct TextConditioner: Sendable {
         self.encoder = encoder
     }
 
-    /// Tokens of a prompt, padded/truncated to the encoder's context length.
+    /// Tokens of a prompt, padded or cut to the encoder's context length, as diffusers' pipelines and
+    /// training scripts tokenize (the trainer's captions).
     public func tokenize(_ prompt: String) -> TokenizedPrompt {
         tokenizer.tokenize(prompt, length: encoder.configuration.maxPositionEmbeddings)
-    }
-
-    /// Encodes several prompts in one text-encoder call → one embedding each.
-    public func encode(_ prompts: [TokenizedPrompt], clipSkip: Int = 1) -> [PromptEmbedding] {
-        guard !prompts.isEmpty else { return [] }
-        let hidden = encoder(prompts.map(\.ids), clipSkip: clipSkip)  // [B, 77, C]
-        return prompts.enumerated().map { i, tokens in
-            PromptEmbedding(embedding: hidden.slice(i..<(i + 1)).copy(), tokens: tokens)
-        }
     }
 }

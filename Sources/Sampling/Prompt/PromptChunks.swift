@@ -2,7 +2,9 @@
 // tokenized run by run, then dealt into chunks of 75 tokens, each sent to the text encoder as
 // `<|startoftext|>` + 75 + `<|endoftext|>` (77, CLIP's context) and the encoder outputs concatenated
 // along the sequence. Rules, A1111's (modules/sd_hijack_clip.py, tokenize_line):
-//   • a chunk shorter than 75 is padded with `<|endoftext|>`, weight 1; start and end tokens weigh 1;
+//   • a chunk shorter than 75 is closed by `<|endoftext|>` and padded with the tokenizer's pad token,
+//     weight 1 (SD 1.x pads with `<|endoftext|>`, so this is A1111's chunk; a tokenizer with another pad
+//     token gets diffusers' padding, as A1111's id_pad does); start and end tokens weigh 1;
 //   • BREAK closes the current chunk at once (padding it), even an empty one;
 //   • comma backtrack: when a chunk is full and the next token is not a comma, and the chunk's last
 //     comma lies at most `commaBacktrack` (A1111's default 20) tokens before its end, the tokens after
@@ -14,9 +16,9 @@
 import Models
 
 /// The chunks of one prompt.
-public struct PromptChunks: Sendable, Equatable {
+public struct PromptChunks: Sendable, Hashable {
     /// One encoder input: 77 token ids and the weight of each.
-    public struct Chunk: Sendable, Equatable {
+    public struct Chunk: Sendable, Hashable {
         public var tokens: [Int]
         public var multipliers: [Double]
     }
@@ -33,7 +35,7 @@ public struct PromptChunks: Sendable, Equatable {
     /// Chunks `prompt` (already parsed) with `tokenizer`.
     public init(_ prompt: PromptEmphasis, tokenizer: CLIPTokenizer, commaBacktrack: Int = defaultCommaBacktrack) {
         let length = Self.chunkLength
-        let start = tokenizer.bosTokenID, end = tokenizer.eosTokenID
+        let start = tokenizer.bosTokenID, end = tokenizer.eosTokenID, pad = tokenizer.padTokenID
         let comma = tokenizer.encode(",").first
         var chunks: [Chunk] = []
         var tokens: [Int] = [], multipliers: [Double] = []
@@ -43,7 +45,7 @@ public struct PromptChunks: Sendable, Equatable {
         func closeChunk(isLast: Bool = false) {
             tokenCount += isLast ? tokens.count : length
             let padding = max(length - tokens.count, 0)
-            chunks.append(Chunk(tokens: [start] + tokens + Array(repeating: end, count: padding) + [end],
+            chunks.append(Chunk(tokens: [start] + tokens + [end] + Array(repeating: pad, count: padding),
                                 multipliers: [1] + multipliers + Array(repeating: 1, count: padding) + [1]))
             tokens = []; multipliers = []
             lastComma = nil

@@ -46,6 +46,11 @@ public struct PromptEmphasis: Sendable, Equatable {
     /// The multiplier of `[ ]`.
     public static let squareMultiplier = 1 / 1.1
 
+    /// `prompt` as one run of weight 1, brackets and all (A1111 with emphasis "None").
+    public init(literal prompt: String) {
+        runs = [Run(text: prompt, weight: 1)]
+    }
+
     /// Parses `prompt` by A1111's rules (see the file header).
     public init(parsing prompt: String) throws(InvalidWeight) {
         var runs: [Run] = []
