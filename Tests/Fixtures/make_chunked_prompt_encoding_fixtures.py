@@ -8,6 +8,7 @@ embeddings, CPU). The wrapped model is transformers' CLIPTextModel and CLIPToken
 as ldm's FrozenCLIPEmbedder holds them. A trained encoder on purpose: its final layer norm has a learnt
 bias, so a chunk has a mean to restore; a random one (zero bias) has a mean of about 0, and A1111's
 restoration divides 0 by 0.
+A1111's prompt_parser imports lark (PyPI: `.venv/bin/pip install lark`).
 
     A1111_WEBUI=/path/to/stable-diffusion-webui HF_HUB_OFFLINE=1 .venv/bin/python Tests/Fixtures/make_chunked_prompt_encoding_fixtures.py
 

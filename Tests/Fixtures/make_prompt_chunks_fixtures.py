@@ -7,6 +7,7 @@ for (shared.opts, devices, sd_hijack, sd_emphasis, the textual-inversion databas
 A1111's defaults: emphasis "Original", comma_padding_backtrack 20, no embeddings. The tokenizer is
 transformers' CLIPTokenizer on the bundled vocabulary (Sources/Models/Resources/clip-vocabulary), as
 A1111's FrozenCLIPEmbedderWithCustomWords.tokenize calls it.
+A1111's prompt_parser imports lark (PyPI: `.venv/bin/pip install lark`).
 
     A1111_WEBUI=/path/to/stable-diffusion-webui HF_HUB_OFFLINE=1 .venv/bin/python Tests/Fixtures/make_prompt_chunks_fixtures.py
 
