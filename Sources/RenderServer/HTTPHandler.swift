@@ -1,7 +1,9 @@
 // One HTTP/1.1 connection: collects a request (refusing bodies over the limit with 413 before
 // reading them), routes it, and writes the answer — a JSON body, or for renders with
 // `Accept: application/x-ndjson` a chunked stream of one event per line. A client that hangs up
-// cancels the render it was waiting for. Nothing a client sends can stop the daemon.
+// cancels the render it was waiting for. Nothing a client sends can stop the daemon. On a listener
+// that needs credentials (TCP with --api-key-file), a request without a valid one is answered 401
+// as soon as its head arrives; its body is read and dropped, and the connection stays usable.
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -14,15 +16,19 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let router: RequestRouter
     private let maximumBodyBytes: Int
+    /// The credentials this listener requires; nil: none (the Unix socket, a loopback TCP port
+    /// without a key file).
+    private let keys: APIKeys?
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var discarding = false
     /// The render this connection is waiting for; cancelled if the client goes away first.
     private var waitingFor: RenderJob?
 
-    init(router: RequestRouter, maximumBodyBytes: Int) {
+    init(router: RequestRouter, maximumBodyBytes: Int, keys: APIKeys?) {
         self.router = router
         self.maximumBodyBytes = maximumBodyBytes
+        self.keys = keys
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -31,6 +37,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = requestHead
             body.clear()
             discarding = false
+            if let keys, !keys.accepts(authorization: requestHead.headers.first(name: "authorization")) {
+                discarding = true
+                router.engine.metrics.authenticationFailed()
+                let presented = requestHead.headers.contains(name: "authorization")
+                respond(context, APIError(status: 401, code: "unauthorized",
+                                          message: presented ? "the credentials are not valid" : "this listener needs an API key (Authorization: Bearer KEY, or HTTP Basic)"),
+                        close: !requestHead.isKeepAlive)
+                return
+            }
             if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > maximumBodyBytes {
                 discarding = true
                 respond(context, APIError(status: 413, code: "body_too_large",
@@ -45,7 +60,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             body.writeBuffer(&chunk)
         case .end:
-            guard !discarding, let head else { return }
+            guard !discarding, let head else {
+                discarding = false
+                return
+            }
             self.head = nil
             handle(context, head: head, body: Data(body.readableBytesView))
         }
@@ -126,6 +144,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         router.engine.metrics.error(error.body.error.code)
         var headers: [(String, String)] = []
         if let retry = error.retryAfter { headers.append(("Retry-After", "\(retry)")) }
+        if error.status == 401 { headers.append(("WWW-Authenticate", "Bearer realm=\"dbrenderd\", Basic realm=\"dbrenderd\"")) }
         write(context, status: error.status, contentType: "application/json", body: APIJSON.encode(error.body), headers: headers, keepAlive: !close)
         if close { context.close(promise: nil) }
     }

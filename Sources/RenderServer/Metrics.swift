@@ -12,6 +12,7 @@ public final class Metrics: @unchecked Sendable {
     private var imageSteps = 0
     private var stepSeconds = 0.0
     private var requests: [String: Int] = [:]
+    private var authenticationFailures = 0
 
     public init() {}
 
@@ -32,6 +33,8 @@ public final class Metrics: @unchecked Sendable {
     func error(_ code: String) { lock.withLock { errorsByCode[code, default: 0] += 1 } }
     func imageRendered() { lock.withLock { images += 1 } }
     func request(_ route: String) { lock.withLock { requests[route, default: 0] += 1 } }
+    /// A request on a listener that needs credentials came without valid ones.
+    func authenticationFailed() { lock.withLock { authenticationFailures += 1 } }
     /// One batched UNet call of `rows` rows advancing `imageSteps` images by one step.
     func unetCall(rows: Int, imageSteps steps: Int, seconds: Double) {
         lock.withLock { unetCalls += 1; unetRows += rows; imageSteps += steps; stepSeconds += seconds }
@@ -65,6 +68,8 @@ public final class Metrics: @unchecked Sendable {
             metric("dbrender_embedding_cache_bytes", "gauge", "Bytes held by the text-embedding cache.", [("", "\(cache.bytes)")])
             metric("dbrender_errors_total", "counter", "Error answers by code.", labelled("code", errorsByCode))
             metric("dbrender_http_requests_total", "counter", "HTTP requests by route.", labelled("route", requests))
+            metric("dbrender_auth_failures_total", "counter", "Requests refused for missing or wrong credentials (401).",
+                   [("", "\(authenticationFailures)")])
             return out
         }
     }

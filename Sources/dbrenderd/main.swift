@@ -1,6 +1,7 @@
-// dbrenderd — keeps an SD 1.x model loaded and serves renders over a Unix socket (HTTP/1.1 + JSON).
+// dbrenderd — keeps an SD 1.x model loaded and serves renders over a Unix socket (HTTP/1.1 + JSON),
+// and over TCP with `--listen` (API keys from `--api-key-file`).
 // Lifecycle: load the model (memory-mapped), listen, log one "ready" line, serve; SIGHUP loads the
-// model again beside the running one and swaps it in; SIGTERM stops accepting, lets in-flight
+// model (and the API key file) again beside the running one and swaps it in; SIGTERM stops accepting, lets in-flight
 // renders finish within the grace period, then exits 0.
 import ArgumentParser
 import Dispatch
@@ -15,10 +16,13 @@ import Weights
 struct DBRenderD: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbrenderd",
-        abstract: "Serve Stable Diffusion 1.x renders over a Unix socket.",
+        abstract: "Serve Stable Diffusion 1.x renders over a Unix socket, and over TCP.",
         discussion: """
             The socket defaults to $XDG_RUNTIME_DIR/dbrender.sock (or /run/dbrender/dbrender.sock), or the \
-            socket systemd passes (socket activation). Limits and defaults come from --config (JSON; see README).
+            sockets systemd passes (socket activation; Unix and TCP). --listen adds TCP addresses; with \
+            --api-key-file every TCP request needs a key (Authorization: Bearer KEY, or HTTP Basic user:password \
+            equal to a line), and without one only loopback addresses may be used. Limits and defaults come \
+            from --config (JSON; see README).
             """)
 
     @Option(help: "A diffusers model folder, or a single original-layout .safetensors / .ckpt file.")
@@ -39,15 +43,38 @@ struct DBRenderD: ParsableCommand {
     @Option(help: "Folder of LoRAs (.safetensors) that requests may name; files added later are found without a restart.")
     var loraDir: String?
 
+    @Option(help: ArgumentHelp("Also serve HTTP on this TCP address (repeatable), e.g. 127.0.0.1:7860 or [::1]:7860.", valueName: "host:port"))
+    var listen: [String] = []
+
+    @Option(help: ArgumentHelp("Credentials for TCP requests, one per line (a bearer token, or user:password for HTTP Basic).", valueName: "file"))
+    var apiKeyFile: String?
+
+    func validate() throws {
+        for address in listen {
+            let (host, _) = try Self.tcpAddress(address)
+            // Caught again after binding (a host name may resolve anywhere); a literal address is
+            // refused here, before the model loads.
+            if apiKeyFile == nil, Self.isNumericAddress(host), !RenderHTTPServer.isLoopback(host) {
+                throw ValidationError("--listen \(address) is reachable from other machines: give --api-key-file, or listen on 127.0.0.1 or [::1]")
+            }
+        }
+    }
+
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "dbrenderd")
         logger.logLevel = .info
         // First, before any thread starts: socket activation reads and clears the environment.
-        let endpoint = try Self.endpoint(socket: socket, logger: logger)
+        let endpoints = try Self.endpoints(socket: socket, listen: listen, logger: logger)
+        let keys = try apiKeyFile.map { path in
+            let keys = try APIKeys(path: path)
+            Self.warnIfReadableByOthers(path, logger: logger)
+            logger.info("API keys loaded", metadata: ["file": "\(path)", "keys": "\(keys.count)"])
+            return keys
+        }
         // Then signals, so that a SIGTERM during a long model load is not lost: until the daemon
         // serves, it simply exits.
-        let lifecycle = Lifecycle(logger: logger, modelURL: URL(fileURLWithPath: model))
+        let lifecycle = Lifecycle(logger: logger, modelURL: URL(fileURLWithPath: model), keys: keys)
         lifecycle.installSignalHandlers()
         var settings = try config.map { try ServerConfiguration.load(URL(fileURLWithPath: $0)) } ?? ServerConfiguration()
         if let socketMode {
@@ -69,11 +96,19 @@ struct DBRenderD: ParsableCommand {
         }
         let engine = RenderEngine(pipeline: pipeline, model: description, configuration: settings, loras: loras, logger: logger)
         engine.start()
-        let server = RenderHTTPServer(engine: engine, logger: logger)
-        let path = try server.start(endpoint, mode: settings.socketMode)
+        let server = RenderHTTPServer(engine: engine, keys: keys, logger: logger)
+        var addresses: [ListeningSocket.Address] = []
+        do {
+            for endpoint in endpoints { addresses.append(try server.start(endpoint, mode: settings.socketMode)) }
+        } catch {
+            server.shutdown()  // removes the socket files already made
+            throw error
+        }
+        let sockets = addresses.filter { !$0.isTCP }.map(\.description), tcp = addresses.filter(\.isTCP).map(\.description)
         logger.info("ready", metadata: [
             "model": "\(description.path)", "layout": "\(description.layout)",
-            "load_seconds": "\(String(format: "%.2f", description.loadSeconds))", "socket": "\(path)",
+            "load_seconds": "\(String(format: "%.2f", description.loadSeconds))", "socket": "\(sockets.joined(separator: " "))",
+            "listen": "\(tcp.isEmpty ? "-" : tcp.joined(separator: " "))", "auth": "\(keys == nil ? "none" : "api-key")",
             "hash": "\(description.shortHash ?? "-")",
             "threads": "\(ThreadPool.shared.threads)",
         ])
@@ -149,17 +184,52 @@ struct DBRenderD: ParsableCommand {
         return URL(fileURLWithPath: directory).appendingPathComponent("model-hashes.json")
     }
 
-    /// The socket systemd passed, else the path asked for, else the default path.
-    static func endpoint(socket: String?, logger: Logger) throws -> RenderHTTPServer.Endpoint {
+    /// The sockets systemd passed, else the path asked for, else the default path; then the TCP
+    /// addresses of --listen.
+    static func endpoints(socket: String?, listen: [String], logger: Logger) throws -> [RenderHTTPServer.Endpoint] {
+        var endpoints: [RenderHTTPServer.Endpoint]
         if let activation = try SocketActivation.takeFromProcess(), !activation.descriptors.isEmpty {
-            let listening = try activation.listeningUnixSocket()
-            logger.info("using the socket systemd passed", metadata: ["socket": "\(listening.address)"])
-            return .inherited(fileDescriptor: listening.fileDescriptor, path: "\(listening.address)")
+            let sockets = try activation.listeningSockets()
+            logger.info("using the sockets systemd passed", metadata: ["sockets": "\(sockets.map(\.address.description).joined(separator: " "))"])
+            endpoints = sockets.map { .inherited($0) }
+        } else if let socket {
+            endpoints = [.path(socket)]
+        } else if let runtime = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
+            endpoints = [.path(runtime + "/dbrender.sock")]
+        } else {
+            endpoints = [.path("/run/dbrender/dbrender.sock")]
         }
-        if let socket { return .path(socket) }
-        let environment = ProcessInfo.processInfo.environment
-        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return .path(runtime + "/dbrender.sock") }
-        return .path("/run/dbrender/dbrender.sock")
+        for address in listen {
+            let (host, port) = try tcpAddress(address)
+            endpoints.append(.tcp(host: host, port: port))
+        }
+        return endpoints
+    }
+
+    /// "host:port" or "[ipv6]:port" → (host, port).
+    static func tcpAddress(_ text: String) throws -> (host: String, port: Int) {
+        let invalid = ValidationError("--listen \(text): expected HOST:PORT, like 127.0.0.1:7860 or [::1]:7860")
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw invalid
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw invalid }
+        return (host, port)
+    }
+
+    /// True for an IPv4 or IPv6 literal.
+    static func isNumericAddress(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    /// Keys belong to the service account alone; a file others can read is worth a warning.
+    static func warnIfReadableByOthers(_ path: String, logger: Logger) {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            logger.warning("the API key file can be read by other users; chmod 600 it", metadata: ["file": "\(path)"])
+        }
     }
 }
 
@@ -167,6 +237,7 @@ struct DBRenderD: ParsableCommand {
 final class Lifecycle: @unchecked Sendable {
     let logger: Logger
     let modelURL: URL
+    let keys: APIKeys?
     private let queue = DispatchQueue(label: "dbrenderd.lifecycle")
     private var sources: [DispatchSourceSignal] = []
     // Set once serving (on the main thread, read on `queue`: guarded by `lock`).
@@ -175,9 +246,10 @@ final class Lifecycle: @unchecked Sendable {
     private var stopping = false
     private var reloading = false
 
-    init(logger: Logger, modelURL: URL) {
+    init(logger: Logger, modelURL: URL, keys: APIKeys?) {
         self.logger = logger
         self.modelURL = modelURL
+        self.keys = keys
     }
 
     func installSignalHandlers() {
@@ -227,6 +299,14 @@ final class Lifecycle: @unchecked Sendable {
         reloading = true
         _ = notifier.send(SystemdNotification.reloadingNow())
         logger.info("reloading the model", metadata: ["model": "\(modelURL.path)"])
+        if let keys {
+            do {
+                try keys.reload()
+                logger.info("API keys reloaded", metadata: ["keys": "\(keys.count)"])
+            } catch {
+                logger.error("API key file unreadable; keeping the current keys", metadata: ["error": "\(error)"])
+            }
+        }
         let url = modelURL, logger = self.logger
         Thread.detachNewThread { [weak self] in
             do {

@@ -99,6 +99,22 @@ final class DaemonProcess: @unchecked Sendable {
         try Self.curl(socket: socket, method: method, path: path, json: json, headers: headers, maxTime: maxTime, directory: directory)
     }
 
+    /// The TCP addresses the daemon logged in its ready line (`--listen`), as "host:port".
+    var tcpAddresses: [String] {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains(" ready") }),
+              let field = line.split(separator: " ").first(where: { $0.hasPrefix("listen=") }) else { return [] }
+        // "listen=127.0.0.1:4000 [::1]:4001": the field runs to the next key=value.
+        let rest = line[field.startIndex...].dropFirst("listen=".count)
+        return rest.split(separator: " ").prefix { !$0.contains("=") }.map(String.init).filter { $0 != "-" }
+    }
+
+    /// One HTTP request over TCP to `http://ADDRESS` (an address of `tcpAddresses`).
+    func request(tcp address: String, _ method: String = "GET", _ path: String, json: String? = nil,
+                 headers: [String] = []) throws -> Response {
+        try Self.curl(socket: nil, base: "http://" + address, method: method, path: path, json: json, headers: headers,
+                      maxTime: nil, directory: directory)
+    }
+
     /// A request running in the background; `wait()` gives its response.
     func start(_ method: String = "POST", _ path: String, json: String?, headers: [String] = []) throws -> (Process, () throws -> Response) {
         let id = UUID().uuidString.prefix(8)
@@ -115,13 +131,13 @@ final class DaemonProcess: @unchecked Sendable {
         })
     }
 
-    static func curl(socket: String, method: String, path: String, json: String?, headers: [String], maxTime: Double?,
-                     directory: URL) throws -> Response {
+    static func curl(socket: String?, base: String = "http://localhost", method: String, path: String, json: String?,
+                     headers: [String], maxTime: Double?, directory: URL) throws -> Response {
         let id = UUID().uuidString.prefix(8)
         let bodyFile = directory.appendingPathComponent("r-\(id).out"), headerFile = directory.appendingPathComponent("r-\(id).h")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = curlArguments(socket: socket, method: method, path: path, json: json, headers: headers,
+        process.arguments = curlArguments(socket: socket, base: base, method: method, path: path, json: json, headers: headers,
                                           maxTime: maxTime, bodyFile: bodyFile, headerFile: headerFile)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -130,13 +146,14 @@ final class DaemonProcess: @unchecked Sendable {
         return try response(bodyFile: bodyFile, headerFile: headerFile)
     }
 
-    private static func curlArguments(socket: String, method: String, path: String, json: String?, headers: [String],
-                                      maxTime: Double?, bodyFile: URL, headerFile: URL) -> [String] {
-        var args = ["curl", "-s", "-N", "--unix-socket", socket, "-X", method, "-o", bodyFile.path, "-D", headerFile.path]
+    private static func curlArguments(socket: String?, base: String = "http://localhost", method: String, path: String,
+                                      json: String?, headers: [String], maxTime: Double?, bodyFile: URL, headerFile: URL) -> [String] {
+        var args = ["curl", "-s", "-N", "-X", method, "-o", bodyFile.path, "-D", headerFile.path]
+        if let socket { args += ["--unix-socket", socket] }
         if let json { args += ["-H", "Content-Type: application/json", "--data-binary", json] }
         for header in headers { args += ["-H", header] }
         if let maxTime { args += ["--max-time", "\(maxTime)"] }
-        return args + ["http://localhost" + path]
+        return args + [base + path]
     }
 
     private static func response(bodyFile: URL, headerFile: URL) throws -> Response {

@@ -348,7 +348,7 @@ struct DaemonTests {
         #expect(!FileManager.default.fileExists(atPath: daemon.directory.appendingPathComponent("never.png").path))
     }
 
-    @Test("socket activation: dbrenderd serves on the socket systemd-socket-activate passes it, then stops cleanly")
+    @Test("socket activation: dbrenderd serves on the sockets systemd-socket-activate passes it (Unix and TCP), then stops cleanly")
     func socketActivation() throws {
         let activate = "/usr/bin/systemd-socket-activate"
         guard FileManager.default.isExecutableFile(atPath: activate) else {
@@ -362,8 +362,9 @@ struct DaemonTests {
         let script = """
             set -u
             sock="$1/activated.sock"
+            port=$((20000 + RANDOM % 30000))
             # systemd-socket-activate execs the daemon, so $pid is dbrenderd itself.
-            \(activate) -l "$sock" "$2" --model "$3" 2>"$1/daemon.log" &
+            \(activate) -l "$sock" -l "127.0.0.1:$port" "$2" --model "$3" 2>"$1/daemon.log" &
             pid=$!
             ( sleep 400; kill -KILL $pid ) >/dev/null 2>&1 &
             guard=$!
@@ -372,6 +373,7 @@ struct DaemonTests {
                 sleep 0.1
             done
             echo "health $code"
+            curl -s -o /dev/null -w 'tcp %{http_code}\\n' --max-time 60 "http://127.0.0.1:$port/v1/health"
             curl -s -o /dev/null -w 'render %{http_code}\\n' --max-time 300 --unix-socket "$sock" -X POST http://localhost/v1/renders -d '{"prompt": "activated", "steps": 2}'
             kill -TERM $pid
             wait $pid
@@ -382,9 +384,9 @@ struct DaemonTests {
             """
         let text = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", script, "bash", directory.path, DaemonProcess.binary.path,
                                                                      DaemonProcess.root.appendingPathComponent("models/tiny").path]).output
-        #expect(text.contains("health 200") && text.contains("render 200"), "\(text)")
+        #expect(text.contains("health 200") && text.contains("render 200") && text.contains("tcp 200"), "\(text)")
         #expect(text.contains("exit 0"), "\(text)")
-        #expect(text.contains("using the socket systemd passed") && text.contains("] ready"), "\(text)")
+        #expect(text.contains("using the sockets systemd passed") && text.contains("] ready"), "\(text)")
     }
 
     @Test("the model hash is computed once, then read from the cache while the weights are unchanged")

@@ -82,14 +82,14 @@ enum TestSockets {
     @Test func picksTheOnlyOrTheNamedDescriptor() throws {
         let two = SocketActivation(descriptors: [.init(fileDescriptor: -1, name: "a"), .init(fileDescriptor: -1, name: "b")])
         #expect(throws: SocketActivationError.ambiguousDescriptors(wanted: nil, available: ["a", "b"])) {
-            try two.listeningUnixSocket()
+            try two.listeningSocket()
         }
         #expect(throws: SocketActivationError.ambiguousDescriptors(wanted: "c", available: ["a", "b"])) {
-            try two.listeningUnixSocket(named: "c")
+            try two.listeningSocket(named: "c")
         }
         // The named one is chosen, then validated: -1 is not open.
         #expect(throws: SocketActivationError.systemCallFailed(call: "fstat", fileDescriptor: -1, errno: EBADF)) {
-            try two.listeningUnixSocket(named: "b")
+            try two.listeningSocket(named: "b")
         }
     }
 
@@ -99,7 +99,7 @@ enum TestSockets {
         let path = try TestSockets.temporarySocketPath()
         let fd = try TestSockets.unixStream(path: path)
         defer { close(fd); unlink(path) }
-        let socket = try ListeningUnixSocket(validating: fd)
+        let socket = try ListeningSocket(validating: fd)
         #expect(socket.fileDescriptor == fd)
         #expect(socket.address == .path(path))
     }
@@ -110,14 +110,14 @@ enum TestSockets {
         defer { close(abstract) }
         try TestSockets.bind(abstract, sunPath: [0] + Array(name.utf8))
         #expect(listen(abstract, 1) == 0)
-        #expect(try ListeningUnixSocket(validating: abstract).address.description == "@" + name)
+        #expect(try ListeningSocket(validating: abstract).address.description == "@" + name)
 
         // bind() with only the family autobinds the socket to a 5-hex-digit abstract name.
         let autobound = try TestSockets.unixStream(path: nil, listen: false)
         defer { close(autobound) }
         try TestSockets.bind(autobound, sunPath: [])
         #expect(listen(autobound, 1) == 0)
-        guard case .abstract(let generated) = try ListeningUnixSocket(validating: autobound).address else {
+        guard case .abstract(let generated) = try ListeningSocket(validating: autobound).address else {
             Issue.record("expected an autobound abstract address")
             return
         }
@@ -125,25 +125,25 @@ enum TestSockets {
 
         var unnamed = sockaddr_un()
         unnamed.sun_family = sa_family_t(AF_UNIX)
-        #expect(ListeningUnixSocket.address(of: unnamed, length: 2) == .unnamed)
+        #expect(ListeningSocket.address(of: unnamed, length: 2) == .unnamed)
     }
 
     @Test func rejectsABoundSocketThatIsNotListening() throws {
         let path = try TestSockets.temporarySocketPath()
         let fd = try TestSockets.unixStream(path: path, listen: false)
         defer { close(fd); unlink(path) }
-        #expect(throws: SocketActivationError.notListening(fileDescriptor: fd)) { try ListeningUnixSocket(validating: fd) }
+        #expect(throws: SocketActivationError.notListening(fileDescriptor: fd)) { try ListeningSocket(validating: fd) }
     }
 
     @Test func rejectsADatagramSocket() throws {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
         #expect(throws: SocketActivationError.wrongSocketType(fileDescriptor: fd, type: Int32(SOCK_DGRAM.rawValue))) {
-            try ListeningUnixSocket(validating: fd)
+            try ListeningSocket(validating: fd)
         }
     }
 
-    @Test func rejectsATCPListener() throws {
+    @Test func acceptsATCPListenerAndSaysWhereItIsBound() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -153,20 +153,23 @@ enum TestSockets {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         try #require(bound == 0 && listen(fd, 1) == 0)
-        #expect(throws: SocketActivationError.wrongFamily(fileDescriptor: fd, family: AF_INET)) {
-            try ListeningUnixSocket(validating: fd)
-        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let socket = try ListeningSocket(validating: fd)
+        #expect(socket.address == .tcp(host: "127.0.0.1", port: Int(UInt16(bigEndian: actual.sin_port))))
+        #expect(socket.address.isTCP && socket.address.description.hasPrefix("127.0.0.1:"))
     }
 
     @Test func rejectsAPipeAndAClosedDescriptor() throws {
         var ends: [Int32] = [0, 0]
         try #require(pipe(&ends) == 0)
         defer { close(ends[0]); close(ends[1]) }
-        #expect(throws: SocketActivationError.notASocket(fileDescriptor: ends[0])) { try ListeningUnixSocket(validating: ends[0]) }
+        #expect(throws: SocketActivationError.notASocket(fileDescriptor: ends[0])) { try ListeningSocket(validating: ends[0]) }
         // Never open (above any descriptor limit); a just-closed number could be reused by a parallel test.
         let closed = Int32.max
         #expect(throws: SocketActivationError.systemCallFailed(call: "fstat", fileDescriptor: closed, errno: EBADF)) {
-            try ListeningUnixSocket(validating: closed)
+            try ListeningSocket(validating: closed)
         }
     }
 
@@ -191,7 +194,7 @@ enum TestSockets {
         #expect(fcntl(target, F_GETFD) & FD_CLOEXEC != 0)
         for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { #expect(getenv(name) == nil) }
 
-        let socket = try activation.listeningUnixSocket(named: "dbrenderd.socket")
+        let socket = try activation.listeningSocket(named: "dbrenderd.socket")
         #expect(socket.address == .path(path))
 
         // The variables are gone: a second take finds nothing.

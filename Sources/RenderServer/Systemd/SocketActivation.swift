@@ -8,7 +8,7 @@ import Glibc
 ///
 /// ```swift
 /// if let activation = try SocketActivation.takeFromProcess() {
-///     let listener = try activation.listeningUnixSocket()
+///     let listener = try activation.listeningSocket()
 ///     bootstrap.withBoundSocket(listener.fileDescriptor)   // NIO's ServerBootstrap
 /// }
 /// ```
@@ -91,15 +91,23 @@ public struct SocketActivation: Sendable, Equatable {
         return activation
     }
 
-    /// The descriptor to serve on, validated as a listening `AF_UNIX` stream socket.
+    /// The descriptor to serve on, validated as a listening stream socket (Unix or TCP).
     ///
     /// With `name`, the descriptor of that name (`FileDescriptorName=`); without, the only one
     /// passed — more than one is then an error rather than a guess.
-    public func listeningUnixSocket(named name: String? = nil) throws(SocketActivationError) -> ListeningUnixSocket {
+    public func listeningSocket(named name: String? = nil) throws(SocketActivationError) -> ListeningSocket {
         let candidates = name.map { name in descriptors.filter { $0.name == name } } ?? descriptors
         guard candidates.count == 1 else {
             throw .ambiguousDescriptors(wanted: name, available: descriptors.map(\.name))
         }
-        return try ListeningUnixSocket(validating: candidates[0].fileDescriptor)
+        return try ListeningSocket(validating: candidates[0].fileDescriptor)
+    }
+
+    /// Every passed descriptor, each validated: a socket unit may listen on a Unix path and on TCP
+    /// ports at once (several `ListenStream=` lines), and the daemon serves them all.
+    public func listeningSockets() throws(SocketActivationError) -> [ListeningSocket] {
+        var sockets: [ListeningSocket] = []
+        for descriptor in descriptors { sockets.append(try ListeningSocket(validating: descriptor.fileDescriptor)) }
+        return sockets
     }
 }

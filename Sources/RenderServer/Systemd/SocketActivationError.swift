@@ -14,7 +14,7 @@ public enum SocketActivationError: Error, Sendable, Equatable, CustomStringConve
     case wrongSocketType(fileDescriptor: Int32, type: Int32)
     /// The socket is not listening (`Accept=yes` in the unit passes connections, not the listener).
     case notListening(fileDescriptor: Int32)
-    /// The socket is not `AF_UNIX` (a TCP `ListenStream=` port, say).
+    /// The socket is neither `AF_UNIX` nor TCP (`AF_INET`, `AF_INET6`).
     case wrongFamily(fileDescriptor: Int32, family: Int32)
     /// No single descriptor matches: none or several were passed, or none has the wanted name.
     case ambiguousDescriptors(wanted: String?, available: [String])
@@ -32,7 +32,7 @@ public enum SocketActivationError: Error, Sendable, Equatable, CustomStringConve
         case .notListening(let fd):
             return "socket activation: descriptor \(fd) is not a listening socket; the unit must not set Accept=yes"
         case .wrongFamily(let fd, let family):
-            return "socket activation: descriptor \(fd) is not an AF_UNIX socket (family \(family))"
+            return "socket activation: descriptor \(fd) is neither a Unix nor a TCP socket (family \(family))"
         case .ambiguousDescriptors(let wanted, let available):
             let passed = available.isEmpty ? "none" : available.joined(separator: ", ")
             if let wanted { return "socket activation: no single descriptor named \(wanted) (passed: \(passed))" }

@@ -1,12 +1,12 @@
-// Checks that a descriptor handed to the daemon is what it can serve HTTP on — a listening
-// AF_UNIX stream socket — as sd_is_socket_unix(3) does (fstat, SO_TYPE, SO_ACCEPTCONN,
-// getsockname), and reports where it is bound, for the "ready" log line.
+// Checks that a descriptor handed to the daemon is what it can serve HTTP on — a listening stream
+// socket, AF_UNIX or TCP (AF_INET, AF_INET6) — as sd_is_socket(3) does (fstat, SO_TYPE,
+// SO_ACCEPTCONN, getsockname), and reports where it is bound, for the "ready" log line and for the
+// access rule: a Unix socket is guarded by its file mode, a TCP one by API keys.
 import Glibc
 
-/// A validated listening `AF_UNIX`, `SOCK_STREAM` socket, ready for NIO's
-/// `ServerBootstrap.withBoundSocket(_:)`.
-public struct ListeningUnixSocket: Sendable, Equatable {
-    /// Where a Unix socket is bound.
+/// A validated listening `SOCK_STREAM` socket, ready for NIO's `ServerBootstrap.withBoundSocket(_:)`.
+public struct ListeningSocket: Sendable, Equatable {
+    /// Where the socket is bound.
     public enum Address: Sendable, Equatable, CustomStringConvertible {
         /// A socket file.
         case path(String)
@@ -14,14 +14,20 @@ public struct ListeningUnixSocket: Sendable, Equatable {
         case abstract(String)
         /// Not bound to any name.
         case unnamed
+        /// A TCP address: numeric host (IPv4 dotted, IPv6 without brackets) and port.
+        case tcp(host: String, port: Int)
 
         public var description: String {
             switch self {
             case .path(let path): return path
             case .abstract(let name): return "@" + name
             case .unnamed: return "(unnamed)"
+            case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
             }
         }
+
+        /// True for TCP.
+        public var isTCP: Bool { if case .tcp = self { true } else { false } }
     }
 
     /// The descriptor; ownership stays with the caller.
@@ -45,19 +51,37 @@ public struct ListeningUnixSocket: Sendable, Equatable {
             throw .notListening(fileDescriptor: fileDescriptor)
         }
 
-        var name = sockaddr_un()
-        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
-        let result = withUnsafeMutablePointer(to: &name) { pointer in
+        // sockaddr_storage holds any family's address.
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fileDescriptor, $0, &length) }
         }
         guard result == 0 else {
             throw .systemCallFailed(call: "getsockname", fileDescriptor: fileDescriptor, errno: errno)
         }
-        guard Int(length) >= MemoryLayout<sa_family_t>.size, name.sun_family == sa_family_t(AF_UNIX) else {
-            throw .wrongFamily(fileDescriptor: fileDescriptor, family: Int32(name.sun_family))
+        let family = Int(length) >= MemoryLayout<sa_family_t>.size ? Int32(storage.ss_family) : -1
+        switch family {
+        case AF_UNIX:
+            address = withUnsafeBytes(of: storage) { Self.address(of: $0.load(as: sockaddr_un.self), length: Int(length)) }
+        case AF_INET, AF_INET6:
+            address = withUnsafePointer(to: storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Self.tcpAddress(of: $0, length: length) }
+            }
+        default:
+            throw .wrongFamily(fileDescriptor: fileDescriptor, family: family)
         }
         self.fileDescriptor = fileDescriptor
-        address = Self.address(of: name, length: Int(length))
+    }
+
+    /// Numeric host and port of an AF_INET or AF_INET6 address.
+    static func tcpAddress(of address: UnsafePointer<sockaddr>, length: socklen_t) -> Address {
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let status = getnameinfo(address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                                 NI_NUMERICHOST | NI_NUMERICSERV)
+        guard status == 0 else { return .tcp(host: "?", port: 0) }
+        return .tcp(host: String(cString: host), port: Int(String(cString: service)) ?? 0)
     }
 
     /// Decodes `sun_path` by the length the kernel returned: an abstract name is exactly that
