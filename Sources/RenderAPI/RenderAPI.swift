@@ -30,18 +30,21 @@ public struct RenderRequestBody: Codable, Sendable, Equatable {
     public var loras: [LoRAChoice]?
     /// "a1111" (the default: `(x:1.3)`, `[x]`, BREAK…) or "plain" (the text as written, unweighted).
     public var promptSyntax: String?
+    /// Live previews: every this many steps the stream's progress event carries a small preview of
+    /// the first image (and GET /v1/renders/{id} the latest one); absent or 0: none.
+    public var previewEvery: Int?
 
     public init(prompt: String) { self.prompt = prompt }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
         case width, height, count, format, quality, clipSkip = "clip_skip", initImage = "init_image", strength, loras
-        case promptSyntax = "prompt_syntax"
+        case promptSyntax = "prompt_syntax", previewEvery = "preview_every"
     }
 
     /// Every field name the API accepts (unknown names are rejected, so a typo is not silently ignored).
     public static let fieldNames: Set<String> = Set([CodingKeys.prompt, .negativePrompt, .steps, .guidanceScale, .sampler, .seed,
-        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax].map(\.rawValue))
+        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax, .previewEvery].map(\.rawValue))
 }
 
 /// One LoRA of a request: its name in the daemon's LoRA folder and its weight (absent: 1).
@@ -158,6 +161,8 @@ public struct StreamEvent: Codable, Sendable, Equatable {
     public var parameters: RenderParameters?
     /// error: what went wrong.
     public var error: ErrorBody.Detail?
+    /// progress, with `preview_every`: a preview of the first image at this step (PNG, latent size).
+    public var preview: RenderedImageBody?
 
     public init(event: String, id: String) { self.event = event; self.id = id }
 }
@@ -173,6 +178,8 @@ public struct JobStatusBody: Codable, Sendable, Equatable {
     public var parameters: RenderParameters?
     public var images: [RenderedImageBody]?
     public var error: ErrorBody.Detail?
+    /// While running, with `preview_every`: the latest preview of the first image.
+    public var preview: RenderedImageBody?
 
     public init(status: String, id: String) { self.status = status; self.id = id }
 }

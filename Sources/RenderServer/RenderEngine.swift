@@ -190,7 +190,7 @@ public final class RenderEngine: @unchecked Sendable {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             metrics.unetCall(rows: group.reduce(0) { $0 + $1.rows }, imageSteps: stepping.count, seconds: seconds)
             for render in group {
-                render.job.markProgress(render.images[0].progress)
+                render.job.markProgress(render.images[0].progress, preview: newPreview(of: render))
                 if render.images.allSatisfy(\.isFinished) { complete(render, pipeline: pipeline) }
             }
         }
@@ -239,6 +239,7 @@ public final class RenderEngine: @unchecked Sendable {
             queue.removeFirst()
             do {
                 let images = try pipeline.makeJobs(for: job.spec.request, embeddings: try embeddings(for: job.spec.request, loraEntries: job.spec.loraEntries))
+                images.first?.previewInterval = job.spec.previewEvery  // previews show the first image
                 active.append(ActiveRender(job: job, images: images))
                 job.markStarted()
             } catch let error as RenderError {
@@ -299,6 +300,14 @@ public final class RenderEngine: @unchecked Sendable {
             }
         }
         return (found[0]!, found[1]!)
+    }
+
+    /// The first image's preview, as a PNG, when the step just taken made one.
+    private func newPreview(of render: ActiveRender) -> RenderedImageBody? {
+        let first = render.images[0]
+        guard let preview = first.preview, preview.step == first.progress.step,
+              let png = try? ImageFile.encode(LatentPreview.cheapApproximation(preview.latents), format: .png) else { return nil }
+        return RenderedImageBody(seed: render.job.spec.parameters.seed, format: "png", data: png.base64EncodedString())
     }
 
     /// A1111's "Lora hashes" field: `name: hash` of each LoRA file, ", "-separated (":" and "," in a

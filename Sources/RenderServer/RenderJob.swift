@@ -18,6 +18,7 @@ public final class RenderJob: @unchecked Sendable {
     private var _status: Status = .queued
     private var _progress = RenderProgress(step: 0, steps: 0)
     private var _images: [RenderedImageBody] = []
+    private var _preview: RenderedImageBody?
     private var _error: ErrorBody.Detail?
     private var _cancelRequested = false
     private var listeners: [(StreamEvent) -> Void] = []
@@ -55,6 +56,7 @@ public final class RenderJob: @unchecked Sendable {
             body.parameters = spec.parameters
             if _status != .queued { body.step = _progress.step; body.steps = _progress.steps }
             if _status == .done { body.images = _images }
+            if _status == .running { body.preview = _preview }
             body.error = _error
             return body
         }
@@ -81,13 +83,24 @@ public final class RenderJob: @unchecked Sendable {
         emit(StreamEvent(event: "started", id: id))
     }
 
-    func markProgress(_ progress: RenderProgress) {
-        lock.withLock { _progress = progress }
+    /// Steps done; `preview`, when this step made one.
+    func markProgress(_ progress: RenderProgress, preview: RenderedImageBody? = nil) {
+        lock.withLock {
+            _progress = progress
+            if let preview { _preview = preview }
+        }
         var e = StreamEvent(event: "progress", id: id)
         e.step = progress.step
         e.steps = progress.steps
+        e.preview = preview
         emit(e)
     }
+
+    /// The latest preview, if previews were asked for and one was made.
+    public var latestPreview: RenderedImageBody? { lock.withLock { _preview } }
+
+    /// Steps done and in all.
+    public var progress: RenderProgress { lock.withLock { _progress } }
 
     func addImage(_ image: RenderedImageBody, index: Int) {
         lock.withLock { _images.append(image) }

@@ -15,6 +15,8 @@ public struct RenderSpec: Sendable {
     public var quality: Int?
     /// The files of `request.loras`, in order (for the images' "Lora hashes").
     public var loraEntries: [LoRALibrary.Entry] = []
+    /// Live previews every this many steps; 0: none.
+    public var previewEvery = 0
 }
 
 /// Validation against the daemon's limits and the loaded model.
@@ -141,6 +143,10 @@ public struct RequestValidator: Sendable {
 
         let loras = try resolveLoRAs(body)
         let syntax = try promptSyntax(body, prompt: loras.prompt)
+        let previewEvery = body.previewEvery ?? 0
+        guard (0...limits.maximumSteps).contains(previewEvery) else {
+            throw .invalid("preview_every", "preview_every must be 0 (off) to \(limits.maximumSteps) steps, got \(previewEvery)")
+        }
         var request = RenderRequest(prompt: loras.prompt, seed: seed)
         request.loras = loras.uses
         request.negativePrompt = body.negativePrompt ?? ""
@@ -191,7 +197,8 @@ public struct RequestValidator: Sendable {
             sampler: sampler, seed: seed, width: width, height: height, count: count, format: format.rawValue,
             quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength,
             loras: loras.choices.isEmpty ? nil : loras.choices, promptSyntax: syntax.rawValue)
-        return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries)
+        return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries,
+                          previewEvery: previewEvery)
     }
 
     /// The request's prompt syntax, its prompts checked against it (a weight that is not a number is

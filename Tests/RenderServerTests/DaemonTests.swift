@@ -89,6 +89,26 @@ struct DaemonTests {
         #expect(status.status == "done" && status.images?.count == 1)
     }
 
+    @Test("preview_every: progress events carry a latent-size PNG preview every N steps; the image is unchanged")
+    func livePreviews() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        let fields: [String: Any] = ["prompt": "a dog", "steps": 7, "seed": 4, "sampler": "dpmpp_2m"]
+        let events = try daemon.request("POST", "/v1/renders", json: body(fields.merging(["preview_every": 2]) { $1 }),
+                                        headers: ["Accept: application/x-ndjson"]).events
+        let previews = events.filter { $0.event == "progress" && $0.preview != nil }
+        #expect(previews.compactMap(\.step) == [2, 4, 6], "\(events.map { "\($0.event) \($0.step ?? -1) \($0.preview != nil)" })")
+        for event in previews {
+            let png = try #require(Data(base64Encoded: event.preview!.data))
+            let image = try ImageFile.decode(png).image
+            #expect(image.width == 8 && image.height == 8 && event.preview?.format == "png")  // 64 px → 8 latent pixels
+        }
+        let withPreviews = try #require(events.first { $0.event == "image" }?.image?.data)
+        let plain = try daemon.request("POST", "/v1/renders", json: body(fields)).decode(RenderResponseBody.self)
+        #expect(plain.images[0].data == withPreviews)
+        #expect(try daemon.request("POST", "/v1/renders", json: body(["prompt": "x", "preview_every": -1])).status == 400)
+    }
+
     @Test("each bad input gets its own status, code and field, and the daemon keeps serving")
     func badInput() throws {
         let daemon = try DaemonProcess()

@@ -29,9 +29,11 @@ public struct Denoiser: Sendable {
         let input = Tensor(uninitialized: [rows] + latentShape.dropFirst())  // [rows, 4, h, w]
         let context = Tensor(zeros: [rows, longest, channels])  // [rows, 77·k, C]
         var timesteps: [Float] = []
+        var inputs: [Tensor] = []  // each job's model input, for its preview
         var row = 0
         for job in active {
             let scaled = job.scheduler.scaleModelInput(job.latents, stepIndex: job.stepIndex)
+            inputs.append(scaled)
             let t = job.scheduler.timesteps[job.stepIndex]
             // diffusers' order: cat([negative, positive]) with the latents repeated.
             for embedding in [job.negative, job.positive].compactMap({ $0 }) {
@@ -47,7 +49,7 @@ public struct Denoiser: Sendable {
         let callUNet = { unet(input, timesteps: timesteps, context: context, contextLengths: contextLengths) }  // [rows, 4, h, w]
         let output = adapters.isEmpty ? callUNet() : RowAdapters.$current.withValue(adapters, operation: callUNet)
         row = 0
-        for job in active {
+        for (index, job) in active.enumerated() {
             let prediction = Tensor(uninitialized: latentShape)
             if job.negative != nil {
                 let uncond = output.pointer + row * latentCount, cond = output.pointer + (row + 1) * latentCount
@@ -57,6 +59,13 @@ public struct Denoiser: Sendable {
                 prediction.pointer.update(from: output.pointer + row * latentCount, count: latentCount)
             }
             row += job.batchRows
+            let done = job.stepIndex + 1 - job.firstStepIndex
+            if job.previewInterval > 0, done % job.previewInterval == 0, job.stepIndex + 1 < job.scheduler.timesteps.count {
+                let estimate = LatentPreview.denoised(modelOutput: prediction, modelInput: inputs[index],
+                                                      alphaBar: job.scheduler.alphaBar(stepIndex: job.stepIndex),
+                                                      prediction: job.scheduler.predictionType)
+                job.preview = (estimate, done)
+            }
             job.latents = job.scheduler.step(modelOutput: prediction, stepIndex: job.stepIndex, sample: job.latents, generator: &job.generator)
             job.stepIndex += 1
         }

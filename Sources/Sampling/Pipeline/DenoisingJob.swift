@@ -21,6 +21,10 @@ public final class DenoisingJob: @unchecked Sendable {
     public let firstStepIndex: Int
     /// The UNet LoRAs of this image's rows.
     public let adapters: [RowAdapters.Adapter]
+    /// Live previews: every this many steps the denoised estimate is kept in `preview`; 0: never.
+    public var previewInterval = 0
+    /// The latest preview's clean latents [1, 4, h, w] (see LatentPreview) and the step it was made at.
+    public internal(set) var preview: (latents: Tensor, step: Int)?
 
     public init(latents: Tensor, scheduler: any Scheduler, generator: TorchGenerator, positive: Tensor,
                 negative: Tensor?, guidanceScale: Float, firstStepIndex: Int = 0, adapters: [RowAdapters.Adapter] = []) {

@@ -19,7 +19,7 @@ public struct DDIMScheduler: Scheduler {
     private let alphasCumprod: [Float]
     /// ᾱ used after the last step (1, or ᾱ₀ when `set_alpha_to_one` is false).
     private let finalAlphaCumprod: Float
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
     private let clipRange: Float?
     private let trainSteps: Int
 
@@ -82,6 +82,8 @@ public struct DDIMScheduler: Scheduler {
         }
         return previousSample
     }
+
+    public func alphaBar(stepIndex: Int) -> Float { alphasCumprod[Int(timesteps[stepIndex])] }
 
     public func addNoise(original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
         let alpha = alphasCumprod[Int(timesteps[stepIndex])]

@@ -18,7 +18,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
 
     private enum SolverType: String, CaseIterable { case midpoint, heun }
 
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
     private let solverType: SolverType
     private let lowerOrderFinal: Bool
     private let eulerAtFinal: Bool

@@ -13,7 +13,7 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     public let timesteps: [Float]
     public let sigmas: [Float]
     public let initNoiseSigma: Float
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
 
     /// An Euler ancestral scheduler for `steps` denoising steps.
     public init(configuration: SchedulerConfiguration, steps: Int) throws(SchedulerError) {

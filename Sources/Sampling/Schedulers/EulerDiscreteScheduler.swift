@@ -11,7 +11,7 @@ public struct EulerDiscreteScheduler: Scheduler {
     public let timesteps: [Float]
     public let sigmas: [Float]
     public let initNoiseSigma: Float
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
 
     /// An Euler scheduler for `steps` denoising steps.
     public init(configuration: SchedulerConfiguration, steps: Int) throws(SchedulerError) {

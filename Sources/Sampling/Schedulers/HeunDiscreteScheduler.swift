@@ -13,7 +13,7 @@ public struct HeunDiscreteScheduler: Scheduler {
     public let timesteps: [Float]
     public let sigmas: [Float]
     public let initNoiseSigma: Float
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
     private let clipRange: Float?
 
     /// The predictor's state between the two calls of one step: its slope, its Δσ and its start.

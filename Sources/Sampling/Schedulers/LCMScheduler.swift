@@ -23,7 +23,7 @@ public struct LCMScheduler: Scheduler {
     static let sigmaData = 0.5
 
     private let alphasCumprod: [Float]
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
     private let clipRange: Float?
     private let timestepScaling: Double
 
@@ -92,6 +92,8 @@ public struct LCMScheduler: Scheduler {
         let a = alphaPrevious.squareRoot(), b = (1 - alphaPrevious).squareRoot()
         return LatentArithmetic.map(denoised, noise) { d, z in a * d + b * z }
     }
+
+    public func alphaBar(stepIndex: Int) -> Float { alphasCumprod[Int(timesteps[stepIndex])] }
 
     public func addNoise(original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
         let alpha = alphasCumprod[Int(timesteps[stepIndex])]

@@ -18,7 +18,7 @@ public struct LMSDiscreteScheduler: Scheduler {
     public let initNoiseSigma: Float
     /// The order of the multistep formula (diffusers' `step(order=4)` default).
     public let multistepOrder = 4
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
     /// The last `multistepOrder` slopes, oldest first.
     private var derivatives: [Tensor] = []
 

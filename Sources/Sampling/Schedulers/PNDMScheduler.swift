@@ -17,7 +17,7 @@ public struct PNDMScheduler: Scheduler {
 
     private let alphasCumprod: [Float]
     private let finalAlphaCumprod: Float
-    private let predictionType: PredictionType
+    public let predictionType: PredictionType
     private let skipPRKSteps: Bool
     /// How many leading entries of `timesteps` are Runge–Kutta evaluations (0 with `skip_prk_steps`).
     private let prkCount: Int
@@ -159,6 +159,8 @@ public struct PNDMScheduler: Scheduler {
         let difference = alphaPrevious - alpha
         return LatentArithmetic.map(sample, e) { s, m in sampleCoefficient * s - (difference * m) / denominator }
     }
+
+    public func alphaBar(stepIndex: Int) -> Float { alphasCumprod[Int(timesteps[stepIndex])] }
 
     public func addNoise(original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
         let alpha = alphasCumprod[Int(timesteps[stepIndex])]

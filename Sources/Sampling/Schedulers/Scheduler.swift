@@ -56,6 +56,20 @@ public protocol Scheduler: Sendable {
     /// Image-to-image: `original` latents noised to the level at which the loop starts when it starts
     /// at `stepIndex` (diffusers' `add_noise` at `timesteps[stepIndex]` after `set_begin_index`).
     func addNoise(original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor
+
+    /// What the model predicts (the configuration's `prediction_type`).
+    var predictionType: PredictionType { get }
+
+    /// ᾱ (the signal fraction, `alphas_cumprod`) at `timesteps[stepIndex]`. The default derives it
+    /// from σ, ᾱ = 1 / (1 + σ²); DDIM, PNDM and LCM, which have no σ's, read their own ᾱ table.
+    func alphaBar(stepIndex: Int) -> Float
+}
+
+extension Scheduler {
+    public func alphaBar(stepIndex: Int) -> Float {
+        let sigma = sigmas[stepIndex]
+        return 1 / (1 + sigma * sigma)
+    }
 }
 
 extension Scheduler {
