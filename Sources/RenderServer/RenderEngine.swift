@@ -134,6 +134,13 @@ public final class RenderEngine: @unchecked Sendable {
         condition.withLock { condition.signal() }
     }
 
+    /// A1111's interrupt: a running job stops denoising within one step and finishes with images
+    /// decoded from its last denoised estimate (a queued job starts and stops at once).
+    public func interrupt(_ job: RenderJob) {
+        job.requestInterrupt()
+        condition.withLock { condition.signal() }
+    }
+
     public var queueDepth: Int { condition.withLock { queue.count } }
     public var activeCount: Int { condition.withLock { active.count } }
     /// True while any job is queued or running.
@@ -185,10 +192,12 @@ public final class RenderEngine: @unchecked Sendable {
         while true {
             guard let (group, pipeline) = nextWork() else { return }
             let start = DispatchTime.now().uptimeNanoseconds
-            let stepping = group.flatMap(\.images)
-            pipeline.denoiser.step(stepping)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            metrics.unetCall(rows: group.reduce(0) { $0 + $1.rows }, imageSteps: stepping.count, seconds: seconds)
+            let stepping = group.flatMap(\.images).filter { !$0.isFinished }  // interrupted ones are finished
+            if !stepping.isEmpty {
+                pipeline.denoiser.step(stepping)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                metrics.unetCall(rows: stepping.reduce(0) { $0 + $1.batchRows }, imageSteps: stepping.count, seconds: seconds)
+            }
             for render in group {
                 render.job.markProgress(render.images[0].progress, preview: newPreview(of: render))
                 if render.images.allSatisfy(\.isFinished) { complete(render, pipeline: pipeline) }
@@ -218,8 +227,10 @@ public final class RenderEngine: @unchecked Sendable {
         }
     }
 
-    /// Cancelled jobs leave the queue and the batch (between steps: within one step of the request).
+    /// Cancelled jobs leave the queue and the batch (between steps: within one step of the request);
+    /// interrupted running ones stop denoising and go on to decoding what they have.
     private func retireCancelled() {
+        for render in active where render.job.interruptRequested { render.images.forEach { $0.stopEarly() } }
         for job in queue where job.cancelRequested { finishLocked(job, .cancelled, ErrorBody.Detail(code: "cancelled", message: "the render was cancelled", field: nil)) }
         queue.removeAll { $0.isFinished }
         for render in active where render.job.cancelRequested {
@@ -239,7 +250,9 @@ public final class RenderEngine: @unchecked Sendable {
             queue.removeFirst()
             do {
                 let images = try pipeline.makeJobs(for: job.spec.request, embeddings: try embeddings(for: job.spec.request, loraEntries: job.spec.loraEntries))
-                images.first?.previewInterval = job.spec.previewEvery  // previews show the first image
+                // Each image keeps its denoised estimate (a pass over its latents per step): previews
+                // show the first image's, and an interrupted render decodes them.
+                for image in images { image.tracksDenoised = true }
                 active.append(ActiveRender(job: job, images: images))
                 job.markStarted()
             } catch let error as RenderError {
@@ -302,11 +315,12 @@ public final class RenderEngine: @unchecked Sendable {
         return (found[0]!, found[1]!)
     }
 
-    /// The first image's preview, as a PNG, when the step just taken made one.
+    /// The first image's preview, as a PNG, at every `preview_every`-th step but the last.
     private func newPreview(of render: ActiveRender) -> RenderedImageBody? {
-        let first = render.images[0]
-        guard let preview = first.preview, preview.step == first.progress.step,
-              let png = try? ImageFile.encode(LatentPreview.cheapApproximation(preview.latents), format: .png) else { return nil }
+        let first = render.images[0], every = render.job.spec.previewEvery
+        let progress = first.progress
+        guard every > 0, progress.step % every == 0, progress.step < progress.steps, let denoised = first.denoised,
+              let png = try? ImageFile.encode(LatentPreview.cheapApproximation(denoised), format: .png) else { return nil }
         return RenderedImageBody(seed: render.job.spec.parameters.seed, format: "png", data: png.base64EncodedString())
     }
 
@@ -326,7 +340,7 @@ public final class RenderEngine: @unchecked Sendable {
         for (i, image) in render.images.enumerated() {
             if render.job.cancelRequested { break }
             let seed = spec.parameters.seed &+ UInt64(i)
-            let rgb = pipeline.decode(image.latents)
+            let rgb = pipeline.decode(image.latentsToDecode)
             let infotext = GenerationParameters(
                 prompt: spec.parameters.prompt, negativePrompt: spec.parameters.negativePrompt, steps: spec.parameters.steps,
                 sampler: spec.parameters.sampler, cfgScale: spec.parameters.guidanceScale, seed: seed,

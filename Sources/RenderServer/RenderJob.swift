@@ -21,6 +21,7 @@ public final class RenderJob: @unchecked Sendable {
     private var _preview: RenderedImageBody?
     private var _error: ErrorBody.Detail?
     private var _cancelRequested = false
+    private var _interruptRequested = false
     private var listeners: [(StreamEvent) -> Void] = []
     private var finishedWaiters: [() -> Void] = []
 
@@ -32,9 +33,14 @@ public final class RenderJob: @unchecked Sendable {
     public var status: Status { lock.withLock { _status } }
     public var isFinished: Bool { lock.withLock { [.done, .failed, .cancelled].contains(_status) } }
     var cancelRequested: Bool { lock.withLock { _cancelRequested } }
+    /// A1111's interrupt was asked for: stop denoising, decode what there is.
+    public var interruptRequested: Bool { lock.withLock { _interruptRequested } }
 
     /// Asks the engine to stop this job at the next step boundary (or drop it from the queue).
     public func requestCancellation() { lock.withLock { _cancelRequested = true } }
+
+    /// Asks the engine to end this job's denoising at the next step boundary and finish it.
+    func requestInterrupt() { lock.withLock { _interruptRequested = true } }
 
     /// Receives every later event (called on the engine thread: hand work off quickly).
     public func addListener(_ listener: @escaping (StreamEvent) -> Void) { lock.withLock { listeners.append(listener) } }

@@ -29,7 +29,7 @@ public struct Denoiser: Sendable {
         let input = Tensor(uninitialized: [rows] + latentShape.dropFirst())  // [rows, 4, h, w]
         let context = Tensor(zeros: [rows, longest, channels])  // [rows, 77·k, C]
         var timesteps: [Float] = []
-        var inputs: [Tensor] = []  // each job's model input, for its preview
+        var inputs: [Tensor] = []  // each job's model input, for its denoised estimate
         var row = 0
         for job in active {
             let scaled = job.scheduler.scaleModelInput(job.latents, stepIndex: job.stepIndex)
@@ -59,12 +59,10 @@ public struct Denoiser: Sendable {
                 prediction.pointer.update(from: output.pointer + row * latentCount, count: latentCount)
             }
             row += job.batchRows
-            let done = job.stepIndex + 1 - job.firstStepIndex
-            if job.previewInterval > 0, done % job.previewInterval == 0, job.stepIndex + 1 < job.scheduler.timesteps.count {
-                let estimate = LatentPreview.denoised(modelOutput: prediction, modelInput: inputs[index],
+            if job.tracksDenoised {
+                job.denoised = LatentPreview.denoised(modelOutput: prediction, modelInput: inputs[index],
                                                       alphaBar: job.scheduler.alphaBar(stepIndex: job.stepIndex),
                                                       prediction: job.scheduler.predictionType)
-                job.preview = (estimate, done)
             }
             job.latents = job.scheduler.step(modelOutput: prediction, stepIndex: job.stepIndex, sample: job.latents, generator: &job.generator)
             job.stepIndex += 1

@@ -21,10 +21,12 @@ public final class DenoisingJob: @unchecked Sendable {
     public let firstStepIndex: Int
     /// The UNet LoRAs of this image's rows.
     public let adapters: [RowAdapters.Adapter]
-    /// Live previews: every this many steps the denoised estimate is kept in `preview`; 0: never.
-    public var previewInterval = 0
-    /// The latest preview's clean latents [1, 4, h, w] (see LatentPreview) and the step it was made at.
-    public internal(set) var preview: (latents: Tensor, step: Int)?
+    /// Whether each step keeps the clean latents its model output implies in `denoised` (for live
+    /// previews, and for an interrupted render's image).
+    public var tracksDenoised = false
+    /// The denoised estimate x₀ [1, 4, h, w] of the last step taken (see LatentPreview); nil before
+    /// the first step or without `tracksDenoised`.
+    public internal(set) var denoised: Tensor?
 
     public init(latents: Tensor, scheduler: any Scheduler, generator: TorchGenerator, positive: Tensor,
                 negative: Tensor?, guidanceScale: Float, firstStepIndex: Int = 0, adapters: [RowAdapters.Adapter] = []) {
@@ -41,6 +43,19 @@ public final class DenoisingJob: @unchecked Sendable {
 
     /// True once every timestep has been stepped.
     public var isFinished: Bool { stepIndex >= scheduler.timesteps.count }
+
+    /// Ends denoising now (A1111's interrupt): the job counts as finished after the steps it took.
+    public func stopEarly() {
+        guard !isFinished else { return }
+        stepsWhenStopped = stepIndex - firstStepIndex
+        stepIndex = scheduler.timesteps.count
+    }
+    /// Steps taken before `stopEarly`; nil when the job ran (or runs) to the end.
+    public private(set) var stepsWhenStopped: Int?
+
+    /// The latents an image should be decoded from: after `stopEarly`, the last denoised estimate
+    /// (what A1111 returns on interrupt: its sampler's last denoised latents), else the latents.
+    public var latentsToDecode: Tensor { stepsWhenStopped != nil ? (denoised ?? latents) : latents }
     /// Rows this job adds to a UNet batch: 2 with guidance (unconditional, conditional), else 1.
     public var batchRows: Int { negative == nil ? 1 : 2 }
     /// Model evaluations done and in all.
