@@ -1,4 +1,4 @@
-// Resizing training images as torchvision's `Resize(size, interpolation=BILINEAR)` does on a PIL image:
+// Resizing images as torchvision's `Resize(size, interpolation=BILINEAR)` does on a PIL image:
 // the output size by torchvision's `_compute_resized_output_size` (shorter side = size, longer side
 // `int(size * long / short)`, truncated), the pixels by Pillow's `Image.resize(..., BILINEAR)`
 // (libImaging/Resample.c). Pillow's "bilinear" is a convolution with a triangle filter whose support
@@ -7,7 +7,7 @@
 // pixel, then turned into 22-bit fixed point. We follow each of those steps. Pillow 13 (not 10–12)
 // sometimes runs the vertical pass first, by a rule we have not reproduced; there the intermediate
 // rounding differs and up to 1 LSB changes in some pixels (Tests/TrainingTests/ImageResizeTests.swift).
-import ImageIO
+// Users: the trainer (training images) and the daemon (A1111 img2img init images of another size).
 
 /// PIL-compatible bilinear resizing of RGB images.
 public enum ImageResize {
