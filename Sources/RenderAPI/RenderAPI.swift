@@ -30,6 +30,8 @@ public struct RenderRequestBody: Codable, Sendable, Equatable {
     public var loras: [LoRAChoice]?
     /// "a1111" (the default: `(x:1.3)`, `[x]`, BREAK…) or "plain" (the text as written, unweighted).
     public var promptSyntax: String?
+    /// DDIM's η, 0 (deterministic, the default) to 1; other samplers take none.
+    public var eta: Double?
     /// Live previews: every this many steps the stream's progress event carries a small preview of
     /// the first image (and GET /v1/renders/{id} the latest one); absent or 0: none.
     public var previewEvery: Int?
@@ -39,12 +41,12 @@ public struct RenderRequestBody: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
         case width, height, count, format, quality, clipSkip = "clip_skip", initImage = "init_image", strength, loras
-        case promptSyntax = "prompt_syntax", previewEvery = "preview_every"
+        case promptSyntax = "prompt_syntax", previewEvery = "preview_every", eta
     }
 
     /// Every field name the API accepts (unknown names are rejected, so a typo is not silently ignored).
     public static let fieldNames: Set<String> = Set([CodingKeys.prompt, .negativePrompt, .steps, .guidanceScale, .sampler, .seed,
-        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax, .previewEvery].map(\.rawValue))
+        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax, .previewEvery, .eta].map(\.rawValue))
 }
 
 /// One LoRA of a request: its name in the daemon's LoRA folder and its weight (absent: 1).

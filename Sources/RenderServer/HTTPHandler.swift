@@ -95,19 +95,22 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             write(context, status: status, contentType: contentType, body: Data(text.utf8), headers: [], keepAlive: keepAlive)
         case .error(let error):
             respond(context, error, close: !keepAlive)
-        case .waitForRender(let job):
+        case .waitForRender(let job, let answer):
             waitingFor = job
             let channel = context.channel
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
             job.whenFinished {
+                // Called with the engine's lock held: the answer is built on the event loop.
                 loop.execute {
                     let (handler, context) = bound.value
                     handler.waitingFor = nil
                     guard channel.isActive else { return }
-                    switch handler.router.finalAnswer(job) {
-                    case .success(let data): handler.write(context, status: 200, contentType: "application/json", body: data, headers: [], keepAlive: keepAlive)
-                    case .failure(let error): handler.respond(context, error, close: !keepAlive)
+                    switch answer(job) {
+                    case .json(let status, let data, let extraHeaders):
+                        handler.write(context, status: status, contentType: "application/json", body: data, headers: extraHeaders, keepAlive: keepAlive)
+                    case .error(let error): handler.respond(context, error, close: !keepAlive)
+                    default: handler.respond(context, APIError(status: 500, code: "internal", message: "unexpected answer"), close: true)
                     }
                 }
             }

@@ -334,6 +334,22 @@ public final class RenderEngine: @unchecked Sendable {
         return pairs.isEmpty ? [] : [Infotext.Field("Lora hashes", pairs.joined(separator: ", "))]
     }
 
+    /// The A1111 infotext of image `seed` of a render: the standard fields, then — in A1111's order —
+    /// "Denoising strength" (image-to-image), "Clip skip" (when not 1) and "Lora hashes".
+    func infotext(_ spec: RenderSpec, seed: UInt64) -> String {
+        var extra: [Infotext.Field] = []
+        if let strength = spec.parameters.strength { extra.append(.init("Denoising strength", String(strength))) }
+        if spec.parameters.clipSkip != 1 { extra.append(.init("Clip skip", String(spec.parameters.clipSkip))) }
+        return GenerationParameters(
+            prompt: spec.parameters.prompt, negativePrompt: spec.parameters.negativePrompt, steps: spec.parameters.steps,
+            sampler: spec.parameters.sampler, cfgScale: spec.parameters.guidanceScale, seed: seed,
+            width: spec.parameters.width, height: spec.parameters.height, modelHash: model.shortHash,
+            modelName: modelName, extra: extra + loraHashes(spec)).infotext
+    }
+
+    /// The model's name as A1111 shows it: the file or folder name.
+    public var modelName: String { URL(fileURLWithPath: model.path).lastPathComponent }
+
     /// Decodes and encodes a finished render's images, then finishes the job.
     private func complete(_ render: ActiveRender, pipeline: StableDiffusionPipeline) {
         let spec = render.job.spec
@@ -341,11 +357,7 @@ public final class RenderEngine: @unchecked Sendable {
             if render.job.cancelRequested { break }
             let seed = spec.parameters.seed &+ UInt64(i)
             let rgb = pipeline.decode(image.latentsToDecode)
-            let infotext = GenerationParameters(
-                prompt: spec.parameters.prompt, negativePrompt: spec.parameters.negativePrompt, steps: spec.parameters.steps,
-                sampler: spec.parameters.sampler, cfgScale: spec.parameters.guidanceScale, seed: seed,
-                width: spec.parameters.width, height: spec.parameters.height, modelHash: model.shortHash,
-                modelName: URL(fileURLWithPath: model.path).lastPathComponent, extra: loraHashes(spec)).infotext
+            let infotext = self.infotext(spec, seed: seed)
             do {
                 let data = try ImageFile.encode(rgb, format: spec.format, quality: spec.quality, parameters: infotext)
                 render.job.addImage(RenderedImageBody(seed: seed, format: spec.format.rawValue, data: data.base64EncodedString()), index: i)

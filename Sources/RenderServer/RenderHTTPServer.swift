@@ -24,6 +24,8 @@ public final class RenderHTTPServer: @unchecked Sendable {
     private let engine: RenderEngine
     private let keys: APIKeys?
     private let logger: Logger
+    /// A1111's API state (options, current job), shared by every listener.
+    private let a1111: A1111Service
     private let lock = NSLock()
     private var channels: [Channel] = []
     private var createdPaths: [String] = []
@@ -35,6 +37,7 @@ public final class RenderHTTPServer: @unchecked Sendable {
         self.engine = engine
         self.keys = keys
         self.logger = logger
+        a1111 = A1111Service(engine: engine)
     }
 
     /// Starts listening on `endpoint`; returns where it is bound (a TCP port of 0 resolved).
@@ -79,7 +82,7 @@ public final class RenderHTTPServer: @unchecked Sendable {
     }
 
     private func bootstrap(keys: APIKeys?) -> ServerBootstrap {
-        let router = RequestRouter(engine: engine)
+        let router = RequestRouter(engine: engine, a1111: a1111)
         let maximumBody = engine.configuration.limits.maximumBodyBytes
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)

@@ -1,5 +1,6 @@
 // Routes of the HTTP API (DESIGN.md): renders (create, status, cancel), health, model, samplers,
-// metrics. Each route answers with a value; HTTPHandler turns it into bytes.
+// metrics — and the compatible APIs beside ours: AUTOMATIC1111's under /sdapi/v1 (A1111Service).
+// Each route answers with a value; HTTPHandler turns it into bytes.
 import Foundation
 import ImageIO
 import NIOHTTP1
@@ -11,8 +12,8 @@ enum RouteResult {
     case json(status: Int, body: Data, headers: [(String, String)])
     case text(status: Int, body: String, contentType: String)
     case error(APIError)
-    /// A plain render: answer when the job finishes.
-    case waitForRender(RenderJob)
+    /// A plain render: when the job finishes, `answer` gives what to write (not another wait).
+    case waitForRender(RenderJob, answer: @Sendable (RenderJob) -> RouteResult)
     /// A streamed render: the job is queued; its events wait in the relay until the stream is open.
     case stream(RenderJob, EventRelay)
 }
@@ -51,11 +52,13 @@ final class EventRelay: @unchecked Sendable {
 /// The API's routes.
 struct RequestRouter: Sendable {
     let engine: RenderEngine
+    let a1111: A1111Service
 
     func route(_ head: HTTPRequestHead, body: Data) -> RouteResult {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let parts = path.split(separator: "/").map(String.init)
         engine.metrics.request(routeName(parts))
+        if path.hasPrefix("/sdapi/") { return a1111.route(head, path: path, body: body) }
         let renderID = parts.count == 3 && parts[0] == "v1" && parts[1] == "renders" ? parts[2] : nil
         let known: Set<String> = ["/v1/renders", "/v1/health", "/v1/model", "/v1/samplers", "/v1/loras", "/metrics"]
         switch (head.method, path) {
@@ -111,14 +114,19 @@ struct RequestRouter: Sendable {
                 let job = try engine.submit(spec, listener: relay.receive)
                 return .stream(job, relay)
             }
-            return .waitForRender(try engine.submit(spec))
+            return .waitForRender(try engine.submit(spec)) { job in
+                switch RequestRouter.finalAnswer(job) {
+                case .success(let data): .json(status: 200, body: data, headers: [])
+                case .failure(let error): .error(error)
+                }
+            }
         } catch {
             return .error(error)
         }
     }
 
     /// The plain answer of a finished render.
-    func finalAnswer(_ job: RenderJob) -> Result<Data, APIError> {
+    static func finalAnswer(_ job: RenderJob) -> Result<Data, APIError> {
         switch job.status {
         case .done:
             return .success(APIJSON.encode(RenderResponseBody(id: job.id, images: job.images, parameters: job.spec.parameters)))

@@ -156,6 +156,11 @@ public struct RequestValidator: Sendable {
         request.sampler = sampler
         request.clipSkip = clipSkip
         request.promptSyntax = syntax
+        if let eta = body.eta {
+            guard sampler == "ddim" else { throw .invalid("eta", "eta applies to the ddim sampler only") }
+            guard (0...1).contains(eta) else { throw .invalid("eta", "eta must be 0 to 1, got \(eta)") }
+            request.eta = eta
+        }
         var width = body.width ?? nativeSize, height = body.height ?? nativeSize
         if let encoded = body.initImage {
             guard let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
