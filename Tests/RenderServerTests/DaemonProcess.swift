@@ -163,6 +163,16 @@ final class DaemonProcess: @unchecked Sendable {
     }
 }
 
+/// Polls `condition` until it holds; throws after `timeout` seconds (a deadline of minutes, not a wait).
+func waitUntil(timeout: Double = 180, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return }
+        guard Date() < deadline else { throw HarnessError("condition not met within \(timeout) s") }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -438,15 +438,6 @@ struct DaemonTests {
         return String(run.output.prefix(64))
     }
 
-    private func waitUntil(timeout: Double = 180, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            if try condition() { return }
-            guard Date() < deadline else { throw HarnessError("condition not met within \(timeout) s") }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-    }
-
     private func metricValue(_ text: String, _ name: String) -> Double {
         text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
     }
