@@ -41,9 +41,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 discarding = true
                 router.engine.metrics.authenticationFailed()
                 let presented = requestHead.headers.contains(name: "authorization")
-                respond(context, APIError(status: 401, code: "unauthorized",
-                                          message: presented ? "the credentials are not valid" : "this listener needs an API key (Authorization: Bearer KEY, or HTTP Basic)"),
-                        close: !requestHead.isKeepAlive)
+                let message = presented ? "the credentials are not valid" : "this listener needs an API key (Authorization: Bearer KEY, or HTTP Basic)"
+                respondUnauthorized(context, path: requestHead.uri, message: message, keepAlive: requestHead.isKeepAlive)
                 return
             }
             if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > maximumBodyBytes {
@@ -114,23 +113,23 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     }
                 }
             }
-        case .stream(let job, let relay):
+        case .stream(let job, let relay, let contentType, let format):
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
             var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/x-ndjson")
+            headers.add(name: "Content-Type", value: contentType)
             headers.add(name: "Cache-Control", value: "no-store")
             headers.add(name: "Transfer-Encoding", value: "chunked")
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
             context.flush()
             // Events arrive on the engine thread; each is written on the connection's event loop.
             relay.attach { event in
-                let line = APIJSON.encode(event) + Data("\n".utf8)
+                guard let (bytes, isLast) = format(event) else { return }
                 loop.execute {
                     let (handler, context) = bound.value
                     guard context.channel.isActive else { return }
-                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: line)))), promise: nil)
-                    if event.event == "done" || event.event == "error" {
+                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+                    if isLast {
                         handler.waitingFor = nil
                         context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
                         if !keepAlive { context.close(promise: nil) }
@@ -142,6 +141,22 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     // MARK: Writing
+
+    /// 401 in the shape the route's clients read: OpenAI's error object, A1111's HTTPException, or ours.
+    private func respondUnauthorized(_ context: ChannelHandlerContext, path: String, message: String, keepAlive: Bool) {
+        let challenge = [("WWW-Authenticate", "Bearer realm=\"dbrenderd\", Basic realm=\"dbrenderd\"")]
+        router.engine.metrics.error("unauthorized")
+        let body: Data
+        if path.hasPrefix("/v1/images/") || path.hasPrefix("/v1/models") {
+            body = OpenAIImagesService.encode(OpenAIImagesService.errorObject(message, type: "invalid_request_error", param: nil, code: "invalid_api_key"))
+        } else if path.hasPrefix("/sdapi/") {
+            body = A1111Service.encode(["error": "HTTPException", "detail": "Incorrect username or password", "body": "", "errors": "401: \(message)"])
+        } else {
+            body = APIJSON.encode(ErrorBody(code: "unauthorized", message: message))
+        }
+        write(context, status: 401, contentType: "application/json", body: body, headers: challenge, keepAlive: keepAlive)
+        if !keepAlive { context.close(promise: nil) }
+    }
 
     private func respond(_ context: ChannelHandlerContext, _ error: APIError, close: Bool) {
         router.engine.metrics.error(error.body.error.code)

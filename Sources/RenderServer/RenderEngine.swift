@@ -200,6 +200,7 @@ public final class RenderEngine: @unchecked Sendable {
             }
             for render in group {
                 render.job.markProgress(render.images[0].progress, preview: newPreview(of: render))
+                emitPartialImage(of: render, pipeline: pipeline)
                 if render.images.allSatisfy(\.isFinished) { complete(render, pipeline: pipeline) }
             }
         }
@@ -313,6 +314,21 @@ public final class RenderEngine: @unchecked Sendable {
             }
         }
         return (found[0]!, found[1]!)
+    }
+
+    /// OpenAI's partial images: at step ⌊steps · (i + 1) / (n + 1)⌋ for i < n, the first image's denoised
+    /// estimate through the VAE, in the request's format (a full decode, at most three per render).
+    private func emitPartialImage(of render: ActiveRender, pipeline: StableDiffusionPipeline) {
+        let count = render.job.spec.partialImages, first = render.images[0], progress = first.progress
+        guard count > 0, progress.step < progress.steps, let denoised = first.denoised else { return }
+        let targets = (0..<count).map { progress.steps * ($0 + 1) / (count + 1) }
+        guard let index = targets.firstIndex(of: progress.step), progress.step > 0,
+              let data = try? ImageFile.encode(pipeline.decode(denoised), format: render.job.spec.format, quality: render.job.spec.quality)
+        else { return }
+        var event = StreamEvent(event: "partial_image", id: render.job.id)
+        event.index = index
+        event.image = RenderedImageBody(seed: render.job.spec.parameters.seed, format: render.job.spec.format.rawValue, data: data.base64EncodedString())
+        render.job.emit(event)
     }
 
     /// The first image's preview, as a PNG, at every `preview_every`-th step but the last.

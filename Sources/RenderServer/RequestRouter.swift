@@ -1,5 +1,6 @@
 // Routes of the HTTP API (DESIGN.md): renders (create, status, cancel), health, model, samplers,
-// metrics — and the compatible APIs beside ours: AUTOMATIC1111's under /sdapi/v1 (A1111Service).
+// metrics — and the compatible APIs beside ours: AUTOMATIC1111's under /sdapi/v1 (A1111Service),
+// OpenAI's Images API under /v1/images and /v1/models (OpenAIImagesService).
 // Each route answers with a value; HTTPHandler turns it into bytes.
 import Foundation
 import ImageIO
@@ -15,7 +16,8 @@ enum RouteResult {
     /// A plain render: when the job finishes, `answer` gives what to write (not another wait).
     case waitForRender(RenderJob, answer: @Sendable (RenderJob) -> RouteResult)
     /// A streamed render: the job is queued; its events wait in the relay until the stream is open.
-    case stream(RenderJob, EventRelay)
+    /// `format` turns each event into bytes to send (nil: skip it) and says whether it ends the stream.
+    case stream(RenderJob, EventRelay, contentType: String, format: @Sendable (StreamEvent) -> (bytes: Data, isLast: Bool)?)
 }
 
 /// Holds a job's first events until the connection is ready to write them, then forwards.
@@ -53,12 +55,16 @@ final class EventRelay: @unchecked Sendable {
 struct RequestRouter: Sendable {
     let engine: RenderEngine
     let a1111: A1111Service
+    var openAI: OpenAIImagesService { OpenAIImagesService(engine: engine) }
 
     func route(_ head: HTTPRequestHead, body: Data) -> RouteResult {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let parts = path.split(separator: "/").map(String.init)
         engine.metrics.request(routeName(parts))
         if path.hasPrefix("/sdapi/") { return a1111.route(head, path: path, body: body) }
+        if path.hasPrefix("/v1/images/") || path == "/v1/models" || path.hasPrefix("/v1/models/") {
+            return openAI.route(head, path: path, body: body)
+        }
         let renderID = parts.count == 3 && parts[0] == "v1" && parts[1] == "renders" ? parts[2] : nil
         let known: Set<String> = ["/v1/renders", "/v1/health", "/v1/model", "/v1/samplers", "/v1/loras", "/metrics"]
         switch (head.method, path) {
@@ -112,7 +118,11 @@ struct RequestRouter: Sendable {
             if streaming {
                 let relay = EventRelay()
                 let job = try engine.submit(spec, listener: relay.receive)
-                return .stream(job, relay)
+                return .stream(job, relay, contentType: "application/x-ndjson") { event in
+                    // Our NDJSON: every event but the OpenAI-only full-size partial images.
+                    guard event.event != "partial_image" else { return nil }
+                    return (APIJSON.encode(event) + Data("\n".utf8), event.event == "done" || event.event == "error")
+                }
             }
             return .waitForRender(try engine.submit(spec)) { job in
                 switch RequestRouter.finalAnswer(job) {

@@ -17,6 +17,9 @@ public struct RenderSpec: Sendable {
     public var loraEntries: [LoRALibrary.Entry] = []
     /// Live previews every this many steps; 0: none.
     public var previewEvery = 0
+    /// OpenAI's partial_images: this many full-size images of the first image's denoised estimate,
+    /// at evenly spaced steps (0–3).
+    public var partialImages = 0
 }
 
 /// Validation against the daemon's limits and the loaded model.
