@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
@@ -43,7 +44,7 @@ let package = Package(
             name: "Tensor", dependencies: ["CBLAS", "CKernels"],
             swiftSettings: numericSwiftSettings),
         // Weights parses untrusted files: it keeps Swift's overflow and bounds checks (-O, not -Ounchecked).
-        .target(name: "Weights", dependencies: ["Tensor", "CKernels"]),
+        .target(name: "Weights", dependencies: ["Tensor", "CKernels", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Models", dependencies: ["Tensor", "Weights"],
             resources: [.copy("Resources/clip-vocabulary")],
