@@ -55,7 +55,8 @@ class WebUIApiClient(unittest.TestCase):
         api = a1111(steps=400)
         self.assertEqual(api.get_progress()["state"]["job_count"], 0)
         outcome = {}
-        worker = threading.Thread(target=lambda: outcome.setdefault("result", api.txt2img(prompt="a dog", width=64, height=64)))
+        # 256 px: slow enough per step that the polls below see it running, even on a fast machine.
+        worker = threading.Thread(target=lambda: outcome.setdefault("result", api.txt2img(prompt="a dog", width=256, height=256)))
         worker.start()
         deadline = time.time() + 300
         while True:

@@ -96,11 +96,13 @@ struct A1111DaemonTests {
     func interrupt() throws {
         let daemon = try DaemonProcess()
         defer { daemon.stop() }
-        let (_, wait) = try daemon.start("POST", "/sdapi/v1/txt2img", json: body(["prompt": "a dog", "steps": 400, "width": 64, "height": 64]))
+        // 256 px: slow enough per step that the polls below see it running, even on a fast machine.
+        let (_, wait) = try daemon.start("POST", "/sdapi/v1/txt2img", json: body(["prompt": "a dog", "steps": 400, "width": 256, "height": 256]))
         var running: [String: Any] = [:]
         try waitUntil {
             running = try object(daemon.request("GET", "/sdapi/v1/progress"))
-            return ((running["state"] as? [String: Any])?["sampling_step"] as? Int ?? 0) >= 2
+            // Past step 10: the first live preview (every 10 steps by default) is there.
+            return ((running["state"] as? [String: Any])?["sampling_step"] as? Int ?? 0) >= 11
         }
         let state = try #require(running["state"] as? [String: Any])
         #expect(state["job_count"] as? Int == 1 && state["sampling_steps"] as? Int == 400)
@@ -110,7 +112,7 @@ struct A1111DaemonTests {
         #expect(answer.status == 200, "\(answer.text.prefix(200))")
         let images = try #require((try object(answer))["images"] as? [String])
         let width = try ImageFile.decode(Data(base64Encoded: images[0])!).image.width
-        #expect(images.count == 1 && width == 64)
+        #expect(images.count == 1 && width == 256)
         let metrics = try daemon.request("GET", "/metrics").text
         #expect(metricValue(metrics, "dbrender_image_steps_total") < 400, "the render did not stop early")
     }

@@ -31,8 +31,9 @@ final class A1111Service: @unchecked Sendable {
         case (.POST, "/sdapi/v1/img2img"): return generate(.imageToImage, body: body)
         case (.GET, "/sdapi/v1/progress"): return json(progress(skipImage: query.contains("skip_current_image=true")))
         case (.POST, "/sdapi/v1/interrupt"), (.POST, "/sdapi/v1/skip"):
+            // With one batch per request, skipping the current image is stopping the render.
             if let job = current() { engine.interrupt(job) }
-            return json([String: Any]())
+            return json(path.hasSuffix("/skip") ? NSNull() : [String: Any]() as Any)  // A1111: {} and null
         case (.GET, "/sdapi/v1/samplers"):
             return json(A1111Samplers.samplers.map { ["name": $0.name, "aliases": $0.aliases, "options": $0.options] as [String: Any] })
         case (.GET, "/sdapi/v1/schedulers"):

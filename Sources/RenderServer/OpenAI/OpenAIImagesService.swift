@@ -9,6 +9,8 @@
 // Choices where OpenAI's models and ours differ: `model` may be any name (one model is loaded, so it
 // cannot change the image); `quality` sets the step count (low 10, medium 20, high 40; auto, standard
 // and hd: the daemon's default); URLs, transparent backgrounds and JPEG output are refused by name.
+// Our own fields (negative_prompt, seed, steps, guidance_scale, sampler) are accepted too: the openai
+// package sends them through `extra_body`.
 import Foundation
 import NIOHTTP1
 import RenderAPI
@@ -68,7 +70,10 @@ struct OpenAIImagesService: Sendable {
             return .waitForRender(try engine.submit(spec)) { job in
                 guard job.status == .done else {
                     let message = job.error?.message ?? "the render was \(job.status.rawValue)"
-                    return Self.error(job.status == .cancelled ? 409 : 500, message, type: "server_error", param: nil, code: job.error?.code)
+                    // The openai client retries 409 and 5xx by default: a cancelled or failed render would run again.
+                    let status = job.status == .cancelled ? 409 : 500
+                    return .json(status: status, body: Self.encode(Self.errorObject(message, type: "server_error", param: nil, code: job.error?.code)),
+                                 headers: [("x-should-retry", "false")])
                 }
                 return Self.jsonResult([
                     "created": created, "data": job.images.map { ["b64_json": $0.data] }, "background": "opaque",
@@ -104,6 +109,15 @@ struct OpenAIImagesService: Sendable {
         }
         guard let prompt = try string("prompt") else { throw Invalid(param: "prompt", message: "'prompt' is required") }
         var body = RenderRequestBody(prompt: prompt)
+        // Our own fields, for clients that pass them through (the openai package's `extra_body`).
+        body.negativePrompt = try string("negative_prompt")
+        body.sampler = try string("sampler")
+        body.steps = try integer("steps")
+        if let seed = try integer("seed") {
+            guard seed >= 0 else { throw Invalid(param: "seed", message: "'seed' must be 0 or more") }
+            body.seed = UInt64(seed)
+        }
+        if let guidance = fields["guidance_scale"] as? NSNumber, !A1111Request.isBoolean(guidance) { body.guidanceScale = guidance.doubleValue }
         body.count = try integer("n") ?? 1
         if let size = try string("size"), size != "auto" {
             let parts = size.split(separator: "x").map { Int($0) }
