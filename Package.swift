@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
@@ -80,7 +81,9 @@ let package = Package(
         // MARK: Executables
         .executableTarget(
             name: "dbrenderd",
-            dependencies: ["RenderServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["RenderServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
         // The client links neither models nor tensors: the API types and a socket, nothing else.
         .executableTarget(
             name: "dbrender",

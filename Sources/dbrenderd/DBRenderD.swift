@@ -1,8 +1,9 @@
 // dbrenderd — keeps an SD 1.x model loaded and serves renders over a Unix socket (HTTP/1.1 + JSON),
 // and over TCP with `--listen` (API keys from `--api-key-file`).
 // Lifecycle: load the model (memory-mapped), listen, log one "ready" line, serve; SIGHUP loads the
-// model (and the API key file) again beside the running one and swaps it in; SIGTERM stops accepting, lets in-flight
-// renders finish within the grace period, then exits 0.
+// model (and the API key file) again beside the running one and swaps it in; SIGTERM stops accepting,
+// lets in-flight renders finish within the grace period, then exits 0 — as services of a
+// swift-service-lifecycle ServiceGroup (DaemonServices.swift).
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -10,10 +11,11 @@ import Logging
 import RenderServer
 import Sampling
 import Tensor
+import ServiceLifecycle
 import Weights
 
 @main
-struct DBRenderD: ParsableCommand {
+struct DBRenderD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbrenderd",
         abstract: "Serve Stable Diffusion 1.x renders over a Unix socket, and over TCP.",
@@ -60,7 +62,7 @@ struct DBRenderD: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "dbrenderd")
         logger.logLevel = .info
@@ -74,8 +76,7 @@ struct DBRenderD: ParsableCommand {
         }
         // Then signals, so that a SIGTERM during a long model load is not lost: until the daemon
         // serves, it simply exits.
-        let lifecycle = Lifecycle(logger: logger, modelURL: URL(fileURLWithPath: model), keys: keys)
-        lifecycle.installSignalHandlers()
+        let earlyStop = EarlyStopSignals(logger: logger)
         var settings = try config.map { try ServerConfiguration.load(URL(fileURLWithPath: $0)) } ?? ServerConfiguration()
         if let socketMode {
             guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else { throw ValidationError("--socket-mode must be octal, like 0660") }
@@ -114,14 +115,23 @@ struct DBRenderD: ParsableCommand {
         ])
         let notifier = SystemdNotifier()
         _ = notifier.send(.ready, .status("serving \(description.path)"))
+        var services: [any Service] = []
         // Under WatchdogSec=, ping at half the interval, as sd_watchdog_enabled(3) advises.
         if let watchdog = try SystemdWatchdog(environment: ProcessInfo.processInfo.environment) {
             logger.info("systemd watchdog", metadata: ["ping_seconds": "\(watchdog.pingInterval)"])
-            Task.detached { await watchdog.pingUntilCancelled(notifier) }
+            services.append(WatchdogService(watchdog: watchdog, notifier: notifier))
         }
-
-        lifecycle.serving(engine: engine, server: server, notifier: notifier, gracePeriod: settings.shutdownGracePeriod)
-        dispatchMain()
+        let grace = settings.shutdownGracePeriod
+        services += [
+            EngineService(engine: engine, gracePeriod: grace, logger: logger),
+            ListenerService(server: server, engine: engine, notifier: notifier, gracePeriod: grace, logger: logger),
+            ReloadService(engine: engine, modelURL: modelURL, keys: keys, notifier: notifier, logger: logger),
+        ]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        earlyStop.cancel()
+        try await group.run()
+        server.shutdown()
+        logger.info("stopped")
     }
 
     /// Loads a model and describes it for logs and `GET /v1/model`.
@@ -229,97 +239,6 @@ struct DBRenderD: ParsableCommand {
         var info = stat()
         if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
             logger.warning("the API key file can be read by other users; chmod 600 it", metadata: ["file": "\(path)"])
-        }
-    }
-}
-
-/// Signal handling: SIGTERM/SIGINT drain and exit, SIGHUP reloads the model.
-final class Lifecycle: @unchecked Sendable {
-    let logger: Logger
-    let modelURL: URL
-    let keys: APIKeys?
-    private let queue = DispatchQueue(label: "dbrenderd.lifecycle")
-    private var sources: [DispatchSourceSignal] = []
-    // Set once serving (on the main thread, read on `queue`: guarded by `lock`).
-    private let lock = NSLock()
-    private var running: (engine: RenderEngine, server: RenderHTTPServer, notifier: SystemdNotifier, gracePeriod: Double)?
-    private var stopping = false
-    private var reloading = false
-
-    init(logger: Logger, modelURL: URL, keys: APIKeys?) {
-        self.logger = logger
-        self.modelURL = modelURL
-        self.keys = keys
-    }
-
-    func installSignalHandlers() {
-        for (signalNumber, action) in [(SIGTERM, stop), (SIGINT, stop), (SIGHUP, reload)] as [(Int32, () -> Void)] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler(handler: action)
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    /// The daemon is up: signals now drain or reload it.
-    func serving(engine: RenderEngine, server: RenderHTTPServer, notifier: SystemdNotifier, gracePeriod: Double) {
-        lock.withLock { running = (engine, server, notifier, gracePeriod) }
-    }
-
-    private func stop() {
-        guard !stopping else { return }
-        stopping = true
-        guard let (engine, server, notifier, gracePeriod) = lock.withLock({ running }) else {
-            logger.info("stopped before serving")
-            exit(0)
-        }
-        logger.info("stopping: no new renders; waiting for running ones", metadata: ["grace_seconds": "\(gracePeriod)"])
-        _ = notifier.send(.stopping)
-        server.stopListening()
-        engine.stopAccepting()
-        let deadline = Date().addingTimeInterval(gracePeriod)
-        while engine.isBusy && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if engine.isBusy {
-            logger.warning("grace period over; cancelling the renders still running")
-            engine.cancelAll()
-            let hardDeadline = Date().addingTimeInterval(10)
-            while engine.isBusy && Date() < hardDeadline { Thread.sleep(forTimeInterval: 0.05) }
-        }
-        // Let the event loop flush the last answers before it goes away.
-        Thread.sleep(forTimeInterval: 0.2)
-        engine.stop()
-        server.shutdown()
-        logger.info("stopped")
-        exit(0)
-    }
-
-    private func reload() {
-        guard !stopping, !reloading, let (engine, _, notifier, _) = lock.withLock({ running }) else { return }
-        reloading = true
-        _ = notifier.send(SystemdNotification.reloadingNow())
-        logger.info("reloading the model", metadata: ["model": "\(modelURL.path)"])
-        if let keys {
-            do {
-                try keys.reload()
-                logger.info("API keys reloaded", metadata: ["keys": "\(keys.count)"])
-            } catch {
-                logger.error("API key file unreadable; keeping the current keys", metadata: ["error": "\(error)"])
-            }
-        }
-        let url = modelURL, logger = self.logger
-        Thread.detachNewThread { [weak self] in
-            do {
-                let (pipeline, description) = try DBRenderD.load(url, logger: logger)
-                engine.replacePipeline(pipeline, model: description)
-                logger.info("model reloaded; it takes over when the running renders finish",
-                            metadata: ["load_seconds": "\(String(format: "%.2f", description.loadSeconds))"])
-            } catch {
-                logger.error("reload failed; keeping the current model", metadata: ["error": "\(error)"])
-            }
-            _ = notifier.send(.ready)
-            guard let lifecycle = self else { return }
-            lifecycle.queue.async { lifecycle.reloading = false }
         }
     }
 }
