@@ -47,15 +47,14 @@ public enum ImageFile {
         }
     }
 
-    /// Encodes `image` as PNG or WebP with `parameters` (an infotext) embedded where A1111 puts it.
-    /// `quality`: WebP only; nil means lossless, 0...100 lossy. JPEG cannot be written.
+    /// Encodes `image` as PNG, WebP or JPEG with `parameters` (an infotext) embedded where A1111 puts it.
+    /// `quality`: WebP — nil means lossless, 0...100 lossy; JPEG — 0...100, nil means A1111's default 80.
     public static func encode(_ image: RGBImage, format: ImageFormat, quality: Int? = nil,
                               parameters: String? = nil) throws(ImageIOError) -> Data {
         switch format {
         case .png: return PNGCodec.encode(image, parameters: parameters)
         case .webp: return try WebPCodec.encode(image, quality: quality, parameters: parameters)
-        case .jpeg:
-            throw ImageIOError(file: ImageIOError.inMemory, reason: .encodingFailed("JPEG output is not supported"))
+        case .jpeg: return try JPEGCodec.encode(image, quality: quality ?? 80, parameters: parameters)
         }
     }
 

@@ -1,7 +1,7 @@
 // ImageFormat: the file formats ImageIO knows, recognised by their first bytes (never by file extension,
 // which uploads and renamed files get wrong).
 
-/// PNG, WebP (read and write) or JPEG (read only).
+/// PNG, WebP or JPEG (read and write).
 public enum ImageFormat: String, Sendable, CaseIterable, Codable {
     case png
     case webp
@@ -32,8 +32,8 @@ public enum ImageFormat: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Whether ImageIO can write this format (JPEG is decode-only).
-    public var canEncode: Bool { self != .jpeg }
+    /// Whether ImageIO can write this format (all three).
+    public var canEncode: Bool { true }
 
     /// The MIME type, for HTTP answers.
     public var mimeType: String {

@@ -1,4 +1,4 @@
-// JPEG decode through libjpeg(-turbo), for img2img inputs and training photos; we never write JPEG.
+// JPEG decode through libjpeg(-turbo), for img2img inputs and training photos (encoding: JPEGEncoder.swift).
 //
 // libjpeg reports fatal errors by calling `error_exit`, which must not return (the default calls exit()).
 // C code would longjmp out; Swift cannot setjmp. So the decode runs on an AbandonableThread: our

@@ -135,10 +135,10 @@ public struct RequestValidator: Sendable {
             throw .invalid("sampler", "unknown sampler '\(sampler)'; use one of \(SchedulerFactory.samplerNames.joined(separator: ", "))", code: "unknown_sampler")
         }
         guard let format = ImageFormat(rawValue: body.format ?? "png"), format.canEncode else {
-            throw .invalid("format", "format must be \"png\" or \"webp\"")
+            throw .invalid("format", "format must be \"png\", \"webp\" or \"jpeg\"")
         }
         if let quality = body.quality {
-            guard format == .webp else { throw .invalid("quality", "quality applies to webp only (png is lossless)") }
+            guard format != .png else { throw .invalid("quality", "quality applies to webp and jpeg (png is lossless)") }
             guard (0...100).contains(quality) else { throw .invalid("quality", "quality must be 0 to 100, got \(quality)") }
         }
         let clipSkip = body.clipSkip ?? 1

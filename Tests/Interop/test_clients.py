@@ -123,6 +123,16 @@ class OpenAIClient(unittest.TestCase):
             image = Image.open(io.BytesIO(base64.b64decode(event.b64_json)))
             self.assertEqual((image.format, image.size), ("WEBP", (64, 64)))
 
+    def test_jpeg_output(self):
+        result = self.client().images.generate(model="tiny", prompt="a blue square", size="64x64", output_format="jpeg",
+                                               output_compression=90)
+        image = Image.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))
+        self.assertEqual((image.format, image.size), ("JPEG", (64, 64)))
+        # The infotext sits in EXIF UserComment (tag 0x9286 of the Exif IFD), as A1111 writes it.
+        comment = image.getexif().get_ifd(0x8769).get(0x9286)
+        self.assertTrue(comment.startswith(b"UNICODE\x00"))
+        self.assertIn("Steps: ", comment[8:].decode("utf-16-be"))
+
     def test_errors(self):
         with self.assertRaises(openai.AuthenticationError):
             self.client(key="not-a-key").images.generate(prompt="x", size="64x64")

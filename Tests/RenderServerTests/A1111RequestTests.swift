@@ -89,7 +89,7 @@ struct A1111RequestTests {
             (["sampler_name": "Euler", "s_churn": 0.5], "s_churn"), (["sampler_name": "Euler a", "eta": 0.5], "eta"),
             (["override_settings": ["sd_model_checkpoint": "other.safetensors"]], "override_settings.sd_model_checkpoint"),
             (["override_settings": ["eta_noise_seed_delta": 31337]], "override_settings.eta_noise_seed_delta"),
-            (["override_settings": ["samples_format": "jpg"]], "override_settings.samples_format"),
+            (["override_settings": ["samples_format": "gif"]], "override_settings.samples_format"),
             (["steps": "many"], "steps"), (["seed": -7], "seed"), (["batch_size": 0], "batch_size"),
             (["infotext": "a dog\nSteps: 20"], "infotext"), (["initial_noise_multiplier": 0.9], "initial_noise_multiplier"),
         ]

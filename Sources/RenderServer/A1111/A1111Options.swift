@@ -29,11 +29,13 @@ final class A1111Options: @unchecked Sendable {
         "emphasis", "comma_padding_backtrack", "sd_checkpoint_hash", "img2img_fix_steps",
     ]
 
-    /// Our image format for an A1111 samples_format ("png", "webp"; A1111's jpg we cannot write).
+    /// Our image format for an A1111 samples_format ("png", "webp", "jpg"/"jpeg"; JPEG at A1111's
+    /// default jpeg_quality, 80).
     static func format(_ name: String) -> String? {
         switch name.lowercased() {
         case "png": "png"
         case "webp": "webp"
+        case "jpg", "jpeg": "jpeg"
         default: nil
         }
     }
@@ -75,7 +77,7 @@ final class A1111Options: @unchecked Sendable {
                 clipSkip = number.intValue
             case "samples_format":
                 guard let name = value as? String, let chosen = Self.format(name) else {
-                    throw Refusal(key: key, message: "\(key) must be png or webp")
+                    throw Refusal(key: key, message: "\(key) must be png, webp or jpg")
                 }
                 format = chosen
             case "show_progress_every_n_steps":

@@ -189,7 +189,7 @@ struct A1111Request: @unchecked Sendable {
                 }
             case "samples_format":
                 guard let name = value as? String, let chosen = A1111Options.format(name) else {
-                    throw Invalid(field: field, message: "\(field) must be png or webp")
+                    throw Invalid(field: field, message: "\(field) must be png, webp or jpg")
                 }
                 format = chosen
             case "sd_vae":

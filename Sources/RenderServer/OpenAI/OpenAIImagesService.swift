@@ -8,7 +8,7 @@
 // {"error": {"message", "type", "param", "code"}}.
 // Choices where OpenAI's models and ours differ: `model` may be any name (one model is loaded, so it
 // cannot change the image); `quality` sets the step count (low 10, medium 20, high 40; auto, standard
-// and hd: the daemon's default); URLs, transparent backgrounds and JPEG output are refused by name.
+// and hd: the daemon's default); URLs and transparent backgrounds are refused by name.
 // Our own fields (negative_prompt, seed, steps, guidance_scale, sampler) are accepted too: the openai
 // package sends them through `extra_body`.
 import Foundation
@@ -131,14 +131,18 @@ struct OpenAIImagesService: Sendable {
             throw Invalid(param: "response_format", message: "response_format '\(format)' is not supported: images come back as b64_json")
         }
         let outputFormat = try string("output_format") ?? "png"
-        guard ["png", "webp"].contains(outputFormat) else {
-            throw Invalid(param: "output_format", message: "output_format '\(outputFormat)' is not supported; use png or webp")
+        guard ["png", "webp", "jpeg"].contains(outputFormat) else {
+            throw Invalid(param: "output_format", message: "output_format '\(outputFormat)' is not supported; use png, webp or jpeg")
         }
         body.format = outputFormat
-        if let compression = try integer("output_compression") {
-            guard (0...100).contains(compression) else { throw Invalid(param: "output_compression", message: "'output_compression' must be 0 to 100") }
-            // WebP at 100 stays lossless; PNG is lossless whatever the value.
-            if outputFormat == "webp" && compression < 100 { body.quality = compression }
+        let compression = try integer("output_compression")
+        if let compression, !(0...100).contains(compression) {
+            throw Invalid(param: "output_compression", message: "'output_compression' must be 0 to 100")
+        }
+        switch outputFormat {
+        case "jpeg": body.quality = compression ?? 100  // OpenAI's default compression is 100
+        case "webp": if let compression, compression < 100 { body.quality = compression }  // 100: lossless
+        default: break  // PNG is lossless whatever the value
         }
         if let background = try string("background"), background == "transparent" {
             throw Invalid(param: "background", message: "transparent backgrounds are not supported")
