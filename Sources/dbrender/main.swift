@@ -70,9 +70,9 @@ struct DBRender: ParsableCommand {
     var height: Int?
     @Option(help: "Images to render from this prompt.")
     var count: Int?
-    @Option(help: "png or webp.")
+    @Option(help: "png, webp or jpeg.")
     var format: String?
-    @Option(help: "WebP quality 0–100 (default lossless).")
+    @Option(help: "WebP quality 0–100 (default lossless); JPEG quality (default 80).")
     var quality: Int?
     @Option(help: "Skip the last CLIP layers, as A1111 counts (1 = none).")
     var clipSkip: Int?
