@@ -10,7 +10,7 @@ struct A1111RequestTests {
     private let model = A1111ModelNames(path: "/models/shapes", sha256: String(repeating: "ab", count: 32))
 
     private func translate(_ fields: [String: Any], _ kind: A1111Request.Kind = .textToImage) throws -> A1111Request.Translation {
-        try A1111Request(kind: kind, json: JSONSerialization.data(withJSONObject: fields)).translate(options: A1111Options(), model: model)
+        try A1111Request(kind: kind, json: JSONSerialization.data(withJSONObject: fields)).translate(options: A1111Options(), model: model, textEncoderLayers: 12)
     }
 
     private func refusal(_ fields: [String: Any]) -> A1111Request.Invalid? {

@@ -61,39 +61,64 @@ final class A1111Options: @unchecked Sendable {
         let message: String
     }
 
+    /// What one setting asks for, once checked.
+    enum Change {
+        case clipSkip(Int)
+        case format(String)
+        case previewEvery(Int)
+        case livePreviews(Bool)
+        /// Accepted, changes nothing here (the loaded model named, its own VAE, a harmless setting).
+        case none
+    }
+
+    /// Checks one setting (`key`: `value`) against the loaded model: the rule shared by POST /options
+    /// and a request's override_settings.
+    static func change(_ key: String, _ value: Any, model: A1111ModelNames, textEncoderLayers: Int) throws(Refusal) -> Change {
+        switch key {
+        case "sd_model_checkpoint":
+            guard let name = value as? String, model.matches(name) else {
+                throw Refusal(key: key, message: "model \(value) not found: this daemon serves \(model.title)")
+            }
+            return .none
+        case "CLIP_stop_at_last_layers":
+            guard let number = value as? NSNumber, (1...textEncoderLayers).contains(number.intValue), Double(number.intValue) == number.doubleValue else {
+                throw Refusal(key: key, message: "\(key) must be a whole number from 1 to \(textEncoderLayers)")
+            }
+            return .clipSkip(number.intValue)
+        case "samples_format":
+            guard let name = value as? String, let chosen = format(name) else {
+                throw Refusal(key: key, message: "\(key) must be png, webp or jpg")
+            }
+            return .format(chosen)
+        case "show_progress_every_n_steps":
+            guard let number = value as? NSNumber, Double(number.intValue) == number.doubleValue else {
+                throw Refusal(key: key, message: "\(key) must be a whole number (0 or less: no previews)")
+            }
+            return .previewEvery(max(number.intValue, 0))
+        case "live_previews_enable":
+            guard let flag = value as? Bool else { throw Refusal(key: key, message: "\(key) must be true or false") }
+            return .livePreviews(flag)
+        case "sd_vae":
+            guard let name = value as? String, ["Automatic", "None"].contains(name) else {
+                throw Refusal(key: key, message: "only the model's own VAE is used here")
+            }
+            return .none
+        default:
+            guard harmless.contains(key) else { throw Refusal(key: key, message: "\(key) is not supported here") }
+            return .none
+        }
+    }
+
     /// POST /sdapi/v1/options: every key is checked before any is applied.
     func apply(_ settings: [String: Any], model: A1111ModelNames, textEncoderLayers: Int) throws(Refusal) {
         var clipSkip: Int?, format: String?, previewEvery: Int?, live: Bool?
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) {
-            switch key {
-            case "sd_model_checkpoint":
-                guard let name = value as? String, model.matches(name) else {
-                    throw Refusal(key: key, message: "model \(value) not found: this daemon serves \(model.title)")
-                }
-            case "CLIP_stop_at_last_layers":
-                guard let number = value as? NSNumber, (1...textEncoderLayers).contains(number.intValue), Double(number.intValue) == number.doubleValue else {
-                    throw Refusal(key: key, message: "\(key) must be a whole number from 1 to \(textEncoderLayers)")
-                }
-                clipSkip = number.intValue
-            case "samples_format":
-                guard let name = value as? String, let chosen = Self.format(name) else {
-                    throw Refusal(key: key, message: "\(key) must be png, webp or jpg")
-                }
-                format = chosen
-            case "show_progress_every_n_steps":
-                guard let number = value as? NSNumber, Double(number.intValue) == number.doubleValue else {
-                    throw Refusal(key: key, message: "\(key) must be a whole number (0 or less: no previews)")
-                }
-                previewEvery = max(number.intValue, 0)
-            case "live_previews_enable":
-                guard let flag = value as? Bool else { throw Refusal(key: key, message: "\(key) must be true or false") }
-                live = flag
-            case "sd_vae":
-                guard let name = value as? String, ["Automatic", "None"].contains(name) else {
-                    throw Refusal(key: key, message: "only the model's own VAE is used here")
-                }
-            default:
-                guard Self.harmless.contains(key) else { throw Refusal(key: key, message: "\(key) is not supported here") }
+            switch try Self.change(key, value, model: model, textEncoderLayers: textEncoderLayers) {
+            case .clipSkip(let value): clipSkip = value
+            case .format(let value): format = value
+            case .previewEvery(let value): previewEvery = value
+            case .livePreviews(let value): live = value
+            case .none: break
             }
         }
         lock.withLock {

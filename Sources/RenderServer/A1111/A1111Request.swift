@@ -114,8 +114,8 @@ struct A1111Request: @unchecked Sendable {
     // MARK: Translation
 
     /// The request in our API's terms. `options` are the daemon's A1111 options (clip skip, format,
-    /// preview cadence); `model` names the loaded model for `sd_model_checkpoint` checks.
-    func translate(options: A1111Options, model: A1111ModelNames) throws(Invalid) -> Translation {
+    /// preview cadence); `model` and `textEncoderLayers` check override_settings (A1111Options.change).
+    func translate(options: A1111Options, model: A1111ModelNames, textEncoderLayers: Int) throws(Invalid) -> Translation {
         var body = RenderRequestBody(prompt: try string("prompt") ?? "")
         body.negativePrompt = try string("negative_prompt") ?? ""
 
@@ -177,29 +177,15 @@ struct A1111Request: @unchecked Sendable {
         var clipSkip = options.clipSkip, format = options.samplesFormat
         for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
             let field = "override_settings.\(key)"
-            switch key {
-            case "CLIP_stop_at_last_layers":
-                guard let number = value as? NSNumber, number.doubleValue == number.doubleValue.rounded() else {
-                    throw Invalid(field: field, message: "\(field) must be a whole number")
-                }
-                clipSkip = number.intValue
-            case "sd_model_checkpoint":
-                guard let name = value as? String, model.matches(name) else {
-                    throw Invalid(field: field, message: "\(field): this daemon serves \(model.title) only, not \(value)")
-                }
-            case "samples_format":
-                guard let name = value as? String, let chosen = A1111Options.format(name) else {
-                    throw Invalid(field: field, message: "\(field) must be png, webp or jpg")
-                }
-                format = chosen
-            case "sd_vae":
-                guard let name = value as? String, ["Automatic", "None"].contains(name) else {
-                    throw Invalid(field: field, message: "\(field): only the model's own VAE is used here")
-                }
-            default:
-                guard A1111Options.harmless.contains(key) else {
-                    throw Invalid(field: field, message: "\(field) is not supported here")
-                }
+            let change: A1111Options.Change
+            do { change = try A1111Options.change(key, value, model: model, textEncoderLayers: textEncoderLayers) } catch {
+                throw Invalid(field: field, message: "\(field): \(error.message)")
+            }
+            switch change {
+            case .clipSkip(let value): clipSkip = value
+            case .format(let value): format = value
+            case .previewEvery, .livePreviews: throw Invalid(field: field, message: "\(field) is not supported here")
+            case .none: break
             }
         }
         body.clipSkip = clipSkip

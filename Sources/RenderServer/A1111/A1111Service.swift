@@ -78,7 +78,7 @@ final class A1111Service: @unchecked Sendable {
         let request: A1111Request, translation: A1111Request.Translation
         do {
             request = try A1111Request(kind: kind, json: body)
-            translation = try request.translate(options: options, model: model)
+            translation = try request.translate(options: options, model: model, textEncoderLayers: engine.model.textEncoderLayers)
         } catch {
             if error.status != 422 { return httpError(status: error.status, detail: error.message, retryAfter: nil) }
             return validationError(field: error.field, message: error.message)
@@ -131,19 +131,19 @@ final class A1111Service: @unchecked Sendable {
 
     // MARK: Progress
 
-    /// The oldest A1111 render not yet finished (running before queued); finished ones are forgotten.
-    func current() -> RenderJob? {
+    /// The oldest A1111 render not yet finished (running before queued), with its submission time;
+    /// finished ones are forgotten.
+    private func currentEntry() -> (job: RenderJob, timestamp: String)? {
         lock.withLock {
-            renders.removeAll { $0.job.isFinished }
-            return renders.first { $0.job.status == .running }?.job ?? renders.first?.job
-        }
-    }
-
-    private func progress(skipImage: Bool) -> [String: Any] {
-        let entry = lock.withLock { () -> (job: RenderJob, timestamp: String)? in
             renders.removeAll { $0.job.isFinished }
             return renders.first { $0.job.status == .running } ?? renders.first
         }
+    }
+
+    func current() -> RenderJob? { currentEntry()?.job }
+
+    private func progress(skipImage: Bool) -> [String: Any] {
+        let entry = currentEntry()
         var state: [String: Any] = ["skipped": false, "interrupted": false, "stopping_generation": false, "job": "",
                                     "job_count": 0, "job_timestamp": "0", "job_no": 0, "sampling_step": 0, "sampling_steps": 0]
         guard let (job, timestamp) = entry else {
