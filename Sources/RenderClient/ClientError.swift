@@ -22,6 +22,8 @@ public indirect enum ClientError: Error, Equatable, CustomStringConvertible {
     case readTimedOut(seconds: Double)
     /// The answer is not the HTTP/1.1 or JSON the contract describes.
     case malformedResponse(String)
+    /// The connection closed inside a body whose length was announced (Content-Length or chunked).
+    case closedMidBody
     /// The daemon answered with an error: an HTTP status (nil for an `error` stream event) and its body
     /// (a body that is not an ErrorBody becomes code `http_<status>` with the body's text as message).
     case daemon(status: Int?, ErrorBody.Detail, retryAfter: Int?)
@@ -63,8 +65,12 @@ public indirect enum ClientError: Error, Equatable, CustomStringConvertible {
             if let field = detail.field { text += " (field: \(field))" }
             if let retryAfter { text += " (retry after \(retryAfter) s)" }
             return text
+        case .closedMidBody:
+            return "malformed answer from dbrenderd: connection closed before the body ended"
         case let .streamEndedEarly(jobID):
-            return "dbrenderd closed the stream before the render finished" + (jobID.map { " (job \($0))" } ?? "")
+            // Through a load balancer (deploy/nginx/) the daemon that stopped may be one of several.
+            return "the stream ended before the render finished: dbrenderd (or a proxy in front of it) stopped or dropped the connection"
+                + (jobID.map { " (job \($0))" } ?? "")
         case let .promptFile(file, line, reason):
             return "\(file):\(line): \(reason)"
         case let .cannotRead(path, reason):

@@ -16,7 +16,7 @@ public struct DaemonClient: Sendable {
     /// it arrives (queued, started, progress, image, done) and returns the parameters of `done`.
     ///
     /// Throws `.daemon` for an error status or an `error` event, and `.streamEndedEarly` if the stream
-    /// stops without either. A daemon that ignores `Accept` and answers one RenderResponseBody is
+    /// stops without either, cleanly or inside a chunk. A daemon that ignores `Accept` and answers one RenderResponseBody is
     /// understood too: its images are delivered as `image` events, then `done`.
     public func render(_ request: RenderRequestBody, onEvent: (StreamEvent) throws -> Void) throws -> RenderParameters {
         var renderHTTP = http
@@ -56,17 +56,22 @@ public struct DaemonClient: Sendable {
             try onEvent(event)
         }
 
-        try renderHTTP.send(httpRequest, onHead: { received in
-            head = received
-            isStream = (200..<300).contains(received.status)
-                && (received.value(of: "Content-Type") ?? "").lowercased().contains("ndjson")
-        }, onBody: { piece in
-            if isStream {
-                try lines.feed(piece[...], onLine: handleLine)
-            } else {
-                collected += piece
-            }
-        })
+        do {
+            try renderHTTP.send(httpRequest, onHead: { received in
+                head = received
+                isStream = (200..<300).contains(received.status)
+                    && (received.value(of: "Content-Type") ?? "").lowercased().contains("ndjson")
+            }, onBody: { piece in
+                if isStream {
+                    try lines.feed(piece[...], onLine: handleLine)
+                } else {
+                    collected += piece
+                }
+            })
+        } catch ClientError.closedMidBody where isStream {
+            // A daemon killed mid-render, or a proxy that lost it: the chunked stream just stops.
+            throw ClientError.streamEndedEarly(jobID: jobID)
+        }
         guard let head else { throw ClientError.malformedResponse("no response head") }
         guard (200..<300).contains(head.status) else { throw Self.error(status: head.status, head: head, body: collected) }
         if isStream {

@@ -109,7 +109,7 @@ public struct HTTPResponseDecoder: Sendable {
         guard let framing else {
             throw .malformedResponse(headBytes.isEmpty ? "connection closed without an answer" : "connection closed inside the response head")
         }
-        guard case .untilClose = framing else { throw .malformedResponse("connection closed before the body ended") }
+        guard case .untilClose = framing else { throw .closedMidBody }
         ended = true
         return [.end]
     }

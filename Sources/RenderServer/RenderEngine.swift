@@ -99,7 +99,7 @@ public final class RenderEngine: @unchecked Sendable {
 
     /// Queues a validated render; `listener` sees every event from `queued` on.
     public func submit(_ spec: RenderSpec, listener: ((StreamEvent) -> Void)? = nil) throws(APIError) -> RenderJob {
-        let job = RenderJob(id: Self.newID(), spec: spec)
+        let job = RenderJob(id: Self.newID(instance: configuration.instance), spec: spec)
         if let listener { job.addListener(listener) }
         condition.lock()
         guard accepting else {
@@ -179,10 +179,12 @@ public final class RenderEngine: @unchecked Sendable {
     /// Seconds a client should wait before retrying a full queue: the running work's rough length.
     private func retryAfterSeconds() -> Int { max(1, min(60, queue.count)) }
 
-    private static func newID() -> String {
+    /// "r_" and 72 random bits in base64url (no dots), after "<instance>." in a fleet.
+    static func newID(instance: String?) -> String {
         var bytes = [UInt8](repeating: 0, count: 9)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return "r_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let random = "r_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        return instance.map { "\($0).\(random)" } ?? random
     }
 
     // MARK: The loop

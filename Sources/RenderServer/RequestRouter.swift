@@ -87,7 +87,9 @@ struct RequestRouter: Sendable {
             answer.images = nil
             return json(answer)
         case (.GET, "/v1/health"):
-            return json(["status": "ok", "queue": "\(engine.queueDepth)", "active": "\(engine.activeCount)"])
+            var health = ["status": "ok", "queue": "\(engine.queueDepth)", "active": "\(engine.activeCount)"]
+            health["instance"] = engine.configuration.instance
+            return json(health)
         case (.GET, "/v1/model"):
             let m = engine.model
             return json(ModelBody(path: m.path, layout: m.layout, nativeSize: m.nativeSize,

@@ -59,6 +59,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var retainedFinishedJobs = 64
     /// The folder of LoRAs requests may name (`--lora-dir` overrides); nil: none.
     public var loraDirectory: String?
+    /// This daemon's name in a fleet (`--instance` overrides): render ids start with it, so that a
+    /// load balancer can send a job's GET and DELETE to the daemon that owns it (deploy/nginx/).
+    public var instance: String?
 
     public init() {}
 
@@ -66,7 +69,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         case limits, defaultSteps = "default_steps", defaultGuidance = "default_guidance", defaultSampler = "default_sampler"
         case socketMode = "socket_mode", shutdownGracePeriod = "shutdown_grace_period"
         case embeddingCacheBytes = "embedding_cache_bytes", maximumBatchRows = "maximum_batch_rows"
-        case retainedFinishedJobs = "retained_finished_jobs", loraDirectory = "lora_dir"
+        case retainedFinishedJobs = "retained_finished_jobs", loraDirectory = "lora_dir", instance
     }
 
     public init(from decoder: Decoder) throws {
@@ -82,6 +85,21 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         maximumBatchRows = try c.decodeIfPresent(Int.self, forKey: .maximumBatchRows) ?? d.maximumBatchRows
         retainedFinishedJobs = try c.decodeIfPresent(Int.self, forKey: .retainedFinishedJobs) ?? d.retainedFinishedJobs
         loraDirectory = try c.decodeIfPresent(String.self, forKey: .loraDirectory)
+        instance = try c.decodeIfPresent(String.self, forKey: .instance)
+        if let instance, let problem = Self.problem(withInstanceName: instance) {
+            throw DecodingError.dataCorruptedError(forKey: .instance, in: c, debugDescription: problem)
+        }
+    }
+
+    /// Why `name` cannot name an instance, or nil when it can: 1–32 letters, digits, `-` or `_`.
+    /// Render ids are `<instance>.r_<random>`, and the random part never holds a dot, so the
+    /// instance is everything before the first dot (a systemd template's `%i` fits too).
+    public static func problem(withInstanceName name: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+        guard (1...32).contains(name.count), name.allSatisfy(allowed.contains) else {
+            return "instance name '\(name)' must be 1 to 32 letters, digits, '-' or '_'"
+        }
+        return nil
     }
 
     /// Reads a JSON config file; unknown keys are errors (a misspelt limit must not be ignored).
@@ -89,7 +107,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         let data = try Data(contentsOf: url)
         if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let known = Set(["limits", "default_steps", "default_guidance", "default_sampler", "socket_mode",
-                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir"])
+                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir", "instance"])
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigurationFileError(file: url.path, message: "unknown key '\(unknown)'")
             }

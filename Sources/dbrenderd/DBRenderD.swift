@@ -51,7 +51,13 @@ struct DBRenderD: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Credentials for TCP requests, one per line (a bearer token, or user:password for HTTP Basic).", valueName: "file"))
     var apiKeyFile: String?
 
+    @Option(help: ArgumentHelp("This daemon's name in a fleet behind a load balancer: render ids start with it, so a job's GET and DELETE can be routed to it (deploy/nginx/).", valueName: "name"))
+    var instance: String?
+
     func validate() throws {
+        if let instance, let problem = ServerConfiguration.problem(withInstanceName: instance) {
+            throw ValidationError("--instance: \(problem)")
+        }
         for address in listen {
             let (host, _) = try Self.tcpAddress(address)
             // Caught again after binding (a host name may resolve anywhere); a literal address is
@@ -87,6 +93,7 @@ struct DBRenderD: AsyncParsableCommand {
         let modelURL = URL(fileURLWithPath: model)
         let (pipeline, description) = try Self.load(modelURL, logger: logger)
         if let loraDir { settings.loraDirectory = loraDir }
+        if let instance { settings.instance = instance }
         var loras: LoRALibrary?
         if let directory = settings.loraDirectory {
             var isDirectory: ObjCBool = false
@@ -110,7 +117,7 @@ struct DBRenderD: AsyncParsableCommand {
             "model": "\(description.path)", "layout": "\(description.layout)",
             "load_seconds": "\(String(format: "%.2f", description.loadSeconds))", "socket": "\(sockets.joined(separator: " "))",
             "listen": "\(tcp.isEmpty ? "-" : tcp.joined(separator: " "))", "auth": "\(keys == nil ? "none" : "api-key")",
-            "hash": "\(description.shortHash ?? "-")",
+            "hash": "\(description.shortHash ?? "-")", "instance": "\(settings.instance ?? "-")",
             "threads": "\(ThreadPool.shared.threads)",
         ])
         let notifier = SystemdNotifier()

@@ -79,7 +79,7 @@ import Testing
 
     @Test func reportsACutShortBody() {
         let bytes = Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".utf8)
-        #expect(throws: ClientError.malformedResponse("connection closed before the body ended")) { try parse([bytes[...]]) }
+        #expect(throws: ClientError.closedMidBody) { try parse([bytes[...]]) }
         #expect(throws: ClientError.malformedResponse("connection closed without an answer")) { try parse([]) }
         #expect(throws: ClientError.malformedResponse("connection closed inside the response head")) {
             try parse([Array("HTTP/1.1 200 OK\r\n".utf8)[...]])

@@ -72,7 +72,7 @@ import Testing
         #expect(ClientError.cannotConnect(path: "/s", errno: EACCES, alsoTried: []).description
                 == "cannot connect to /s: Permission denied — is your user in the socket's group?")
         #expect(ClientError.atLine(file: "b.txt", line: 4, .streamEndedEarly(jobID: "j1")).description
-                == "b.txt:4: dbrenderd closed the stream before the render finished (job j1)")
+                == "b.txt:4: the stream ended before the render finished: dbrenderd (or a proxy in front of it) stopped or dropped the connection (job j1)")
         #expect(ClientError.atLine(file: "b.txt", line: 4, .readTimedOut(seconds: 5)).cause == .readTimedOut(seconds: 5))
     }
 }

@@ -93,7 +93,8 @@ final class DaemonProcess: @unchecked Sendable {
         func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONDecoder().decode(type, from: body) }
     }
 
-    /// One HTTP request through `curl --unix-socket`.
+    /// One HTTP request through `curl --unix-socket`. A `json` that starts with "@" names a file
+    /// holding the body (curl's syntax), for bodies too large for an argument.
     func request(_ method: String = "GET", _ path: String, json: String? = nil, headers: [String] = [],
                  maxTime: Double? = nil) throws -> Response {
         try Self.curl(socket: socket, method: method, path: path, json: json, headers: headers, maxTime: maxTime, directory: directory)
@@ -117,6 +118,19 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// A request running in the background; `wait()` gives its response.
     func start(_ method: String = "POST", _ path: String, json: String?, headers: [String] = []) throws -> (Process, () throws -> Response) {
+        try Self.start(socket: socket, method, path, json: json, headers: headers, directory: directory)
+    }
+
+    /// A request to `socket` running in the background; `wait()` gives its response. `partial()`
+    /// reads what has arrived so far (a stream in progress).
+    static func start(socket: String, _ method: String = "POST", _ path: String, json: String?, headers: [String] = [],
+                      directory: URL) throws -> (Process, () throws -> Response) {
+        let (process, wait, _) = try startWatching(socket: socket, method, path, json: json, headers: headers, directory: directory)
+        return (process, wait)
+    }
+
+    static func startWatching(socket: String, _ method: String = "POST", _ path: String, json: String?, headers: [String] = [],
+                              directory: URL) throws -> (Process, wait: () throws -> Response, partial: () -> String) {
         let id = UUID().uuidString.prefix(8)
         let bodyFile = directory.appendingPathComponent("bg-\(id).out"), headerFile = directory.appendingPathComponent("bg-\(id).h")
         let process = Process()
@@ -128,7 +142,7 @@ final class DaemonProcess: @unchecked Sendable {
         return (process, {
             process.waitUntilExit()
             return try Self.response(bodyFile: bodyFile, headerFile: headerFile)
-        })
+        }, { (try? String(contentsOf: bodyFile, encoding: .utf8)) ?? "" })
     }
 
     static func curl(socket: String?, base: String = "http://localhost", method: String, path: String, json: String?,

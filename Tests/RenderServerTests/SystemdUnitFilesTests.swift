@@ -27,19 +27,20 @@ enum UnitVerifier {
     }
 
     /// The problems `systemd-analyze verify` reports for `units` (file name → contents); empty when clean.
-    static func problems(_ units: [String: String]) throws -> [String] {
+    /// `verifying` names the units to check, default all; a template (`x@.service`) is checked
+    /// through an instance of it (`x@a.service`), which systemd loads from the template's file.
+    static func problems(_ units: [String: String], verifying names: [String]? = nil) throws -> [String] {
         let analyze = try #require(
             systemdAnalyze(),
             "systemd-analyze is not installed: install the Debian package `systemd` (add it to scripts/setup.sh)")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var paths: [String] = []
-        for (name, contents) in units.sorted(by: { $0.key < $1.key }) {
+        for (name, contents) in units {
             let url = directory.appendingPathComponent(name)
             try contents.replacingOccurrences(of: installedDaemon, with: "/bin/true").write(to: url, atomically: true, encoding: .utf8)
-            paths.append(url.path)
         }
+        let paths = (names ?? units.keys.sorted()).map { directory.appendingPathComponent($0).path }
 
         // --man=no: Documentation= points at pages that are not installed on a build machine.
         let (status, text) = try runProcess(URL(fileURLWithPath: analyze), ["verify", "--man=no"] + paths)
@@ -55,6 +56,12 @@ enum UnitVerifier {
     static var shippedUnits: [String: String] {
         get throws { ["dbrenderd.service": try unit("dbrenderd.service"), "dbrenderd.socket": try unit("dbrenderd.socket")] }
     }
+
+    /// The fleet's template units, and the instance they are checked through.
+    static var templateUnits: [String: String] {
+        get throws { ["dbrenderd@.service": try unit("dbrenderd@.service"), "dbrenderd@.socket": try unit("dbrenderd@.socket")] }
+    }
+    static let templateInstances = ["dbrenderd@a.service", "dbrenderd@a.socket"]
 }
 
 @Suite struct SystemdUnitFilesTests {
@@ -77,6 +84,39 @@ enum UnitVerifier {
         try #require(contents.contains(original), "the test's anchor \(original) is no longer in \(unit)")
         units[unit] = contents.replacingOccurrences(of: original, with: broken)
         #expect(try !UnitVerifier.problems(units).isEmpty)
+    }
+
+    @Test func templateUnitsVerifyCleanly() throws {
+        let problems = try UnitVerifier.problems(try UnitVerifier.templateUnits, verifying: UnitVerifier.templateInstances)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    @Test(arguments: [
+        ("dbrenderd@.service", "ProtectSystem=strict", "ProtectSystem=stricter"),
+        ("dbrenderd@.socket", "ListenStream=", "ListenStrem="),
+        ("dbrenderd@.service", "Requires=dbrenderd@%i.socket", "Requires=dbrenderd@%i.sock"),
+    ])
+    func templateMistakesAreRejected(unit: String, original: String, broken: String) throws {
+        var units = try UnitVerifier.templateUnits
+        let contents = try #require(units[unit])
+        try #require(contents.contains(original), "the test's anchor \(original) is no longer in \(unit)")
+        units[unit] = contents.replacingOccurrences(of: original, with: broken)
+        #expect(try !UnitVerifier.problems(units, verifying: UnitVerifier.templateInstances).isEmpty)
+    }
+
+    /// The template, the daemon and deploy/nginx/dbrender.conf agree: instance NAME listens where the
+    /// nginx configuration looks for it and names itself in its render ids.
+    @Test func templateUnitsAgreeWithTheFleetConfiguration() throws {
+        let service = try UnitVerifier.unit("dbrenderd@.service")
+        let socket = try UnitVerifier.unit("dbrenderd@.socket")
+        #expect(socket.contains("\nListenStream=/run/dbrender/%i.sock\n"))
+        #expect(service.contains("--instance %i"))
+        #expect(service.contains("\nType=notify\n") && service.contains("\nWatchdogSec="))
+        let nginx = try String(contentsOf: UnitVerifier.repositoryRoot.appendingPathComponent("deploy/nginx/dbrender.conf"), encoding: .utf8)
+        for instance in ["a", "b"] {
+            #expect(nginx.contains("server unix:/run/dbrender/\(instance).sock"))
+            #expect(nginx.contains("\"~^/v1/renders/\(instance)\\.\" dbrender_\(instance);"))
+        }
     }
 
     @Test func socketWithoutItsServiceIsRejected() throws {
