@@ -36,6 +36,10 @@ let package = Package(
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev", "libwebp-dev", "libjpeg62-turbo-dev"])]),
+        // Data-parallel training across processes (`mpirun -np N dbtrain`).
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
 
         // MARK: Small C kernels that need x86 intrinsics (F16C conversion)
         .target(
@@ -90,7 +94,7 @@ let package = Package(
             dependencies: ["RenderClient", "RenderAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "dbtrain",
-            dependencies: ["Tensor", "Weights", "Models", "Sampling", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensor", "Weights", "Models", "Sampling", "Training", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSwiftSettings),
 
         // MARK: Fuzz target for the safetensors header parser (see Fuzz/README.md)

@@ -3,7 +3,7 @@
 # Used by both README commands and by .ci/run.
 set -euo pipefail
 
-packages=(libopenblas-dev libpng-dev libwebp-dev libjpeg62-turbo-dev pkg-config curl systemd procps nginx)
+packages=(libopenblas-dev libpng-dev libwebp-dev libjpeg62-turbo-dev pkg-config curl systemd procps nginx libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -107,6 +107,16 @@ public struct DreamBoothNoise {
     public init(latentSample: Tensor, noise: Tensor, timesteps: [Int]) {
         self.latentSample = latentSample; self.noise = noise; self.timesteps = timesteps
     }
+
+    /// The draws of `rows` only, in that order: one rank's slice of a global batch's draws.
+    public func rows(_ rows: [Int]) -> DreamBoothNoise {
+        func gather(_ tensor: Tensor) -> Tensor {
+            let picked = Tensor(uninitialized: [rows.count] + tensor.shape.dropFirst())
+            for (i, row) in rows.enumerated() { picked[i].assign(tensor[row]) }
+            return picked
+        }
+        return DreamBoothNoise(latentSample: gather(latentSample), noise: gather(noise), timesteps: rows.map { timesteps[$0] })
+    }
 }
 
 /// Runs micro-batches forward and backward, and applies the accumulated gradients.

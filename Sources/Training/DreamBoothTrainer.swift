@@ -8,6 +8,13 @@
 // Every random draw of optimizer step s, micro-batch m comes from a generator seeded by (seed, s, m),
 // and epoch orders and crops from (seed, epoch): a run resumed from a checkpoint therefore continues
 // with exactly the draws the uninterrupted run would have made.
+//
+// Data parallel (`group`, e.g. `mpirun -np N dbtrain`): train_batch_size is per rank, so a global
+// batch holds N·B examples. Each rank takes its run of them (DataParallelSlice) and its rows of the
+// draws made for the whole global batch, weights its gradients by its share of the examples, and the
+// ranks sum gradients (one allreduce per trained network) and loss statistics before each optimizer
+// step: N ranks train what one process with a batch of N·B trains, up to summation order. Class images
+// are rendered once, each rank a run of them; rank 0 alone writes logs, checkpoints and the model.
 import Foundation
 import ImageIO
 import Models
@@ -33,6 +40,8 @@ public final class DreamBoothTrainer {
     /// The network configurations of a single-file base model, which carries none (default: SD
     /// 1.5's, as for every SD 1.x checkpoint in the wild). Ignored for diffusers folders.
     public var singleFileConfigurations: ModelConfigurations?
+    /// The processes training together (default: this one alone).
+    public var group: any DataParallelGroup = SingleProcessGroup()
 
     public init(configuration: TrainingConfiguration, singleFileConfigurations: ModelConfigurations? = nil) {
         self.configuration = configuration
@@ -59,10 +68,19 @@ public final class DreamBoothTrainer {
             // The sampling pipeline lives only for this: its weights are the pretrained ones.
             let generator = try ClassImageGenerator(pipeline: StableDiffusionPipeline(checkpoint: pretrained),
                                                     seed: seed, batchSize: c.sampleBatchSize)
-            _ = try generator.generate(prompts: classPrompts, captioned: c.classPrompts != nil,
-                                       into: URL(fileURLWithPath: classDir), targetCount: c.numClassImages,
-                                       progress: { report(.classImages(done: $0.imagesDone, total: $0.imagesTotal)) },
+            let directory = URL(fileURLWithPath: classDir)
+            let missing = try generator.missingNumbers(in: directory, targetCount: c.numClassImages)
+            group.barrier()  // every rank has counted before any rank writes
+            let share = DataParallelSlice(rank: group.rank, size: group.size,
+                                          perRank: (missing.count + group.size - 1) / max(group.size, 1), globalCount: missing.count)
+            _ = try generator.generate(prompts: classPrompts, captioned: c.classPrompts != nil, into: directory,
+                                       numbers: (missing.lowerBound + share.examples.lowerBound)..<(missing.lowerBound + share.examples.upperBound),
+                                       progress: { progress in
+                                           if group.size == 1 { report(.classImages(done: progress.imagesDone, total: progress.imagesTotal)) }
+                                       },
                                        isCancelled: isCancelled)
+            group.barrier()  // every rank reads the whole folder
+            if group.size > 1 && !missing.isEmpty { report(.classImages(done: missing.count, total: missing.count)) }
         }
 
         let tokenizer = try pretrained.tokenizer()
@@ -88,7 +106,8 @@ public final class DreamBoothTrainer {
         step.gradientCheckpointing = c.gradientCheckpointing
         let ema = c.useEma ? ExponentialMovingAverage(following: models.unetParameters, maximumDecay: c.emaDecay) : nil
 
-        let batchesPerEpoch = (dataset.count + c.trainBatchSize - 1) / c.trainBatchSize
+        let globalBatchSize = c.trainBatchSize * group.size
+        let batchesPerEpoch = (dataset.count + globalBatchSize - 1) / globalBatchSize
         let stepsPerEpoch = (batchesPerEpoch + c.gradientAccumulationSteps - 1) / c.gradientAccumulationSteps
         let totalSteps = c.maxTrainSteps ?? c.numTrainEpochs * stepsPerEpoch
         let schedule = c.learningRateSchedule(totalSteps: totalSteps)
@@ -99,8 +118,9 @@ public final class DreamBoothTrainer {
             globalStep = resumedState.globalStep
             report(.resumed(from: resumeFrom, step: globalStep))
         }
-        let log = try TrainingLog(url: outputDir.appendingPathComponent("train_log.jsonl"), resumingAfter: globalStep)
-        let board = try TensorBoardWriter(directory: outputDir.appendingPathComponent(c.loggingDir).appendingPathComponent("dreambooth"))
+        let writer = group.isWriter
+        let log = writer ? try TrainingLog(url: outputDir.appendingPathComponent("train_log.jsonl"), resumingAfter: globalStep) : nil
+        let board = writer ? try TensorBoardWriter(directory: outputDir.appendingPathComponent(c.loggingDir).appendingPathComponent("dreambooth")) : nil
         report(.started(steps: totalSteps, examples: dataset.count,
                         parameters: models.arenas.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.count } }))
 
@@ -110,21 +130,35 @@ public final class DreamBoothTrainer {
         var skip = (globalStep % stepsPerEpoch) * c.gradientAccumulationSteps
         var micro = 0, lossSum = 0.0, priorSum = 0.0, started = Date()
         training: while globalStep < totalSteps {
-            let batches = dataset.batches(epoch: epoch, batchSize: c.trainBatchSize)
+            let batches = dataset.batches(epoch: epoch, batchSize: globalBatchSize)
             for (index, indices) in batches.enumerated() where index >= skip {
-                if isCancelled() {
-                    if globalStep > 0 { report(.checkpoint(try save(step, ema, globalStep, seed, outputDir))) }
+                // Every rank stops at the same micro-batch when any of them is asked to.
+                if group.sum([isCancelled() ? 1 : 0])[0] > 0 {
+                    if globalStep > 0 && writer { report(.checkpoint(try save(step, ema, globalStep, seed, outputDir))) }
+                    group.barrier()
                     return
                 }
-                let batch = try dataset.batch(indices, epoch: epoch)
-                let draws = noiseDraws(seed: seed, step: globalStep, micro: micro, count: batch.tokenIDs.count,
+                let slice = DataParallelSlice(rank: group.rank, size: group.size, perRank: c.trainBatchSize, globalCount: indices.count)
+                let rows = (dataset.hasPriorPreservation ? 2 : 1) * indices.count
+                let draws = noiseDraws(seed: seed, step: globalStep, micro: micro, count: rows,
                                        shape: [latentChannels, latentSide, latentSide], timesteps: noising.trainTimesteps)
-                let value = step.accumulate(batch, noise: draws, gradientScale: 1 / Double(c.gradientAccumulationSteps))
+                if !slice.examples.isEmpty {
+                    let batch = try dataset.batch(Array(indices[slice.examples]), epoch: epoch)
+                    let mine = group.size == 1 ? draws : draws.rows(slice.rows(priorPreservation: dataset.hasPriorPreservation))
+                    let value = step.accumulate(batch, noise: mine, gradientScale: slice.weight / Double(c.gradientAccumulationSteps))
+                    lossSum += slice.weight * value.loss
+                    priorSum += slice.weight * (value.priorLoss ?? 0)
+                }
                 micro += 1
-                lossSum += value.loss
-                priorSum += value.priorLoss ?? 0
                 // accelerate syncs after `gradient_accumulation_steps` micro-batches and at an epoch's end.
                 guard micro == c.gradientAccumulationSteps || index == batches.count - 1 else { continue }
+                if group.size > 1 {
+                    for arena in step.models.arenas {
+                        group.sum(UnsafeMutableBufferPointer(start: arena.gradients.base, count: arena.gradients.count))
+                    }
+                    let sums = group.sum([lossSum, priorSum])
+                    (lossSum, priorSum) = (sums[0], sums[1])
+                }
                 let rate = schedule.learningRate(atStep: globalStep)
                 let norm = step.applyGradients(learningRate: rate)
                 ema?.update()
@@ -132,18 +166,18 @@ public final class DreamBoothTrainer {
                 let entry = TrainingLogEntry(step: globalStep, loss: lossSum / Double(micro),
                                              priorLoss: dataset.hasPriorPreservation ? priorSum / Double(micro) : nil,
                                              lr: rate, gradNorm: norm, seconds: Date().timeIntervalSince(started))
-                try log.append(entry)
-                try board.addScalar("loss", Float(entry.loss), step: globalStep)
-                try board.addScalar("lr", Float(rate), step: globalStep)
-                try board.addScalar("grad_norm", Float(norm), step: globalStep)
-                if let prior = entry.priorLoss { try board.addScalar("prior_loss", Float(prior), step: globalStep) }
+                try log?.append(entry)
+                try board?.addScalar("loss", Float(entry.loss), step: globalStep)
+                try board?.addScalar("lr", Float(rate), step: globalStep)
+                try board?.addScalar("grad_norm", Float(norm), step: globalStep)
+                if let prior = entry.priorLoss { try board?.addScalar("prior_loss", Float(prior), step: globalStep) }
                 report(.step(entry, total: totalSteps))
                 micro = 0; lossSum = 0; priorSum = 0
 
-                if globalStep % c.checkpointingSteps == 0 && globalStep < totalSteps {
+                if globalStep % c.checkpointingSteps == 0 && globalStep < totalSteps && writer {
                     report(.checkpoint(try save(step, ema, globalStep, seed, outputDir)))
                 }
-                if let prompt = c.validationPrompt, globalStep % c.validationSteps == 0 {
+                if let prompt = c.validationPrompt, globalStep % c.validationSteps == 0, let board {
                     let images = try validate(prompt, models: models, tokenizer: tokenizer, scheduler: schedulerConfiguration,
                                               seed: seed, step: globalStep, outputDir: outputDir)
                     for (i, image) in images.enumerated() {
@@ -157,6 +191,7 @@ public final class DreamBoothTrainer {
             skip = 0
             epoch += 1
         }
+        guard writer else { return }
         if let unetLoRA = models.unetLoRA {
             _ = try LoRAFileWriter.write(unet: unetLoRA, textEncoder: models.textEncoderLoRA, unetTargets: c.loraTargetModules,
                                          textEncoderTargets: c.loraTextEncoderTargetModules, to: outputDir, dtype: c.savedDType ?? .f32)

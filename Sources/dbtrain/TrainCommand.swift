@@ -36,9 +36,19 @@ struct Train: ParsableCommand {
         ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
         let interrupt = InterruptFlag()
         let trainer = DreamBoothTrainer(configuration: configuration)
-        try CommandFailure.reporting("dbtrain") {
-            try trainer.run(resume: resume, isCancelled: { interrupt.isSet }) { event in Self.print(event, lora: configuration.useLora) }
+        // Under `mpirun -np N` (N > 1): data-parallel, train_batch_size per rank; rank 0 reports.
+        let mpi = MPIProcessGroup.fromLauncher()
+        if let mpi { trainer.group = mpi }
+        let reports = trainer.group.isWriter
+        if let mpi, reports {
+            FileHandle.standardError.write(Data("data parallel: \(mpi.size) ranks, a global batch of \(mpi.size) × \(configuration.trainBatchSize)\n".utf8))
         }
+        try CommandFailure.reporting(mpi.map { "dbtrain (rank \($0.rank))" } ?? "dbtrain") {
+            try trainer.run(resume: resume, isCancelled: { interrupt.isSet }) { event in
+                if reports { Self.print(event, lora: configuration.useLora) }
+            }
+        }
+        mpi?.finish()
         try CommandFailure.stopIfInterrupted(interrupt, "dbtrain", "resume with --resume")
     }
 

@@ -93,7 +93,14 @@ public struct ClassImageGenerator: Sendable {
     public func generate(prompts: [String], captioned: Bool, into directory: URL, targetCount: Int,
                          progress: (ClassImageProgress) -> Void = { _ in },
                          isCancelled: () -> Bool = { false }) throws -> [URL] {
-        precondition(!prompts.isEmpty, "no class prompt")
+        let numbers = try missingNumbers(in: directory, targetCount: targetCount)
+        return try generate(prompts: prompts, captioned: captioned, into: directory, numbers: numbers,
+                            progress: progress, isCancelled: isCancelled)
+    }
+
+    /// The numbers of the images `directory` lacks to hold `targetCount` (creating the folder if
+    /// needed): from the count already there up to the target.
+    public func missingNumbers(in directory: URL, targetCount: Int) throws -> Range<Int> {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -101,10 +108,19 @@ public struct ClassImageGenerator: Sendable {
                 file: directory.path, reason: .unwritable((error as NSError).localizedDescription)))
         }
         let existing = try ImageFolder.imageFiles(in: directory, role: "class").count
-        let missing = max(0, targetCount - existing)
+        return existing..<max(existing, targetCount)
+    }
+
+    /// Renders images `numbers` (image n from `prompts[n mod count]`, seed `seed + n`) into `directory`.
+    /// Ranks of a data-parallel run each render their own run of numbers into the same folder.
+    public func generate(prompts: [String], captioned: Bool, into directory: URL, numbers: Range<Int>,
+                         progress: (ClassImageProgress) -> Void = { _ in },
+                         isCancelled: () -> Bool = { false }) throws -> [URL] {
+        precondition(!prompts.isEmpty, "no class prompt")
+        let missing = numbers.count
         var written: [URL] = []
         while written.count < missing {
-            let first = existing + written.count
+            let first = numbers.lowerBound + written.count
             let prompt = prompts[first % prompts.count]
             var request = RenderRequest(prompt: prompt, seed: seed &+ UInt64(first))
             request.steps = steps
