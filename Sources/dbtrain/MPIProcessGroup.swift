@@ -13,6 +13,9 @@ final class MPIProcessGroup: DataParallelGroup {
     let rank: Int
     let size: Int
     private let communicator = dbr_mpi_comm_world()
+    /// Wall time spent in gradient allreduces (waiting for slower ranks included), and their count.
+    private(set) var gradientSumSeconds = 0.0
+    private(set) var gradientSums = 0
 
     /// The group when this process was started by mpirun with more than one rank, else nil.
     static func fromLauncher(environment: [String: String] = ProcessInfo.processInfo.environment) -> MPIProcessGroup? {
@@ -33,6 +36,8 @@ final class MPIProcessGroup: DataParallelGroup {
     func finish() { MPI_Finalize() }
 
     func sum(_ values: UnsafeMutableBufferPointer<Float>) {
+        let start = MPI_Wtime()
+        defer { gradientSumSeconds += MPI_Wtime() - start; gradientSums += 1 }
         // MPI counts are Int32: a buffer of more than 2^31 - 1 floats (8 GiB) goes in pieces.
         var offset = 0
         while offset < values.count {

@@ -48,6 +48,11 @@ struct Train: ParsableCommand {
                 if reports { Self.print(event, lora: configuration.useLora) }
             }
         }
+        if let mpi, reports, mpi.gradientSums > 0 {
+            // What the allreduce costs, for benchmarks/data-parallel.sh (and anyone sizing a cluster).
+            FileHandle.standardError.write(Data(String(format: "allreduce: %.3f s in %d gradient sums on rank 0\n",
+                                                       mpi.gradientSumSeconds, mpi.gradientSums).utf8))
+        }
         mpi?.finish()
         try CommandFailure.stopIfInterrupted(interrupt, "dbtrain", "resume with --resume")
     }
