@@ -72,7 +72,7 @@ public final class DreamBoothTrainer {
             let missing = try generator.missingNumbers(in: directory, targetCount: c.numClassImages)
             group.barrier()  // every rank has counted before any rank writes
             let share = DataParallelSlice(rank: group.rank, size: group.size,
-                                          perRank: (missing.count + group.size - 1) / max(group.size, 1), globalCount: missing.count)
+                                          perRank: max(1, (missing.count + group.size - 1) / group.size), globalCount: missing.count)
             _ = try generator.generate(prompts: classPrompts, captioned: c.classPrompts != nil, into: directory,
                                        numbers: (missing.lowerBound + share.examples.lowerBound)..<(missing.lowerBound + share.examples.upperBound),
                                        progress: { progress in

@@ -18,6 +18,7 @@ import Weights
         #expect(DataParallelSlice(rank: 1, size: 2, perRank: 3, globalCount: 6).examples == 3..<6)
         #expect(DataParallelSlice(rank: 1, size: 2, perRank: 3, globalCount: 4).examples == 3..<4)
         #expect(DataParallelSlice(rank: 1, size: 2, perRank: 3, globalCount: 2).examples.isEmpty)
+        #expect(DataParallelSlice(rank: 0, size: 1, perRank: 1, globalCount: 0).examples.isEmpty, "no class image missing")
         for (size, perRank, count) in [(2, 3, 6), (2, 3, 4), (3, 2, 5), (4, 1, 1)] {
             let slices = (0..<size).map { DataParallelSlice(rank: $0, size: size, perRank: perRank, globalCount: count) }
             #expect(slices.flatMap { Array($0.examples) } == Array(0..<count), "every example exactly once")
