@@ -49,7 +49,11 @@ struct EvaluateVAE: ParsableCommand {
         }
         let subjects = 8
         let subject = VAERoundTrip.subjectReadability(pipeline.vae, count: subjects, side: size)
+        let overall = subject.reduce(0) { $0 + $1.share } / Double(subject.count)
         print(String(format: "dotted star (the DreamBooth subject, %d layouts × %d backgrounds): %.1f %% still read as the subject",
-                     subjects, SubjectEvaluation.subjectBackgrounds.count + 1, 100 * subject))
+                     subjects, subject.count, 100 * overall))
+        for (background, share) in subject {
+            print(String(format: "  on %@: %.1f %%", "\(background)", 100 * share))
+        }
     }
 }

@@ -35,6 +35,9 @@ struct MakeShapes: ParsableCommand {
     @Option(help: "Share of images (0–1) that hold a companion: a second, smaller shape of a third colour, drawn over the scene.")
     var companions: Double = 0
 
+    @Option(help: "Share of circles, squares and triangles without a companion (0–1) that get a dot of a third colour in the middle (never stars: the DreamBooth subject is a dotted star).")
+    var dotted: Double = 0
+
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
 
@@ -57,8 +60,11 @@ struct MakeShapes: ParsableCommand {
         guard (0...1).contains(companions) else {
             throw ValidationError("--companions must lie in 0…1, not \(companions)")
         }
+        guard (0...1).contains(dotted) else {
+            throw ValidationError("--dotted must lie in 0…1, not \(dotted)")
+        }
         let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training, partialCaptionShare: partialCaptions,
-                                    companionShare: companions)
+                                    companionShare: companions, dottedShare: dotted)
         try CommandFailure.reporting("dbtrain make-shapes") {
             try ShapesFolder.write(dataset, count: count, side: size, to: url)
         }

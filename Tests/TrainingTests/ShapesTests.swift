@@ -113,6 +113,32 @@ struct ShapesTests {
         #expect((0..<100).compactMap { heldOut.companion(at: $0) }.allSatisfy { heldOutSet.contains($0.combination) })
     }
 
+    @Test("dots: none by default; with a share, circles, squares and triangles without a companion get a dot of a third colour, named; never a star")
+    func dots() throws {
+        let plain = ShapesDataset(seed: 3, companionShare: 0.25), dotted = ShapesDataset(seed: 3, companionShare: 0.25, dottedShare: 0.5)
+        var withDot = 0
+        for i in 0..<400 {
+            let scene = plain.scene(at: i)
+            #expect(dotted.scene(at: i) == scene && dotted.companion(at: i) == plain.companion(at: i) && plain.dot(at: i) == nil)
+            let example = dotted.example(at: i, side: 64)
+            guard let dot = dotted.dot(at: i) else {
+                #expect(example.image == plain.example(at: i, side: 64).image && example.caption == plain.caption(at: i), "image \(i)")
+                continue
+            }
+            withDot += 1
+            let main = scene.combination
+            #expect(main.kind != .star && dotted.companion(at: i) == nil, "image \(i): a dotted \(main.kind)")
+            #expect(dot != main.color && dot != main.background, "image \(i): a \(dot) dot in \(main)")
+            #expect(example.caption == "a \(main.color.rawValue) \(main.kind.rawValue) with a \(dot.rawValue) dot on a \(main.background.rawValue) background")
+            #expect(dotted.captionDetail(at: i) == .full)
+            #expect(example.image == DottedSubject.render(scene, dot: dot, side: 64))
+            // What the DreamBooth evaluation calls a dot, it reads in every one of them.
+            #expect(PatternReading.read(example.image)?.showsDot == true, "image \(i): \(example.caption)")
+        }
+        // P(dot) = 0.5 × 3/4 (not a star) × 3/4 (no companion): 112 of 400, σ ≈ 9.
+        #expect((70...155).contains(withDot), "\(withDot) of 400 images have a dot")
+    }
+
     @Test("captions name the drawn scene: shape colour at its centre, background at the border")
     func captionsMatchPixels() throws {
         for split in ShapesDataset.Split.allCases {

@@ -15,6 +15,9 @@
 //     second, smaller shape of a third colour with probability `companionShare` (0 by default, when
 //     the stream is not drawn at all, so a data set without companions is the one made before they
 //     existed); its combination is one of the split's. Its caption is always full: "a red circle and a green star on a blue background".
+//   • the dot (DottedShape.swift): a generator seeded by (seed, split, 4, i) gives a circle, square or
+//     triangle without a companion a dot of a third colour with probability `dottedShare` (0 by default,
+//     when the stream is not drawn). Its caption is always full: "a red circle with a yellow dot on a …".
 //
 // Held-out combinations (compositional generalisation: the model sees every part, never the whole):
 // twelve triples that the training split never contains. They are spread so that each shape is held
@@ -68,15 +71,20 @@ public struct ShapesDataset: Sendable {
     /// The share of images that hold a companion shape (see CompanionShape.swift).
     public let companionShare: Double
 
+    /// The share of non-star images without a companion that have a dot (see DottedShape.swift).
+    public let dottedShare: Double
+
     /// The share of partial captions by default: one in five, enough for "a star" to mean any star,
     /// few enough that full captions — what evaluation prompts — keep most of the training signal.
     public static let defaultPartialCaptionShare = 0.2
 
     /// The data set of `split` for `seed`.
     public init(seed: UInt64, split: Split = .training, partialCaptionShare: Double = defaultPartialCaptionShare,
-                companionShare: Double = 0) {
+                companionShare: Double = 0, dottedShare: Double = 0) {
         precondition((0...1).contains(partialCaptionShare), "partial caption share \(partialCaptionShare)")
         precondition((0...1).contains(companionShare), "companion share \(companionShare)")
+        precondition((0...1).contains(dottedShare), "dotted share \(dottedShare)")
+        self.dottedShare = dottedShare
         self.seed = seed
         self.split = split
         self.partialCaptionShare = partialCaptionShare
@@ -115,9 +123,22 @@ public struct ShapesDataset: Sendable {
         return ShapeScene.randomCompanion(of: scene, allowed: combinationSet.contains, using: &draw)
     }
 
-    /// How much of image `index`'s scene its caption names (always all of it with a companion).
+    /// How much of image `index`'s scene its caption names (always all of it with a companion or a dot).
     public func captionDetail(at index: Int) -> CaptionDetail {
-        companion(at: index) != nil ? .full : drawnDetail(at: index)
+        let scene = scene(at: index)
+        let companion = companion(at: index, of: scene)
+        return companion != nil || dot(at: index, of: scene, companion: companion) != nil ? .full : drawnDetail(at: index)
+    }
+
+    /// The colour of the dot in the middle of image `index`'s shape, if it has one (DottedShape.swift).
+    public func dot(at index: Int) -> ShapeColor? {
+        let scene = scene(at: index)
+        return dot(at: index, of: scene, companion: companion(at: index, of: scene))
+    }
+
+    /// The dot of image `index`, given its scene and companion: only an image without a companion has one.
+    private func dot(at index: Int, of scene: ShapeScene, companion: ShapeScene?) -> ShapeColor? {
+        companion == nil ? dotColor(at: index, of: scene) : nil
     }
 
     /// The caption detail drawn for image `index` from its stream, as if it had no companion.
@@ -137,6 +158,7 @@ public struct ShapesDataset: Sendable {
     /// The caption of image `index`, given its scene and companion.
     private func caption(at index: Int, of scene: ShapeScene, companion: ShapeScene?) -> String {
         let main = scene.combination
+        if let dot = dot(at: index, of: scene, companion: companion) { return Self.dottedCaption(main, dot: dot) }
         guard let companion = companion?.combination else { return main.caption(drawnDetail(at: index)) }
         return "\(main.caption(.withoutBackground)) and a \(companion.color.rawValue) \(companion.kind.rawValue) on a \(main.background.rawValue) background"
     }
@@ -144,6 +166,9 @@ public struct ShapesDataset: Sendable {
     /// Image `index` rendered at `side` × `side` pixels, companion included, with its caption.
     public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
         let scene = scene(at: index), companion = companion(at: index, of: scene)
+        if let dot = dot(at: index, of: scene, companion: companion) {
+            return (DottedSubject.render(scene, dot: dot, side: side), Self.dottedCaption(scene.combination, dot: dot))
+        }
         var image = ShapeRasterizer.render(scene, side: side)
         if let companion { ShapeRasterizer.draw(companion, over: &image) }
         return (image, caption(at: index, of: scene, companion: companion))

@@ -34,20 +34,20 @@ public struct VAERoundTrip: Sendable {
         })
     }
 
-    /// Share of round-tripped dotted stars (DottedSubject's layouts of seed 0, images 0 ..< `count`,
-    /// each on the instance background and on each of SubjectEvaluation's backgrounds) that still read
-    /// as the subject (PatternReading); the originals all do.
-    public static func subjectReadability(_ vae: AutoencoderKL, count: Int, side: Int) -> Double {
+    /// Share of round-tripped dotted stars (DottedSubject's layouts of seed 0, images 0 ..< `count`)
+    /// that still read as the subject (PatternReading), on the instance background and on each of
+    /// SubjectEvaluation's backgrounds, in that order; the originals all do. A background where the
+    /// VAE loses the pattern bounds subject fidelity there, whatever the UNet learns.
+    public static func subjectReadability(_ vae: AutoencoderKL, count: Int, side: Int) -> [(background: ShapeColor, share: Double)] {
         let backgrounds = [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds
-        var read = 0
-        for index in 0..<count {
-            let layout = DottedSubject.scene(at: index, seed: 0)
-            for background in backgrounds {
+        return backgrounds.map { background in
+            let read = (0..<count).filter { index in
+                let layout = DottedSubject.scene(at: index, seed: 0)
                 let original = DottedSubject.render(layout.with(ShapeCombination(.star, DottedSubject.bodyColor, on: background)), side: side)
-                if PatternReading.read(roundTrip(original, through: vae))?.showsSubject() == true { read += 1 }
-            }
+                return PatternReading.read(roundTrip(original, through: vae))?.showsSubject() == true
+            }.count
+            return (background, Double(read) / Double(count))
         }
-        return Double(read) / Double(count * backgrounds.count)
     }
 
     /// `image` encoded (the posterior mean) and decoded by `vae`.
