@@ -27,12 +27,15 @@ public struct SubjectEvaluation: Sendable {
         public var image: RGBImage? = nil
     }
 
-    /// Backgrounds of the subject prompts: none of the instance images' (blue) nor the subject's colours.
-    public static let subjectBackgrounds: [ShapeColor] = [.green, .white, .black]
+    /// Backgrounds of the subject prompts: every colour but the instance images' background and the
+    /// subject's own two, in palette order.
+    public static let subjectBackgrounds: [ShapeColor] = ShapeColor.allCases.filter {
+        ![DottedSubject.instanceBackground, DottedSubject.bodyColor, DottedSubject.dotColor].contains($0)
+    }
     /// The plain-star prompts of the prior-preservation measure, with the background each names.
     public static let priorPrompts: [(prompt: String, background: ShapeColor?)] = [
         ("a star", nil),
-        ("a yellow star on a blue background", .blue),
+        ("a \(DottedSubject.bodyColor.rawValue) star on a \(DottedSubject.instanceBackground.rawValue) background", DottedSubject.instanceBackground),
         ("a yellow star on a green background", .green),
         ("a red star on a white background", .white),
         ("a white star on a black background", .black),
