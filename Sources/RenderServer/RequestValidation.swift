@@ -112,10 +112,19 @@ public struct RequestValidator: Sendable {
         } catch {
             throw APIError(status: 400, code: "malformed_json", message: "\(error)")
         }
-        return try check(decoded, seed: decoded.seed ?? randomSeed())
+        return try check(decoded, decodedInitImage: nil, seed: decoded.seed ?? randomSeed())
     }
 
-    private func check(_ body: RenderRequestBody, seed: UInt64) throws(APIError) -> RenderSpec {
+    /// Checks a request that is already decoded — what the A1111 and OpenAI routes translate theirs
+    /// into — against the same limits and defaults as a body on our route. `decodedInitImage` is
+    /// `body.initImage` already decoded by the caller (A1111's img2img reads it to resize it), so
+    /// that it is not decoded twice.
+    public func validate(_ body: RenderRequestBody, decodedInitImage: RGBImage? = nil,
+                         randomSeed: () -> UInt64 = { UInt64.random(in: 0..<(1 << 32)) }) throws(APIError) -> RenderSpec {
+        try check(body, decodedInitImage: decodedInitImage, seed: body.seed ?? randomSeed())
+    }
+
+    private func check(_ body: RenderRequestBody, decodedInitImage: RGBImage?, seed: UInt64) throws(APIError) -> RenderSpec {
         let limits = configuration.limits
         for (field, text) in [("prompt", body.prompt), ("negative_prompt", body.negativePrompt ?? "")] {
             guard text.utf8.count <= limits.maximumPromptBytes else {
@@ -166,13 +175,21 @@ public struct RequestValidator: Sendable {
         }
         var width = body.width ?? nativeSize, height = body.height ?? nativeSize
         if let encoded = body.initImage {
-            guard let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
-                throw .invalid("init_image", "init_image is not base64", code: "invalid_image")
-            }
-            do {
-                request.initImage = try ImageFile.decode(data, source: "init_image", maxPixels: limits.maximumPixels).image
-            } catch {
-                throw .invalid("init_image", "init_image does not decode: \(error)", code: "invalid_image")
+            if let decodedInitImage {
+                guard decodedInitImage.width * decodedInitImage.height <= limits.maximumPixels else {
+                    throw .invalid("init_image", "init_image has \(decodedInitImage.width)×\(decodedInitImage.height) pixels; the limit is \(limits.maximumPixels)",
+                                   code: "invalid_image")
+                }
+                request.initImage = decodedInitImage
+            } else {
+                guard let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
+                    throw .invalid("init_image", "init_image is not base64", code: "invalid_image")
+                }
+                do {
+                    request.initImage = try ImageFile.decode(data, source: "init_image", maxPixels: limits.maximumPixels).image
+                } catch {
+                    throw .invalid("init_image", "init_image does not decode: \(error)", code: "invalid_image")
+                }
             }
             guard body.width == nil && body.height == nil else {
                 throw .invalid(body.width != nil ? "width" : "height", "the init image's size is the output size; do not give width or height")

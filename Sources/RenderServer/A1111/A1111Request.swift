@@ -33,6 +33,8 @@ struct A1111Request: @unchecked Sendable {
         var iterations: Int
         var sendImages: Bool
         var includeInitImages: Bool
+        /// `body.initImage` decoded (and resized to the request's size), for the validator.
+        var initImage: RGBImage?
     }
 
     let kind: Kind
@@ -194,20 +196,24 @@ struct A1111Request: @unchecked Sendable {
         if options.livePreviews, options.previewEvery > 0 { body.previewEvery = options.previewEvery }
 
         var includeInitImages = false
+        var decodedInitImage: RGBImage?
         if kind == .imageToImage {
             body.strength = try number("denoising_strength") ?? 0.75
             includeInitImages = try bool("include_init_images") ?? false
-            body.initImage = try initImage(width: body.width!, height: body.height!)
+            let (text, image) = try initImage(width: body.width!, height: body.height!)
+            body.initImage = text
+            decodedInitImage = image
             body.width = nil
             body.height = nil  // the (resized) init image sets the size
         }
         return Translation(body: body, sampler: choice, batchSize: batchSize, iterations: iterations,
-                           sendImages: try bool("send_images") ?? true, includeInitImages: includeInitImages)
+                           sendImages: try bool("send_images") ?? true, includeInitImages: includeInitImages,
+                           initImage: decodedInitImage)
     }
 
-    /// The init image, base64, resized to width × height as A1111's resize_mode 0 ("Just resize") does
-    /// when its size differs.
-    private func initImage(width: Int, height: Int) throws(Invalid) -> String {
+    /// The init image, resized to width × height as A1111's resize_mode 0 ("Just resize") does when its
+    /// size differs: as base64 (for the answer's `init_images`) and decoded (for the render).
+    private func initImage(width: Int, height: Int) throws(Invalid) -> (base64: String, image: RGBImage) {
         let images = try array("init_images")
         guard let first = images.first else { throw Invalid(field: "init_images", message: "img2img needs init_images (one image)") }
         guard images.count == 1 else {
@@ -223,7 +229,7 @@ struct A1111Request: @unchecked Sendable {
         do { image = try ImageFile.decode(data, source: "init_images[0]").image } catch {
             throw Invalid(field: "init_images", message: "init_images[0] does not decode: \(error)")
         }
-        guard image.width != width || image.height != height else { return text }
+        guard image.width != width || image.height != height else { return (text, image) }
         let mode = try integer("resize_mode") ?? 0
         guard mode == 0 else {
             throw Invalid(field: "resize_mode", message: "only resize_mode 0 (just resize) is supported when the init image is not \(width)×\(height)")
@@ -232,7 +238,7 @@ struct A1111Request: @unchecked Sendable {
             throw Invalid(field: "width", message: "\(width)×\(height) is not a size to resize to")
         }
         let resized = ImageResize.bilinear(image, width: width, height: height)
-        do { return try ImageFile.encode(resized, format: .png).base64EncodedString() } catch {
+        do { return (try ImageFile.encode(resized, format: .png).base64EncodedString(), resized) } catch {
             throw Invalid(field: "init_images", message: "init_images[0] cannot be resized: \(error)")
         }
     }

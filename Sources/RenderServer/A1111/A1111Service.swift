@@ -84,7 +84,7 @@ final class A1111Service: @unchecked Sendable {
             return validationError(field: error.field, message: error.message)
         }
         let spec: RenderSpec
-        do { spec = try engine.validator.validate(APIJSON.encode(translation.body)) } catch {
+        do { spec = try engine.validator.validate(translation.body, decodedInitImage: translation.initImage) } catch {
             let field = error.body.error.field.map(Self.a1111Field) ?? "body"
             return validationError(field: field, message: error.body.error.message.replacingOccurrences(of: error.body.error.field ?? "\u{0}", with: field))
         }

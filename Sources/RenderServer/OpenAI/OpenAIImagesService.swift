@@ -50,7 +50,7 @@ struct OpenAIImagesService: Sendable {
             return Self.error(400, error.message, type: "invalid_request_error", param: error.param, code: "invalid_value")
         }
         var spec: RenderSpec
-        do { spec = try engine.validator.validate(APIJSON.encode(translated.body)) } catch {
+        do { spec = try engine.validator.validate(translated.body) } catch {
             let param = error.body.error.field.map(Self.openAIParam)
             return Self.error(error.status == 400 ? 400 : error.status, error.body.error.message, type: "invalid_request_error",
                               param: param, code: error.body.error.code)
