@@ -2,7 +2,7 @@
 //
 // libjpeg reports fatal errors by calling `error_exit`, which must not return (the default calls exit()).
 // C code would longjmp out; Swift cannot setjmp. So the decode runs on an AbandonableThread: our
-// error_exit formats libjpeg's message and ends that thread. Everything the thread touches is one
+// error_exit (JPEGErrorManager) formats libjpeg's message and ends that thread. Everything the thread touches is one
 // C-layout `Job` in memory we allocate, and the caller destroys the decompressor after the thread is
 // gone. Our own source manager reads from memory and turns "ran out of data" into `.truncated` — libjpeg
 // itself would only warn, pad with a fake end marker and return a grey-filled image.
@@ -69,11 +69,10 @@ private enum Outcome: Int32 {
 /// Job must stay where it was allocated.
 private struct Job {
     var decompress = jpeg_decompress_struct()
-    var errors = jpeg_error_mgr()
+    var errors: JPEGErrorManager
     var source = jpeg_source_mgr()
     var input: UnsafePointer<UInt8>
     var inputCount: Int
-    var message: UnsafeMutablePointer<CChar>
     var maxPixels: Int
     /// Set once every scanline is out: only then may a missing end marker be forgiven.
     var allRowsRead = false
@@ -91,7 +90,7 @@ private struct Job {
     init(input: UnsafePointer<UInt8>, inputCount: Int, message: UnsafeMutablePointer<CChar>, maxPixels: Int) {
         self.input = input
         self.inputCount = inputCount
-        self.message = message
+        self.errors = JPEGErrorManager(message: message)
         self.maxPixels = maxPixels
     }
 }
@@ -104,17 +103,8 @@ private let decodeOnThread: AbandonableThread.Body = { raw in
     let job = raw.assumingMemoryBound(to: Job.self)
     let decompress = job.pointer(to: \.decompress)!
 
-    let errors = jpeg_std_error(job.pointer(to: \.errors)!)!
-    errors.pointee.error_exit = { common in
-        let job = common!.pointee.client_data.assumingMemoryBound(to: Job.self)
-        common!.pointee.err.pointee.format_message(common, job.pointee.message)
-        job.pointee.outcome = .libraryError
-        AbandonableThread.abandon()
-    }
-    // Warnings (e.g. "extraneous bytes before marker", common in camera files) are not errors; libjpeg
-    // would print them to stderr, which a daemon must not do.
-    errors.pointee.output_message = { _ in }
-    decompress.pointee.err = errors
+    // A fatal error leaves the outcome `.running`: the caller reads it as libjpeg's error.
+    decompress.pointee.err = JPEGErrorManager.install(at: job.pointer(to: \.errors)!)
     decompress.pointee.client_data = raw
     // jpeg_create_decompress is a macro: it passes the library version and struct size for an ABI check.
     jpeg_CreateDecompress(decompress, JPEG_LIB_VERSION, MemoryLayout<jpeg_decompress_struct>.size)

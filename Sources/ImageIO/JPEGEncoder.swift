@@ -48,14 +48,13 @@ extension JPEGCodec {
 /// Everything the encoder thread reads and writes; libjpeg keeps a pointer to `errors`.
 private struct EncodeJob {
     var compress = jpeg_compress_struct()
-    var errors = jpeg_error_mgr()
+    var errors: JPEGErrorManager
     var pixels: UnsafePointer<UInt8>
     var width: Int
     var height: Int
     var quality: Int32
     var exif: UnsafePointer<UInt8>?
     var exifCount: Int
-    var message: UnsafeMutablePointer<CChar>
     var output: UnsafeMutablePointer<UInt8>?
     var outputCount: UInt = 0
     var done = false
@@ -63,21 +62,14 @@ private struct EncodeJob {
     init(pixels: UnsafePointer<UInt8>, width: Int, height: Int, quality: Int32, exif: UnsafePointer<UInt8>?, exifCount: Int,
          message: UnsafeMutablePointer<CChar>) {
         self.pixels = pixels; self.width = width; self.height = height; self.quality = quality
-        self.exif = exif; self.exifCount = exifCount; self.message = message
+        self.exif = exif; self.exifCount = exifCount; self.errors = JPEGErrorManager(message: message)
     }
 }
 
 private let encodeOnThread: AbandonableThread.Body = { raw in
     let job = raw.assumingMemoryBound(to: EncodeJob.self)
     let compress = job.pointer(to: \.compress)!
-    let errors = jpeg_std_error(job.pointer(to: \.errors)!)!
-    errors.pointee.error_exit = { common in
-        let job = common!.pointee.client_data.assumingMemoryBound(to: EncodeJob.self)
-        common!.pointee.err.pointee.format_message(common, job.pointee.message)
-        AbandonableThread.abandon()
-    }
-    errors.pointee.output_message = { _ in }
-    compress.pointee.err = errors
+    compress.pointee.err = JPEGErrorManager.install(at: job.pointer(to: \.errors)!)
     jpeg_CreateCompress(compress, JPEG_LIB_VERSION, MemoryLayout<jpeg_compress_struct>.size)
     compress.pointee.client_data = raw
     // libjpeg-turbo grows the buffer as it writes; both are ours to free after the thread.

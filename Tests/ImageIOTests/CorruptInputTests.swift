@@ -85,8 +85,12 @@ import Testing
     @Test func damagedJPEGData() {
         // A quantisation table with index 15 (0–3 exist): libjpeg's error_exit, which must end as an
         // error and not as exit().
-        expectCorrupt(Data([0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x0F]) + Data(repeating: 1, count: 64)
-                      + Data([0xFF, 0xD9]), name: "bad-table.jpg")
+        let badTable = Data([0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x0F]) + Data(repeating: 1, count: 64) + Data([0xFF, 0xD9])
+        expectCorrupt(badTable, name: "bad-table.jpg")
+        // The error names what libjpeg found ("Bogus DQT index 15"), formatted by our error manager.
+        if case .corrupt(let text)? = decodeError(badTable, name: "bad-table.jpg").0?.reason {
+            #expect(text.contains("DQT"), "\(text)")
+        }
         // A signature followed by noise: libjpeg skips it looking for a marker and runs out of data.
         expectReason(Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02]) + Data(repeating: 0x5A, count: 300),
                      name: "noise.jpg", .truncated)
