@@ -30,6 +30,17 @@ struct NginxFleetTests {
         return try #require(first)
     }
 
+    /// Daemons "a" and "b" on models/tiny, and nginx with the shipped configuration in front of them.
+    struct Fleet {
+        let a: DaemonProcess, b: DaemonProcess, nginx: NginxProcess
+        init() throws {
+            a = try DaemonProcess(arguments: ["--instance", "a"])
+            b = try DaemonProcess(arguments: ["--instance", "b"])
+            nginx = try NginxProcess(daemons: ["a": a.socket, "b": b.socket])
+        }
+        func stop() { nginx.stop(); a.stop(); b.stop() }
+    }
+
     static func active(_ daemon: DaemonProcess) throws -> Int {
         let health = try JSONSerialization.jsonObject(with: daemon.request("GET", "/v1/health").body) as? [String: String]
         return Int(health?["active"] ?? "") ?? -1
@@ -37,10 +48,9 @@ struct NginxFleetTests {
 
     @Test("new renders go to the least busy daemon; GET and DELETE by id reach the owner; streams pass as they come; nginx's errors are JSON")
     func balancingAndRouting() throws {
-        let a = try DaemonProcess(arguments: ["--instance", "a"]), b = try DaemonProcess(arguments: ["--instance", "b"])
-        defer { a.stop(); b.stop() }
-        let nginx = try NginxProcess(daemons: ["a": a.socket, "b": b.socket])
-        defer { nginx.stop() }
+        let fleet = try Fleet()
+        defer { fleet.stop() }
+        let (a, b, nginx) = (fleet.a, fleet.b, fleet.nginx)
 
         // While one daemon renders, least_conn sends all new work to the other (round robin would
         // alternate).
@@ -88,10 +98,9 @@ struct NginxFleetTests {
 
     @Test("a daemon killed mid-render: its client gets a clear error, new renders go to the survivor, the survivor's render finishes")
     func killedDaemon() throws {
-        let a = try DaemonProcess(arguments: ["--instance", "a"]), b = try DaemonProcess(arguments: ["--instance", "b"])
-        defer { a.stop(); b.stop() }
-        let nginx = try NginxProcess(daemons: ["a": a.socket, "b": b.socket])
-        defer { nginx.stop() }
+        let fleet = try Fleet()
+        defer { fleet.stop() }
+        let (a, b, nginx) = (fleet.a, fleet.b, fleet.nginx)
 
         // The survivor's render, through curl; then the victim's, through the dbrender client, which
         // least_conn sends to the other daemon.

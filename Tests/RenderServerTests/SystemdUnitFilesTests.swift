@@ -57,6 +57,17 @@ enum UnitVerifier {
         get throws { ["dbrenderd.service": try unit("dbrenderd.service"), "dbrenderd.socket": try unit("dbrenderd.socket")] }
     }
 
+    /// True when `systemd-analyze verify` reports a problem once `original` in `unit` of `units`
+    /// becomes `broken` (the anchor must still be in the shipped file, else the test tests nothing).
+    static func rejects(_ units: [String: String], verifying names: [String]? = nil,
+                        unit: String, original: String, broken: String) throws -> Bool {
+        var units = units
+        let contents = try #require(units[unit])
+        try #require(contents.contains(original), "the test's anchor \(original) is no longer in \(unit)")
+        units[unit] = contents.replacingOccurrences(of: original, with: broken)
+        return try !problems(units, verifying: names).isEmpty
+    }
+
     /// The fleet's template units, and the instance they are checked through.
     static var templateUnits: [String: String] {
         get throws { ["dbrenderd@.service": try unit("dbrenderd@.service"), "dbrenderd@.socket": try unit("dbrenderd@.socket")] }
@@ -79,11 +90,7 @@ enum UnitVerifier {
         ("dbrenderd.service", "ExecStart=/usr/local/bin/dbrenderd", "ExecStart=/nonexistent/dbrenderd"),
     ])
     func deliberateMistakesAreRejected(unit: String, original: String, broken: String) throws {
-        var units = try UnitVerifier.shippedUnits
-        let contents = try #require(units[unit])
-        try #require(contents.contains(original), "the test's anchor \(original) is no longer in \(unit)")
-        units[unit] = contents.replacingOccurrences(of: original, with: broken)
-        #expect(try !UnitVerifier.problems(units).isEmpty)
+        #expect(try UnitVerifier.rejects(UnitVerifier.shippedUnits, unit: unit, original: original, broken: broken))
     }
 
     @Test func templateUnitsVerifyCleanly() throws {
@@ -97,11 +104,8 @@ enum UnitVerifier {
         ("dbrenderd@.service", "Requires=dbrenderd@%i.socket", "Requires=dbrenderd@%i.sock"),
     ])
     func templateMistakesAreRejected(unit: String, original: String, broken: String) throws {
-        var units = try UnitVerifier.templateUnits
-        let contents = try #require(units[unit])
-        try #require(contents.contains(original), "the test's anchor \(original) is no longer in \(unit)")
-        units[unit] = contents.replacingOccurrences(of: original, with: broken)
-        #expect(try !UnitVerifier.problems(units, verifying: UnitVerifier.templateInstances).isEmpty)
+        #expect(try UnitVerifier.rejects(UnitVerifier.templateUnits, verifying: UnitVerifier.templateInstances,
+                                         unit: unit, original: original, broken: broken))
     }
 
     /// The template, the daemon and deploy/nginx/dbrender.conf agree: instance NAME listens where the

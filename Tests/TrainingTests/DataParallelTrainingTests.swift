@@ -180,21 +180,23 @@ struct MPITrainingTests {
         }
     }
 
+    /// The fields of /proc/PID/stat after the command name (state, parent, …); nil once it is gone.
+    private func statFields(_ pid: Int32) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ")
+    }
+
     /// True while `pid` exists and is not a zombie (an exited child nobody has reaped yet).
     private func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+        statFields(pid).map { $0.first != "Z" } ?? false
     }
 
     /// The processes whose parent is `pid` (mpirun starts the ranks itself on one host).
     private func childProcesses(of pid: Int32) throws -> [Int32] {
-        let entries = try FileManager.default.contentsOfDirectory(atPath: "/proc")
-        return entries.compactMap(Int32.init).filter { child in
-            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == pid
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { child in
+            guard let fields = statFields(child), fields.count > 1 else { return false }
+            return Int32(fields[1]) == pid
         }.sorted()
     }
 }
