@@ -1,5 +1,6 @@
 // Point-wise activations and their gradients: SiLU (UNet, VAE), GELU exact and tanh-approximated,
-// quick-GELU (CLIP ViT-L/14 text encoder), GEGLU (the UNet transformer's feed-forward).
+// quick-GELU (CLIP ViT-L/14 text encoder), GEGLU (the UNet transformer's feed-forward); ReLU and the
+// soft clamp m·tanh(x/m) of the tiny autoencoder (TAESD), forward only.
 //
 // References: torch.nn.functional.silu / gelu(approximate="none" | "tanh"); transformers'
 // QuickGELUActivation (x·σ(1.702x)); diffusers' `GEGLU.forward`: `hidden, gate = proj(x).chunk(2, -1)`,
@@ -309,5 +310,26 @@ public enum GEGLU {
                      "geglu: last dimension of \(x.shape) must be even (value and gate halves)")
         let d = x.shape[x.rank - 1] / 2
         return (d == 0 ? 0 : x.count / (2 * d), d)
+    }
+}
+
+// MARK: - ReLU and the soft clamp (TAESD)
+
+/// max(x, 0): the tiny autoencoder's only non-linearity. Inference only.
+public enum ReLU {
+    /// x ← max(x, 0).
+    public static func forwardInPlace(_ x: Tensor) {
+        mapVectors(x.pointer, x.pointer, count: x.count) { $0.replacing(with: 0, where: $0 .< 0) }
+    }
+}
+
+/// m·tanh(x/m): values near 0 pass almost unchanged, large ones saturate at ±m (TAESD's decoder
+/// input, m = 3). Inference only.
+public enum SoftClamp {
+    /// A new tensor m·tanh(x/m) of x's shape.
+    public static func forward(_ x: Tensor, limit m: Float) -> Tensor {
+        let y = Tensor(uninitialized: x.shape)
+        mapVectors(x.pointer, y.pointer, count: x.count) { m * VectorMath.tanh($0 / m) }
+        return y
     }
 }

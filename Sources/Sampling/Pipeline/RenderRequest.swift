@@ -27,11 +27,21 @@ public struct RenderRequest: Sendable {
     public var strength: Double = 0.8
     /// LoRAs applied to this request's rows only (other requests in the same batch are unaffected).
     public var loras: [LoRAUse] = []
+    /// What turns the final latents into pixels.
+    public var decoder: ImageDecoder = .vae
 
     public init(prompt: String, seed: UInt64) {
         self.prompt = prompt
         self.seed = seed
     }
+}
+
+/// The decoder of a render's final latents.
+public enum ImageDecoder: String, Sendable, CaseIterable {
+    /// The model's own VAE: the reference image.
+    case vae
+    /// TAESD (diffusers' AutoencoderTiny), when the pipeline has one: about 20× less work, softer detail.
+    case taesd
 }
 
 /// One finished image.

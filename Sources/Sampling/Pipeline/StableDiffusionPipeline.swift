@@ -24,6 +24,9 @@ public struct StableDiffusionPipeline: Sendable {
     /// The modules a LoRA may adapt, with their weight shapes (`LoRAWeights.load` checks files against
     /// it); empty for a pipeline over the trainer's networks.
     public let loraTargets: LoRATargets
+    /// TAESD, when one was attached (`attachingTinyAutoencoder`): the fast decoder a request may ask
+    /// for (`decoder: .taesd`) and the live previews' decoder.
+    public private(set) var tinyAutoencoder: AutoencoderTiny?
 
     /// Builds the networks from an opened checkpoint, with its tokenizer and scheduler
     /// configuration — SD 1.x's where it carries none (single files; see `CheckpointCompanions`).
@@ -79,7 +82,7 @@ public struct StableDiffusionPipeline: Sendable {
             progress(jobs[0].progress)
         }
         return jobs.enumerated().map { i, job in
-            RenderedImage(image: decode(job.latents), seed: request.seed &+ UInt64(i))
+            RenderedImage(image: decode(job.latents, with: request.decoder), seed: request.seed &+ UInt64(i))
         }
     }
 
@@ -118,6 +121,9 @@ public struct StableDiffusionPipeline: Sendable {
         guard request.count >= 1 else { throw RenderError.invalidRequest(field: "count", message: "must be at least 1") }
         guard request.guidanceScale.isFinite else {
             throw RenderError.invalidRequest(field: "guidance_scale", message: "must be a finite number")
+        }
+        if request.decoder == .taesd && tinyAutoencoder?.decoder == nil {
+            throw RenderError.invalidRequest(field: "decoder", message: "no TAESD decoder is loaded (dbrenderd --taesd PATH)")
         }
         let (positive, negative) = try embeddings ?? {
             let e = try encodePrompts(request)
@@ -169,12 +175,42 @@ public struct StableDiffusionPipeline: Sendable {
         }
     }
 
-    /// Latents [1, 4, h, w] (as the scheduler leaves them) → RGB image.
-    public func decode(_ latents: Tensor) -> RGBImage {
+    /// Latents [1, 4, h, w] (as the scheduler leaves them) → RGB image, through the model's VAE or
+    /// the attached TAESD (which must be there: `makeJobs` checks a request's choice).
+    public func decode(_ latents: Tensor, with decoder: ImageDecoder = .vae) -> RGBImage {
+        switch decoder {
+        case .vae:
+            return LatentImages.rgbImage(from: vae.decode(Self.divided(latents, by: vae.configuration.scalingFactor)))
+        case .taesd:
+            guard let taesd = tinyAutoencoder, let tinyDecoder = taesd.decoder else {
+                preconditionFailure("a TAESD decode without a TAESD decoder attached")
+            }
+            return LatentImages.rgbImage(from: tinyDecoder(Self.divided(latents, by: taesd.configuration.scalingFactor)))
+        }
+    }
+
+    private static func divided(_ latents: Tensor, by scale: Float) -> Tensor {
         let scaled = Tensor(uninitialized: latents.shape)
-        let inverse = vae.configuration.scalingFactor
-        for i in 0..<latents.count { scaled.pointer[i] = latents.pointer[i] / inverse }
-        return LatentImages.rgbImage(from: vae.decode(scaled))
+        for i in 0..<latents.count { scaled.pointer[i] = latents.pointer[i] / scale }
+        return scaled
+    }
+
+    /// This pipeline with TAESD attached.
+    /// - Throws: `RenderError.invalidRequest(field: "taesd", …)` when its latents are not this model's
+    ///   (channels or pixels per latent pixel differ) or it has no decoder.
+    public func attachingTinyAutoencoder(_ taesd: AutoencoderTiny) throws -> StableDiffusionPipeline {
+        let c = taesd.configuration
+        guard taesd.decoder != nil else {
+            throw RenderError.invalidRequest(field: "taesd", message: "the weights hold no TAESD decoder (an encoder-only file?)")
+        }
+        guard c.latentChannels == vae.configuration.latentChannels, c.downsamplingFactor == vaeScaleFactor else {
+            throw RenderError.invalidRequest(
+                field: "taesd", message: "it decodes \(c.latentChannels)-channel latents at \(c.downsamplingFactor) px per latent pixel; "
+                    + "this model's VAE has \(vae.configuration.latentChannels) channels at \(vaeScaleFactor)")
+        }
+        var pipeline = self
+        pipeline.tinyAutoencoder = taesd
+        return pipeline
     }
 
     /// Width and height of the request's images: the init image's size, the request's, or the model's.
