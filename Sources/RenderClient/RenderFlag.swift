@@ -22,6 +22,8 @@ public enum RenderFlag: String, CaseIterable, Sendable {
     case strength
     /// `--lora NAME[:WEIGHT]`: a LoRA of the daemon's folder; repeat for several.
     case lora
+    /// `--decoder vae|taesd`.
+    case decoder
 
     /// `--name`, as typed.
     public var spelling: String { "--" + rawValue }
@@ -54,6 +56,7 @@ public enum RenderFlag: String, CaseIterable, Sendable {
             // Base64 from an earlier source (a JSON line's init_image) would win over the file otherwise.
             spec.request.initImage = nil
         case .strength: spec.request.strength = try number(value)
+        case .decoder: spec.request.decoder = value
         case .lora:
             let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard !parts[0].isEmpty, parts.count == 1 || Double(parts[1]) != nil else {

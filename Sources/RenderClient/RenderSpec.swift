@@ -50,6 +50,7 @@ extension RenderRequestBody {
         merged.strength = strength ?? base.strength
         merged.loras = loras ?? base.loras
         merged.promptSyntax = promptSyntax ?? base.promptSyntax
+        merged.decoder = decoder ?? base.decoder
         return merged
     }
 }

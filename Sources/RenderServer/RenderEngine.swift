@@ -91,7 +91,7 @@ public final class RenderEngine: @unchecked Sendable {
         condition.withLock {
             RequestValidator(configuration: configuration, nativeSize: modelDescription.nativeSize,
                              textEncoderLayers: modelDescription.textEncoderLayers, loraLibrary: loras,
-                             loraTargets: pipeline.loraTargets)
+                             loraTargets: pipeline.loraTargets, hasTinyDecoder: pipeline.tinyAutoencoder?.decoder != nil)
         }
     }
 
@@ -201,7 +201,7 @@ public final class RenderEngine: @unchecked Sendable {
                 metrics.unetCall(rows: stepping.reduce(0) { $0 + $1.batchRows }, imageSteps: stepping.count, seconds: seconds)
             }
             for render in group {
-                render.job.markProgress(render.images[0].progress, preview: newPreview(of: render))
+                render.job.markProgress(render.images[0].progress, preview: newPreview(of: render, pipeline: pipeline))
                 emitPartialImage(of: render, pipeline: pipeline)
                 if render.images.allSatisfy(\.isFinished) { complete(render, pipeline: pipeline) }
             }
@@ -319,13 +319,13 @@ public final class RenderEngine: @unchecked Sendable {
     }
 
     /// OpenAI's partial images: at step ⌊steps · (i + 1) / (n + 1)⌋ for i < n, the first image's denoised
-    /// estimate through the VAE, in the request's format (a full decode, at most three per render).
+    /// estimate through the request's decoder, in the request's format (at most three per render).
     private func emitPartialImage(of render: ActiveRender, pipeline: StableDiffusionPipeline) {
         let count = render.job.spec.partialImages, first = render.images[0], progress = first.progress
         guard count > 0, progress.step < progress.steps, let denoised = first.denoised else { return }
         let targets = (0..<count).map { progress.steps * ($0 + 1) / (count + 1) }
         guard let index = targets.firstIndex(of: progress.step), progress.step > 0,
-              let data = try? ImageFile.encode(pipeline.decode(denoised), format: render.job.spec.format, quality: render.job.spec.quality)
+              let data = try? ImageFile.encode(pipeline.decode(denoised, with: render.job.spec.request.decoder), format: render.job.spec.format, quality: render.job.spec.quality)
         else { return }
         var event = StreamEvent(event: "partial_image", id: render.job.id)
         event.index = index
@@ -333,12 +333,16 @@ public final class RenderEngine: @unchecked Sendable {
         render.job.emit(event)
     }
 
-    /// The first image's preview, as a PNG, at every `preview_every`-th step but the last.
-    private func newPreview(of render: ActiveRender) -> RenderedImageBody? {
+    /// The first image's preview, as a PNG, at every `preview_every`-th step but the last: its denoised
+    /// estimate through TAESD at full size when the daemon has one (A1111's "TAESD" live preview),
+    /// else A1111's "Approx cheap" projection at latent size.
+    private func newPreview(of render: ActiveRender, pipeline: StableDiffusionPipeline) -> RenderedImageBody? {
         let first = render.images[0], every = render.job.spec.previewEvery
         let progress = first.progress
-        guard every > 0, progress.step % every == 0, progress.step < progress.steps, let denoised = first.denoised,
-              let png = try? ImageFile.encode(LatentPreview.cheapApproximation(denoised), format: .png) else { return nil }
+        guard every > 0, progress.step % every == 0, progress.step < progress.steps, let denoised = first.denoised else { return nil }
+        let image = pipeline.tinyAutoencoder?.decoder != nil
+            ? pipeline.decode(denoised, with: .taesd) : LatentPreview.cheapApproximation(denoised)
+        guard let png = try? ImageFile.encode(image, format: .png) else { return nil }
         return RenderedImageBody(seed: render.job.spec.parameters.seed, format: "png", data: png.base64EncodedString())
     }
 
@@ -374,7 +378,7 @@ public final class RenderEngine: @unchecked Sendable {
         for (i, image) in render.images.enumerated() {
             if render.job.cancelRequested { break }
             let seed = spec.parameters.seed &+ UInt64(i)
-            let rgb = pipeline.decode(image.latentsToDecode)
+            let rgb = pipeline.decode(image.latentsToDecode, with: spec.request.decoder)
             let infotext = self.infotext(spec, seed: seed)
             do {
                 let data = try ImageFile.encode(rgb, format: spec.format, quality: spec.quality, parameters: infotext)

@@ -31,9 +31,13 @@ public struct RequestValidator: Sendable {
     /// The daemon's LoRA folder (nil without `--lora-dir`) and the loaded model's adaptable modules.
     public let loraLibrary: LoRALibrary?
     public let loraTargets: LoRATargets
+    /// Whether the daemon has a TAESD decoder (`--taesd`) that requests may ask for.
+    public let hasTinyDecoder: Bool
 
     public init(configuration: ServerConfiguration, nativeSize: Int, textEncoderLayers: Int,
-                loraLibrary: LoRALibrary? = nil, loraTargets: LoRATargets = LoRATargets(weightShapes: [:])) {
+                loraLibrary: LoRALibrary? = nil, loraTargets: LoRATargets = LoRATargets(weightShapes: [:]),
+                hasTinyDecoder: Bool = false) {
+        self.hasTinyDecoder = hasTinyDecoder
         self.configuration = configuration
         self.nativeSize = nativeSize
         self.textEncoderLayers = textEncoderLayers
@@ -161,6 +165,15 @@ public struct RequestValidator: Sendable {
         }
         var request = RenderRequest(prompt: loras.prompt, seed: seed)
         request.loras = loras.uses
+        if let name = body.decoder {
+            guard let decoder = ImageDecoder(rawValue: name) else {
+                throw .invalid("decoder", "decoder must be \"vae\" or \"taesd\", got \"\(name)\"")
+            }
+            guard decoder != .taesd || hasTinyDecoder else {
+                throw .invalid("decoder", "decoder \"taesd\" needs a TAESD model: start dbrenderd with --taesd PATH", code: "no_taesd")
+            }
+            request.decoder = decoder
+        }
         request.negativePrompt = body.negativePrompt ?? ""
         request.steps = steps
         request.count = count
@@ -217,11 +230,12 @@ public struct RequestValidator: Sendable {
         request.width = width
         request.height = height
         // The reported prompt keeps its <lora:…> tags, as A1111's infotext does.
-        let parameters = RenderParameters(
+        var parameters = RenderParameters(
             prompt: body.prompt, negativePrompt: request.negativePrompt, steps: steps, guidanceScale: guidance,
             sampler: sampler, seed: seed, width: width, height: height, count: count, format: format.rawValue,
             quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength,
             loras: loras.choices.isEmpty ? nil : loras.choices, promptSyntax: syntax.rawValue)
+        parameters.decoder = request.decoder == .taesd ? request.decoder.rawValue : nil
         return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries,
                           previewEvery: previewEvery)
     }

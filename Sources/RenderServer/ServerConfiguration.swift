@@ -62,6 +62,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     /// This daemon's name in a fleet (`--instance` overrides): render ids start with it, so that a
     /// load balancer can send a job's GET and DELETE to the daemon that owns it (deploy/nginx/).
     public var instance: String?
+    /// TAESD weights (`--taesd` overrides): requests may choose it as their decoder, and previews use it.
+    public var taesd: String?
 
     public init() {}
 
@@ -69,7 +71,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         case limits, defaultSteps = "default_steps", defaultGuidance = "default_guidance", defaultSampler = "default_sampler"
         case socketMode = "socket_mode", shutdownGracePeriod = "shutdown_grace_period"
         case embeddingCacheBytes = "embedding_cache_bytes", maximumBatchRows = "maximum_batch_rows"
-        case retainedFinishedJobs = "retained_finished_jobs", loraDirectory = "lora_dir", instance
+        case retainedFinishedJobs = "retained_finished_jobs", loraDirectory = "lora_dir", instance, taesd
     }
 
     public init(from decoder: Decoder) throws {
@@ -86,6 +88,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         retainedFinishedJobs = try c.decodeIfPresent(Int.self, forKey: .retainedFinishedJobs) ?? d.retainedFinishedJobs
         loraDirectory = try c.decodeIfPresent(String.self, forKey: .loraDirectory)
         instance = try c.decodeIfPresent(String.self, forKey: .instance)
+        taesd = try c.decodeIfPresent(String.self, forKey: .taesd)
         if let instance, let problem = Self.problem(withInstanceName: instance) {
             throw DecodingError.dataCorruptedError(forKey: .instance, in: c, debugDescription: problem)
         }
@@ -107,7 +110,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         let data = try Data(contentsOf: url)
         if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let known = Set(["limits", "default_steps", "default_guidance", "default_sampler", "socket_mode",
-                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir", "instance"])
+                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir", "instance", "taesd"])
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigurationFileError(file: url.path, message: "unknown key '\(unknown)'")
             }

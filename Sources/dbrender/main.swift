@@ -84,6 +84,8 @@ struct DBRender: ParsableCommand {
     var strength: Double?
     @Option(help: ArgumentHelp("A LoRA of the daemon's --lora-dir, weight 1 unless given; repeat for several.", valueName: "name[:weight]"))
     var lora: [String] = []
+    @Option(help: "vae (the model's own, default) or taesd (the daemon's --taesd: fast, softer detail).")
+    var decoder: String?
 
     @Option(help: ArgumentHelp("Write the image to this file.", valueName: "file"))
     var out: String?
@@ -157,6 +159,7 @@ struct DBRender: ParsableCommand {
         spec.request.clipSkip = clipSkip
         spec.request.promptSyntax = promptSyntax
         spec.request.strength = strength
+        spec.request.decoder = decoder
         for choice in lora {
             // Validated in validate(): the flag's own parser gives the same message as on a prompt-file line.
             try? RenderFlag.lora.apply(choice, to: &spec)

@@ -8,6 +8,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import Models
 import RenderServer
 import Sampling
 import Tensor
@@ -44,6 +45,9 @@ struct DBRenderD: AsyncParsableCommand {
 
     @Option(help: "Folder of LoRAs (.safetensors) that requests may name; files added later are found without a restart.")
     var loraDir: String?
+
+    @Option(help: ArgumentHelp("TAESD weights (a diffusers AutoencoderTiny folder, or taesd_decoder.safetensors / .pth): the fast decoder a request may choose (\"decoder\": \"taesd\") and the live previews' decoder.", valueName: "path"))
+    var taesd: String?
 
     @Option(help: ArgumentHelp("Also serve HTTP on this TCP address (repeatable), e.g. 127.0.0.1:7860 or [::1]:7860.", valueName: "host:port"))
     var listen: [String] = []
@@ -91,7 +95,9 @@ struct DBRenderD: AsyncParsableCommand {
         if let threads { ThreadPool.shared.configure(threads: threads) } else { ThreadPool.shared.configure(threads: ThreadPool.shared.threads) }
 
         let modelURL = URL(fileURLWithPath: model)
-        let (pipeline, description) = try Self.load(modelURL, logger: logger)
+        if let taesd { settings.taesd = taesd }
+        let tinyAutoencoder = try settings.taesd.map { try Self.loadTinyAutoencoder($0, logger: logger) }
+        let (pipeline, description) = try Self.load(modelURL, tinyAutoencoder: tinyAutoencoder, logger: logger)
         if let loraDir { settings.loraDirectory = loraDir }
         if let instance { settings.instance = instance }
         var loras: LoRALibrary?
@@ -132,7 +138,7 @@ struct DBRenderD: AsyncParsableCommand {
         services += [
             EngineService(engine: engine, gracePeriod: grace, logger: logger),
             ListenerService(server: server, engine: engine, notifier: notifier, gracePeriod: grace, logger: logger),
-            ReloadService(engine: engine, modelURL: modelURL, keys: keys, notifier: notifier, logger: logger),
+            ReloadService(engine: engine, modelURL: modelURL, tinyAutoencoder: tinyAutoencoder, keys: keys, notifier: notifier, logger: logger),
         ]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         earlyStop.cancel()
@@ -141,8 +147,20 @@ struct DBRenderD: AsyncParsableCommand {
         logger.info("stopped")
     }
 
-    /// Loads a model and describes it for logs and `GET /v1/model`.
-    static func load(_ url: URL, logger: Logger) throws -> (StableDiffusionPipeline, RenderEngine.ModelDescription) {
+    /// Loads TAESD weights (a folder or a single file) for `--taesd`.
+    static func loadTinyAutoencoder(_ path: String, logger: Logger) throws -> AutoencoderTiny {
+        do {
+            let checkpoint = try TinyAutoencoderCheckpoint.open(URL(fileURLWithPath: path))
+            let taesd = try AutoencoderTiny(checkpoint: checkpoint)
+            logger.info("TAESD loaded", metadata: ["taesd": "\(path)", "decoder": "\(taesd.decoder != nil)", "encoder": "\(taesd.encoder != nil)"])
+            return taesd
+        } catch {
+            throw ValidationError("cannot load TAESD \(path): \(error)")
+        }
+    }
+
+    /// Loads a model (with TAESD attached, when given) and describes it for logs and `GET /v1/model`.
+    static func load(_ url: URL, tinyAutoencoder: AutoencoderTiny?, logger: Logger) throws -> (StableDiffusionPipeline, RenderEngine.ModelDescription) {
         let start = Date()
         let checkpoint: ModelCheckpoint
         do { checkpoint = try ModelCheckpoint.open(url) } catch {
@@ -151,9 +169,14 @@ struct DBRenderD: AsyncParsableCommand {
         if !checkpoint.skippedKeys.isEmpty {
             logger.info("skipped tensors that belong to no component", metadata: ["count": "\(checkpoint.skippedKeys.count)"])
         }
-        let pipeline: StableDiffusionPipeline
+        var pipeline: StableDiffusionPipeline
         do { pipeline = try StableDiffusionPipeline(checkpoint: checkpoint) } catch {
             throw ValidationError("cannot load model \(url.path): \(error)")
+        }
+        if let tinyAutoencoder {
+            do { pipeline = try pipeline.attachingTinyAutoencoder(tinyAutoencoder) } catch {
+                throw ValidationError("the TAESD does not fit model \(url.path): \(error)")
+            }
         }
         if checkpoint.schedulerConfigurationSource == .stableDiffusion1Default || checkpoint.tokenizerSource == .stableDiffusion1Default {
             // Not a problem for SD 1.x single files (this is what diffusers' from_single_file does),

@@ -10,6 +10,7 @@
 //                         one; the engine swaps it in when the running renders finish.
 import Foundation
 import Logging
+import Models
 import RenderServer
 import ServiceLifecycle
 import UnixSignals
@@ -64,14 +65,17 @@ struct ListenerService: Service {
 final class ReloadService: Service, @unchecked Sendable {
     let engine: RenderEngine
     let modelURL: URL
+    /// Attached to every reloaded model as to the first.
+    let tinyAutoencoder: AutoencoderTiny?
     let keys: APIKeys?
     let notifier: SystemdNotifier
     let logger: Logger
     private let lock = NSLock()
     private var reloading = false
 
-    init(engine: RenderEngine, modelURL: URL, keys: APIKeys?, notifier: SystemdNotifier, logger: Logger) {
-        self.engine = engine; self.modelURL = modelURL; self.keys = keys; self.notifier = notifier; self.logger = logger
+    init(engine: RenderEngine, modelURL: URL, tinyAutoencoder: AutoencoderTiny?, keys: APIKeys?, notifier: SystemdNotifier, logger: Logger) {
+        self.engine = engine; self.modelURL = modelURL; self.tinyAutoencoder = tinyAutoencoder
+        self.keys = keys; self.notifier = notifier; self.logger = logger
     }
 
     func run() async throws {
@@ -95,7 +99,7 @@ final class ReloadService: Service, @unchecked Sendable {
         // The load takes seconds of CPU: a thread of its own, not one of Swift concurrency's few.
         Thread.detachNewThread { [self] in
             do {
-                let (pipeline, description) = try DBRenderD.load(modelURL, logger: logger)
+                let (pipeline, description) = try DBRenderD.load(modelURL, tinyAutoencoder: tinyAutoencoder, logger: logger)
                 engine.replacePipeline(pipeline, model: description)
                 logger.info("model reloaded; it takes over when the running renders finish",
                             metadata: ["load_seconds": "\(String(format: "%.2f", description.loadSeconds))"])

@@ -51,13 +51,14 @@ import Testing
     @Test func everyRenderFlag() throws {
         let entry = try #require(try parse("""
             --negative-prompt blurry --steps 9 --guidance 3 --sampler heun --seed 18446744073709551615 --width 64 --height 72 \
-            --count 3 --format webp --quality 80 --clip-skip 2 --init-image start.png --strength 0.25             --lora sks-dog:0.8 --lora style prompt
+            --count 3 --format webp --quality 80 --clip-skip 2 --init-image start.png --strength 0.25             --lora sks-dog:0.8 --lora style --decoder taesd prompt
             """).first)
         var expected = RenderRequestBody(prompt: "prompt")
         expected.negativePrompt = "blurry"; expected.steps = 9; expected.guidanceScale = 3; expected.sampler = "heun"
         expected.seed = .max; expected.width = 64; expected.height = 72; expected.count = 3; expected.format = "webp"
         expected.quality = 80; expected.clipSkip = 2; expected.strength = 0.25
         expected.loras = [LoRAChoice(name: "sks-dog", weight: 0.8), LoRAChoice(name: "style")]
+        expected.decoder = "taesd"
         #expect(entry.spec == RenderSpec(request: expected, initImagePath: "prompts/start.png"))
         #expect(try parse("--init-image /abs/start.png x").first?.spec.initImagePath == "/abs/start.png")
     }
