@@ -12,7 +12,7 @@ import statistics
 import time
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
 from transformers import CLIPTextModel
 
 
@@ -57,6 +57,11 @@ def main():
             latents = torch.randn(1, 4, size, size, generator=g)
             rows.append((f"VAE decode, {size}×{size} latents ({size * 8} px)",
                          measure(max(1, args.repetitions // 2), lambda: vae.decode(latents))))
+        taesd = AutoencoderTiny().eval()  # TAESD's default (SD 1.x) size; random weights time the same
+        for size in (32, 64):
+            latents = torch.randn(1, 4, size, size, generator=g)
+            rows.append((f"TAESD decode, {size}×{size} latents ({size * 8} px)",
+                         measure(args.repetitions, lambda: taesd.decode(latents))))
     print(json.dumps([{"name": n, "seconds": s, "peak_rss_mb": peak_rss() // 1048576} for n, s in rows], ensure_ascii=False))
 
 

@@ -38,18 +38,21 @@ public struct RenderRequestBody: Codable, Sendable, Equatable {
     /// What turns the final latents into pixels: "vae" (the model's own, the default) or "taesd" (the
     /// daemon's `--taesd`: about 20× less work, softer detail).
     public var decoder: String?
+    /// The VAE works by overlapping tiles on images larger than it was trained at (diffusers'
+    /// `enable_tiling()`): large images fit in memory; absent: false.
+    public var vaeTiling: Bool?
 
     public init(prompt: String) { self.prompt = prompt }
 
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
         case width, height, count, format, quality, clipSkip = "clip_skip", initImage = "init_image", strength, loras
-        case promptSyntax = "prompt_syntax", previewEvery = "preview_every", eta, decoder
+        case promptSyntax = "prompt_syntax", previewEvery = "preview_every", eta, decoder, vaeTiling = "vae_tiling"
     }
 
     /// Every field name the API accepts (unknown names are rejected, so a typo is not silently ignored).
     public static let fieldNames: Set<String> = Set([CodingKeys.prompt, .negativePrompt, .steps, .guidanceScale, .sampler, .seed,
-        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax, .previewEvery, .eta, .decoder].map(\.rawValue))
+        .width, .height, .count, .format, .quality, .clipSkip, .initImage, .strength, .loras, .promptSyntax, .previewEvery, .eta, .decoder, .vaeTiling].map(\.rawValue))
 }
 
 /// One LoRA of a request: its name in the daemon's LoRA folder and its weight (absent: 1).
@@ -93,6 +96,8 @@ public struct RenderParameters: Codable, Sendable, Equatable {
     public var promptSyntax: String
     /// "taesd" when the request asked for TAESD; nil for the model's VAE.
     public var decoder: String?
+    /// true when the request asked for a tiled VAE; nil otherwise.
+    public var vaeTiling: Bool?
 
     public init(prompt: String, negativePrompt: String, steps: Int, guidanceScale: Double, sampler: String, seed: UInt64,
                 width: Int, height: Int, count: Int, format: String, quality: Int?, clipSkip: Int, strength: Double?,
@@ -107,7 +112,7 @@ public struct RenderParameters: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case prompt, negativePrompt = "negative_prompt", steps, guidanceScale = "guidance_scale", sampler, seed
         case width, height, count, format, quality, clipSkip = "clip_skip", strength, loras
-        case promptSyntax = "prompt_syntax", decoder
+        case promptSyntax = "prompt_syntax", decoder, vaeTiling = "vae_tiling"
     }
 }
 

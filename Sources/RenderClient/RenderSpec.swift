@@ -51,6 +51,7 @@ extension RenderRequestBody {
         merged.loras = loras ?? base.loras
         merged.promptSyntax = promptSyntax ?? base.promptSyntax
         merged.decoder = decoder ?? base.decoder
+        merged.vaeTiling = vaeTiling ?? base.vaeTiling
         return merged
     }
 }

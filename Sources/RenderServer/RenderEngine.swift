@@ -325,7 +325,7 @@ public final class RenderEngine: @unchecked Sendable {
         guard count > 0, progress.step < progress.steps, let denoised = first.denoised else { return }
         let targets = (0..<count).map { progress.steps * ($0 + 1) / (count + 1) }
         guard let index = targets.firstIndex(of: progress.step), progress.step > 0,
-              let data = try? ImageFile.encode(pipeline.decode(denoised, with: render.job.spec.request.decoder), format: render.job.spec.format, quality: render.job.spec.quality)
+              let data = try? ImageFile.encode(pipeline.decode(denoised, with: render.job.spec.request.decoder, tiled: render.job.spec.request.vaeTiling), format: render.job.spec.format, quality: render.job.spec.quality)
         else { return }
         var event = StreamEvent(event: "partial_image", id: render.job.id)
         event.index = index
@@ -378,7 +378,7 @@ public final class RenderEngine: @unchecked Sendable {
         for (i, image) in render.images.enumerated() {
             if render.job.cancelRequested { break }
             let seed = spec.parameters.seed &+ UInt64(i)
-            let rgb = pipeline.decode(image.latentsToDecode, with: spec.request.decoder)
+            let rgb = pipeline.decode(image.latentsToDecode, with: spec.request.decoder, tiled: spec.request.vaeTiling)
             let infotext = self.infotext(spec, seed: seed)
             do {
                 let data = try ImageFile.encode(rgb, format: spec.format, quality: spec.quality, parameters: infotext)

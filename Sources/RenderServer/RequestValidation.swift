@@ -236,6 +236,8 @@ public struct RequestValidator: Sendable {
             quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength,
             loras: loras.choices.isEmpty ? nil : loras.choices, promptSyntax: syntax.rawValue)
         parameters.decoder = request.decoder == .taesd ? request.decoder.rawValue : nil
+        request.vaeTiling = body.vaeTiling ?? false
+        parameters.vaeTiling = request.vaeTiling ? true : nil
         return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries,
                           previewEvery: previewEvery)
     }

@@ -86,6 +86,8 @@ struct DBRender: ParsableCommand {
     var lora: [String] = []
     @Option(help: "vae (the model's own, default) or taesd (the daemon's --taesd: fast, softer detail).")
     var decoder: String?
+    @Flag(help: "The VAE works by overlapping tiles on images larger than it was trained at, so large images fit in memory (a prompt file's JSON line: \"vae_tiling\": true).")
+    var vaeTiling = false
 
     @Option(help: ArgumentHelp("Write the image to this file.", valueName: "file"))
     var out: String?
@@ -160,6 +162,7 @@ struct DBRender: ParsableCommand {
         spec.request.promptSyntax = promptSyntax
         spec.request.strength = strength
         spec.request.decoder = decoder
+        spec.request.vaeTiling = vaeTiling ? true : nil
         for choice in lora {
             // Validated in validate(): the flag's own parser gives the same message as on a prompt-file line.
             try? RenderFlag.lora.apply(choice, to: &spec)

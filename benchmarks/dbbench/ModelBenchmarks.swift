@@ -1,6 +1,7 @@
 // Model benchmarks at full SD 1.5 size (random weights: speed does not depend on their values):
 // text encoder (batch 2), UNet (batch 2 — one classifier-free-guidance step) at 32×32 and 64×64
-// latents, VAE decode at 32×32 and 64×64 latents; median time and the process's peak RSS.
+// latents, VAE decode at 32×32 and 64×64 latents, and TAESD's decoder (diffusers' AutoencoderTiny at its
+// default size, random weights) on the same latents; median time and the process's peak RSS.
 // benchmarks/models.sh runs PyTorch on the same folder in the same run and prints the ratios.
 import Foundation
 import Models
@@ -34,6 +35,12 @@ enum ModelBenchmarks {
             let latents = randomTensor([1, 4, size, size])
             let t = measure(max(1, repetitions / 2)) { _ = vae.decode(latents) }
             results.append(("VAE decode, \(size)×\(size) latents (\(size * 8) px)", t, peakRSS()))
+        }
+        let taesd = try AutoencoderTiny(configuration: TinyAutoencoderConfiguration(), parameters: RandomParameterSource(seed: 0), encoder: false)
+        for size in [32, 64] {
+            let latents = randomTensor([1, 4, size, size])
+            let t = measure(repetitions) { _ = taesd.decoder!(latents) }
+            results.append(("TAESD decode, \(size)×\(size) latents (\(size * 8) px)", t, peakRSS()))
         }
         if json {
             let rows = results.map { "{\"name\": \"\($0.name)\", \"seconds\": \($0.seconds), \"peak_rss_mb\": \($0.peakRSS / 1_048_576)}" }

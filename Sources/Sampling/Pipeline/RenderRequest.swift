@@ -29,6 +29,9 @@ public struct RenderRequest: Sendable {
     public var loras: [LoRAUse] = []
     /// What turns the final latents into pixels.
     public var decoder: ImageDecoder = .vae
+    /// The VAE decodes (and encodes an init image) by overlapping tiles when the image exceeds the size
+    /// it was trained at, as diffusers' `enable_tiling()`: memory bounded by one tile, not the image.
+    public var vaeTiling = false
 
     public init(prompt: String, seed: UInt64) {
         self.prompt = prompt

@@ -82,7 +82,7 @@ public struct StableDiffusionPipeline: Sendable {
             progress(jobs[0].progress)
         }
         return jobs.enumerated().map { i, job in
-            RenderedImage(image: decode(job.latents, with: request.decoder), seed: request.seed &+ UInt64(i))
+            RenderedImage(image: decode(job.latents, with: request.decoder, tiled: request.vaeTiling), seed: request.seed &+ UInt64(i))
         }
     }
 
@@ -130,7 +130,8 @@ public struct StableDiffusionPipeline: Sendable {
             return (e.positive.embedding, e.negative.embedding)
         }()
         let initLatents = request.initImage.map { image -> (mean: Tensor, std: Tensor) in
-            let (mean, logVariance) = vae.encode(LatentImages.tensor(from: image))
+            let pixels = LatentImages.tensor(from: image)
+            let (mean, logVariance) = request.vaeTiling ? vae.encodeTiled(pixels) : vae.encode(pixels)
             let std = Tensor(uninitialized: logVariance.shape)
             for i in 0..<std.count { std.pointer[i] = Foundation.exp(0.5 * logVariance.pointer[i]) }
             return (mean, std)
@@ -176,11 +177,13 @@ public struct StableDiffusionPipeline: Sendable {
     }
 
     /// Latents [1, 4, h, w] (as the scheduler leaves them) → RGB image, through the model's VAE or
-    /// the attached TAESD (which must be there: `makeJobs` checks a request's choice).
-    public func decode(_ latents: Tensor, with decoder: ImageDecoder = .vae) -> RGBImage {
+    /// the attached TAESD (which must be there: `makeJobs` checks a request's choice). `tiled`: the
+    /// VAE decodes by tiles when the latents exceed one (diffusers' tiled_decode); TAESD never tiles.
+    public func decode(_ latents: Tensor, with decoder: ImageDecoder = .vae, tiled: Bool = false) -> RGBImage {
         switch decoder {
         case .vae:
-            return LatentImages.rgbImage(from: vae.decode(Self.divided(latents, by: vae.configuration.scalingFactor)))
+            let scaled = Self.divided(latents, by: vae.configuration.scalingFactor)
+            return LatentImages.rgbImage(from: tiled ? vae.decodeTiled(scaled) : vae.decode(scaled))
         case .taesd:
             guard let taesd = tinyAutoencoder, let tinyDecoder = taesd.decoder else {
                 preconditionFailure("a TAESD decode without a TAESD decoder attached")

@@ -1,9 +1,10 @@
-// TAESD through dbrenderd as users meet it: the real daemon on models/tiny with --taesd (the random
+// The decoder options through dbrenderd as users meet them. TAESD: the real daemon on models/tiny with --taesd (the random
 // TAESD of Tests/Fixtures/make_taesd_fixtures.py, as a diffusers folder and as the original
 // taesd_decoder file). A render with "decoder": "taesd" equals diffusers' StableDiffusionPipeline with
 // that AutoencoderTiny as its vae (bound: ImageAgreement); live previews become full-size TAESD
 // images; without --taesd the field is a 400 that says how to get one; a --taesd that is not TAESD
-// stops the daemon before it serves, naming the file.
+// stops the daemon before it serves, naming the file. "vae_tiling": true renders diffusers' image with
+// `vae.enable_tiling()` (Tests/Fixtures/make_tiled_vae_fixtures.py) and is echoed in the parameters.
 import Foundation
 import ImageIO
 import RenderAPI
@@ -11,8 +12,8 @@ import Testing
 import TestSupport
 import Weights
 
-@Suite("dbrenderd with TAESD", .serialized)
-struct TinyAutoencoderDaemonTests {
+@Suite("dbrenderd decoder options: TAESD and VAE tiling", .serialized)
+struct DecoderOptionsDaemonTests {
     static let fixture = try! Fixtures.open("taesd")
 
     /// The fixture's pipeline render, with `extra` fields.
@@ -83,5 +84,23 @@ struct TinyAutoencoderDaemonTests {
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
         #expect(text.contains("cannot load TAESD \(wrong.path)") && text.contains("TAESD"), "\(text)")
+    }
+
+    @Test("\"vae_tiling\": true renders diffusers' tiled-VAE image and says so in the parameters")
+    func vaeTiling() throws {
+        let tiled = try Fixtures.open("tiled_vae")
+        let c = tiled["pipeline.config"].scalars  // steps, guidance, seed, width, height
+        let fields: [String: Any] = ["prompt": "a photo of sks dog", "negative_prompt": "blurry, low quality", "steps": Int(c[0]),
+                                     "guidance_scale": Double(c[1]), "seed": Int(c[2]), "sampler": "euler", "width": Int(c[3]),
+                                     "height": Int(c[4]), "vae_tiling": true]
+        let daemon = try DaemonProcess()
+        defer { daemon.stop() }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)
+        let (image, parameters) = try firstImage(try daemon.request("POST", "/v1/renders", json: json))
+        let agreement = ImageAgreement(image.pixels, tiled["pipeline.image"].scalars)
+        #expect(agreement.matchesReference, "\(agreement)")
+        #expect(parameters.vaeTiling == true)
+        let wrongType = try daemon.request("POST", "/v1/renders", json: #"{"prompt": "x", "vae_tiling": "yes"}"#)
+        #expect(wrongType.status == 400 && wrongType.errorBody?.error.field == "vae_tiling", "\(wrongType.text)")
     }
 }
