@@ -1,6 +1,7 @@
 // 2-D convolution over NCHW tensors (`torch.nn.functional.conv2d`, groups = 1), forward and backward.
 //
-// Method: im2col + sgemm. The input patches are unfolded into a column matrix
+// Method: im2col + sgemm — or, for 3×3 stride-1 layers where it is faster, Winograd F(2×2, 3×3)
+// (WinogradConv; `method: .im2col` forces the first). The input patches are unfolded into a column matrix
 // col [Ci·kh·kw, Ho·Wo], and one sgemm computes out[Co, Ho·Wo] = W [Co, Ci·kh·kw] · col. The weight
 // is used exactly as PyTorch stores it, so memory-mapped weights need no repacking. 1×1 stride-1
 // convolutions need no unfolding at all — the input already is the column matrix.
@@ -43,9 +44,20 @@ public enum Conv2D {
     /// 320 channels) are processed in blocks of output rows.
     static let columnBlockFloats = 1 << 25
 
+    /// How a convolution is computed.
+    public enum Method: Sendable {
+        /// Winograd F(2×2, 3×3) where it is faster (`WinogradConv.isFaster`), else im2col + sgemm.
+        case automatic
+        case im2col
+    }
+
     /// x [N, Ci, H, W] ∗ weight [Co, Ci, kh, kw] + bias [Co] → [N, Co, Ho, Wo]
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
-        forward(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudget: columnBlockFloats)
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
+                               method: Method = .automatic) -> Tensor {
+        if method == .automatic, WinogradConv.isFaster(for: Geometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding)) {
+            return WinogradConv.forward(x, weight: weight, bias: bias)
+        }
+        return forward(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudget: columnBlockFloats)
     }
 
     /// `forward` with an explicit column-block budget (tests use a small one to exercise blocking).
@@ -74,11 +86,17 @@ public enum Conv2D {
 
     /// Adds the gradients of `forward` into `gradInput` [N, Ci, H, W], `gradWeight` [Co, Ci, kh, kw]
     /// and `gradBias` [Co]; pass nil for any that is not needed.
+    /// The input gradient of a layer where Winograd is faster is computed by Winograd (`method`).
     public static func backward(
         gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
-        gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?
+        gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?, method: Method = .automatic
     ) {
         let g = Geometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding)
+        var gradInput = gradInput
+        if method == .automatic, let dx = gradInput, WinogradConv.isFaster(for: g) {
+            WinogradConv.backwardInput(gradOutput: gradOutput, weight: weight, gradInput: dx)
+            gradInput = nil
+        }
         precondition(gradOutput.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
                      "conv2d: gradOutput \(gradOutput.shape) for output [\(g.batch), \(g.outChannels), \(g.outHeight), \(g.outWidth)]")
         if let gradBias {

@@ -45,29 +45,36 @@ enum KernelBenchmarks {
         print("ratio > 1: ours is faster; OpenBLAS's own threading gives different bits for 1 and 2 threads")
     }
 
-    /// conv2d 3×3, stride 1, padding 1, batch 2, Ci = Co = C, vs the sgemm it reduces to.
+    /// conv2d 3×3, stride 1, padding 1, batch 2 (UNet) or 1 (VAE decoder), Ci = Co = C: im2col + sgemm
+    /// and Winograd F(2×2, 3×3), against the sgemm im2col reduces to. GFLOP/s count the direct
+    /// method's multiply-adds for all three, so Winograd's figure is its effective rate.
     static func convolutions(repetitions: Int) {
-        var table = Table(columns: ["conv2d 3×3, batch 2", "ms", "GFLOP/s", "sgemm ms", "sgemm GFLOP/s", "ratio"])
-        for (size, channels) in [(64, 320), (32, 640), (16, 1280), (8, 1280)] {
-            let x = randomTensor([2, channels, size, size])
+        var table = Table(columns: ["conv2d 3×3", "im2col ms", "eff. GFLOP/s", "Winograd ms", "eff. GFLOP/s", "sgemm ms",
+                                    "Winograd / im2col"])
+        let shapes = [(2, 64, 320), (2, 32, 640), (2, 16, 1280), (2, 8, 1280), (1, 64, 512), (1, 128, 512), (1, 256, 256), (1, 512, 128)]
+        for (batch, size, channels) in shapes {
+            let x = randomTensor([batch, channels, size, size])
             let w = randomTensor([channels, channels, 3, 3], scale: 0.02)
             let b = randomTensor([channels])
-            let flops = 2.0 * 2 * Double(channels * size * size) * Double(channels * 9)
-            let conv = measure(repetitions) { _ = Conv2D.forward(x, weight: w, bias: b, stride: 1, padding: 1) }
-            // The same products on a ready-made column matrix: what im2col + sgemm could at best be.
-            let columns = randomTensor([channels * 9, size * size])
-            let out = Tensor(zeros: [channels, size * size])
-            let gemm = measure(repetitions) {
-                for _ in 0..<2 {
-                    MatMul.gemm(m: channels, n: size * size, k: channels * 9,
-                                a: w.pointer, lda: channels * 9, b: columns.pointer, ldb: size * size,
-                                c: out.pointer, ldc: size * size)
-                }
-            }
-            table.add(["\(size)×\(size)×\(channels)", ms(conv), gflops(flops, conv), ms(gemm), gflops(flops, gemm),
-                       String(format: "%.2f", gemm / conv)])
+            let flops = 2.0 * Double(batch) * Double(channels * size * size) * Double(channels * 9)
+            let reps = size >= 256 ? max(1, repetitions / 2) : repetitions
+            let conv = measure(reps) { _ = Conv2D.forward(x, weight: w, bias: b, stride: 1, padding: 1, method: .im2col) }
+            let winograd = measure(reps) { _ = WinogradConv.forward(x, weight: w, bias: b) }
+            // The same products on a ready-made column matrix: what im2col + sgemm could at best be
+            // (for the large VAE planes, a 64-row block of it, scaled).
+            let rows = min(size, max(1, (1 << 24) / (channels * 9 * size)))
+            let columns = randomTensor([channels * 9, rows * size])
+            let out = Tensor(zeros: [channels, rows * size])
+            let gemm = measure(reps) {
+                MatMul.gemm(m: channels, n: rows * size, k: channels * 9,
+                            a: w.pointer, lda: channels * 9, b: columns.pointer, ldb: rows * size,
+                            c: out.pointer, ldc: rows * size)
+            } * Double(batch) * Double(size) / Double(rows)
+            table.add(["\(batch)×\(size)×\(size)×\(channels)", ms(conv), gflops(flops, conv), ms(winograd), gflops(flops, winograd),
+                       ms(gemm), String(format: "%.2f", winograd / conv)])
         }
         table.print()
+        print("Winograd / im2col < 1: Winograd is faster")
     }
 
     /// Self-attention at 4096 tokens, 8 heads × 40, batch 2 (one CFG step at 512×512).
