@@ -2,6 +2,7 @@
 //   swift run -c release dbbench kernels [--repetitions N]
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
+//   swift run -c release dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
 //   swift run -c release dbbench lora --model DIR [--rank 16] [--repetitions N]
 //   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--lora] [--json]
@@ -21,6 +22,7 @@ let usage = """
     usage: dbbench kernels [--repetitions N]
            dbbench models --model DIR [--repetitions N] [--json]
            dbbench cfg --model DIR [--repetitions N]
+           dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
            dbbench hash [--repetitions N]
            dbbench lora --model DIR [--rank 16] [--repetitions N]
            dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--lora] [--repetitions N] [--json]
@@ -38,6 +40,10 @@ do {
     case "cfg":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try GuidanceBenchmark.run(modelPath: model, repetitions: repetitions)
+    case "decoders":
+        guard let model = option("--model") else { throw CommandLineError.missing("--model") }
+        try DecoderBenchmark.run(modelPath: model, large: arguments.contains("--large"), taesdOnly: arguments.contains("--taesd-only"),
+                                  repetitions: repetitions)
     case "train-step":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try TrainingStepBenchmark.run(modelPath: model, resolution: option("--resolution").flatMap(Int.init) ?? 256,
