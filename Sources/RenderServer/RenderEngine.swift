@@ -54,6 +54,8 @@ public final class RenderEngine: @unchecked Sendable {
         /// or "sd1-default" (SD 1.x's, standing in for files a single-file checkpoint lacks).
         public var schedulerConfigSource: String
         public var tokenizerSource: String
+        /// Bytes of the weight files (resident once read): what the memory budget sets aside.
+        public var weightBytes = 0
         public init(path: String, layout: String, nativeSize: Int, textEncoderLayers: Int, loadSeconds: Double,
                     sha256: String? = nil, schedulerConfigSource: String = "model", tokenizerSource: String = "model") {
             self.path = path; self.layout = layout; self.nativeSize = nativeSize
@@ -89,10 +91,18 @@ public final class RenderEngine: @unchecked Sendable {
     /// The validator for the current model.
     public var validator: RequestValidator {
         condition.withLock {
-            RequestValidator(configuration: configuration, nativeSize: modelDescription.nativeSize,
-                             textEncoderLayers: modelDescription.textEncoderLayers, loraLibrary: loras,
-                             loraTargets: pipeline.loraTargets, hasTinyDecoder: pipeline.tinyAutoencoder?.decoder != nil)
+            let budget = memoryBudget, vae = pipeline.vae.configuration
+            return RequestValidator(configuration: configuration, nativeSize: modelDescription.nativeSize,
+                                    textEncoderLayers: modelDescription.textEncoderLayers, loraLibrary: loras,
+                                    loraTargets: pipeline.loraTargets, hasTinyDecoder: pipeline.tinyAutoencoder?.decoder != nil,
+                                    decodeNeedsTiles: { width, height in budget.needsTiledDecode(vae, height: height, width: width) })
         }
+    }
+
+    /// The memory the current model's renders may take: the configured bytes, or half of what the
+    /// process may use (cgroup included) less the weights.
+    public var memoryBudget: MemoryBudget {
+        configuration.memoryBudgetBytes.map(MemoryBudget.init(bytes:)) ?? .automatic(weightBytes: modelDescription.weightBytes)
     }
 
     public var model: ModelDescription { condition.withLock { modelDescription } }
@@ -196,7 +206,11 @@ public final class RenderEngine: @unchecked Sendable {
             let start = DispatchTime.now().uptimeNanoseconds
             let stepping = group.flatMap(\.images).filter { !$0.isFinished }  // interrupted ones are finished
             if !stepping.isEmpty {
-                pipeline.denoiser.step(stepping)
+                // Rows per UNet call within the memory budget: a large request runs as several calls.
+                let latent = stepping[0].latentSize
+                let rows = condition.withLock { memoryBudget }.unetRows(pipeline.denoiser.unet.configuration,
+                                                                        latentHeight: latent[0], latentWidth: latent[1])
+                pipeline.denoiser.step(stepping, maximumRows: rows)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.unetCall(rows: stepping.reduce(0) { $0 + $1.batchRows }, imageSteps: stepping.count, seconds: seconds)
             }

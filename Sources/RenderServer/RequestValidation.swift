@@ -33,11 +33,14 @@ public struct RequestValidator: Sendable {
     public let loraTargets: LoRATargets
     /// Whether the daemon has a TAESD decoder (`--taesd`) that requests may ask for.
     public let hasTinyDecoder: Bool
+    /// Whether an image of (width, height) only fits the memory budget when the VAE decodes by tiles.
+    public let decodeNeedsTiles: @Sendable (Int, Int) -> Bool
 
     public init(configuration: ServerConfiguration, nativeSize: Int, textEncoderLayers: Int,
                 loraLibrary: LoRALibrary? = nil, loraTargets: LoRATargets = LoRATargets(weightShapes: [:]),
-                hasTinyDecoder: Bool = false) {
+                hasTinyDecoder: Bool = false, decodeNeedsTiles: @escaping @Sendable (Int, Int) -> Bool = { _, _ in false }) {
         self.hasTinyDecoder = hasTinyDecoder
+        self.decodeNeedsTiles = decodeNeedsTiles
         self.configuration = configuration
         self.nativeSize = nativeSize
         self.textEncoderLayers = textEncoderLayers
@@ -236,7 +239,9 @@ public struct RequestValidator: Sendable {
             quality: body.quality, clipSkip: clipSkip, strength: request.initImage == nil ? nil : request.strength,
             loras: loras.choices.isEmpty ? nil : loras.choices, promptSyntax: syntax.rawValue)
         parameters.decoder = request.decoder == .taesd ? request.decoder.rawValue : nil
-        request.vaeTiling = body.vaeTiling ?? false
+        // Absent, the VAE tiles where the image would not fit the memory budget otherwise (the
+        // parameters say so); an explicit choice is the request's.
+        request.vaeTiling = body.vaeTiling ?? (request.decoder == .vae && decodeNeedsTiles(width, height))
         parameters.vaeTiling = request.vaeTiling ? true : nil
         return RenderSpec(request: request, parameters: parameters, format: format, quality: body.quality, loraEntries: loras.entries,
                           previewEvery: previewEvery)

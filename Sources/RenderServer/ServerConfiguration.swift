@@ -64,6 +64,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var instance: String?
     /// TAESD weights (`--taesd` overrides): requests may choose it as their decoder, and previews use it.
     public var taesd: String?
+    /// Bytes a render's working tensors may take (UNet rows per call, tiled decodes follow from it);
+    /// nil: half of what the process may use (its cgroup's limit included), less the weights.
+    public var memoryBudgetBytes: Int?
 
     public init() {}
 
@@ -72,6 +75,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         case socketMode = "socket_mode", shutdownGracePeriod = "shutdown_grace_period"
         case embeddingCacheBytes = "embedding_cache_bytes", maximumBatchRows = "maximum_batch_rows"
         case retainedFinishedJobs = "retained_finished_jobs", loraDirectory = "lora_dir", instance, taesd
+        case memoryBudgetBytes = "memory_budget_bytes"
     }
 
     public init(from decoder: Decoder) throws {
@@ -89,6 +93,10 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         loraDirectory = try c.decodeIfPresent(String.self, forKey: .loraDirectory)
         instance = try c.decodeIfPresent(String.self, forKey: .instance)
         taesd = try c.decodeIfPresent(String.self, forKey: .taesd)
+        memoryBudgetBytes = try c.decodeIfPresent(Int.self, forKey: .memoryBudgetBytes)
+        if let bytes = memoryBudgetBytes, bytes < 0 {
+            throw DecodingError.dataCorruptedError(forKey: .memoryBudgetBytes, in: c, debugDescription: "memory_budget_bytes must not be negative")
+        }
         if let instance, let problem = Self.problem(withInstanceName: instance) {
             throw DecodingError.dataCorruptedError(forKey: .instance, in: c, debugDescription: problem)
         }
@@ -110,7 +118,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         let data = try Data(contentsOf: url)
         if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let known = Set(["limits", "default_steps", "default_guidance", "default_sampler", "socket_mode",
-                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir", "instance", "taesd"])
+                             "shutdown_grace_period", "embedding_cache_bytes", "maximum_batch_rows", "retained_finished_jobs", "lora_dir", "instance", "taesd", "memory_budget_bytes"])
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigurationFileError(file: url.path, message: "unknown key '\(unknown)'")
             }

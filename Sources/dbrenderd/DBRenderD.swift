@@ -124,7 +124,7 @@ struct DBRenderD: AsyncParsableCommand {
             "load_seconds": "\(String(format: "%.2f", description.loadSeconds))", "socket": "\(sockets.joined(separator: " "))",
             "listen": "\(tcp.isEmpty ? "-" : tcp.joined(separator: " "))", "auth": "\(keys == nil ? "none" : "api-key")",
             "hash": "\(description.shortHash ?? "-")", "instance": "\(settings.instance ?? "-")",
-            "threads": "\(ThreadPool.shared.threads)",
+            "threads": "\(ThreadPool.shared.threads)", "memory_budget_mb": "\(engine.memoryBudget.bytes >> 20)",
         ])
         let notifier = SystemdNotifier()
         _ = notifier.send(.ready, .status("serving \(description.path)"))
@@ -201,11 +201,15 @@ struct DBRenderD: AsyncParsableCommand {
         } catch {
             logger.warning("cannot hash the model; images carry no model hash", metadata: ["error": "\(error)"])
         }
-        return (pipeline, RenderEngine.ModelDescription(
+        var description = RenderEngine.ModelDescription(
             path: url.path, layout: checkpoint.layout.rawValue, nativeSize: pipeline.nativeSize,
             textEncoderLayers: pipeline.text.encoder.layers.count, loadSeconds: Date().timeIntervalSince(start),
             sha256: sha256, schedulerConfigSource: checkpoint.schedulerConfigurationSource.rawValue,
-            tokenizerSource: checkpoint.tokenizerSource.rawValue))
+            tokenizerSource: checkpoint.tokenizerSource.rawValue)
+        description.weightBytes = checkpoint.weightFiles.reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0)
+        }
+        return (pipeline, description)
     }
 
     /// Where model hashes are kept between starts: systemd's CacheDirectory=, else the XDG cache.

@@ -103,4 +103,31 @@ struct DecoderOptionsDaemonTests {
         let wrongType = try daemon.request("POST", "/v1/renders", json: #"{"prompt": "x", "vae_tiling": "yes"}"#)
         #expect(wrongType.status == 400 && wrongType.errorBody?.error.field == "vae_tiling", "\(wrongType.text)")
     }
+
+    @Test("a tiny memory budget: one UNet row per call and a tiled decode, the same images as the reference")
+    func memoryBudget() throws {
+        let tiled = try Fixtures.open("tiled_vae")
+        let c = tiled["pipeline.config"].scalars  // steps, guidance, seed, width, height
+        var fields: [String: Any] = ["prompt": "a photo of sks dog", "negative_prompt": "blurry, low quality", "steps": Int(c[0]),
+                                     "guidance_scale": Double(c[1]), "seed": Int(c[2]), "sampler": "euler", "width": Int(c[3]),
+                                     "height": Int(c[4])]
+        let daemon = try DaemonProcess(configuration: #"{"memory_budget_bytes": 1}"#)
+        defer { daemon.stop() }
+        #expect(daemon.log.contains("memory_budget_mb=0"), "\(daemon.log)")
+        // Past the budget the VAE tiles by itself, and says so: diffusers' enable_tiling() image.
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)
+        let (image, parameters) = try firstImage(try daemon.request("POST", "/v1/renders", json: json))
+        #expect(parameters.vaeTiling == true)
+        let agreement = ImageAgreement(image.pixels, tiled["pipeline.image"].scalars)
+        #expect(agreement.matchesReference, "\(agreement)")
+        // Two images, one UNet row per call: each is the image it is alone (seed + i) under the default budget.
+        fields["count"] = 2
+        fields["vae_tiling"] = false  // an explicit false is honoured: the small VAE fits anyway
+        let pair = try daemon.request("POST", "/v1/renders", json: String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self))
+        #expect(pair.status == 200, "\(pair.text)")
+        let roomy = try DaemonProcess()
+        defer { roomy.stop() }
+        let reference = try roomy.request("POST", "/v1/renders", json: String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self))
+        #expect(try pair.decode(RenderResponseBody.self).images == reference.decode(RenderResponseBody.self).images)
+    }
 }

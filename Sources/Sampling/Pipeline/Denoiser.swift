@@ -1,5 +1,5 @@
 // One denoising step for many images at once: every job contributes its (unconditional and)
-// conditional rows to ONE batched UNet call, each row at its job's own timestep; then each job
+// conditional rows to ONE batched UNet call (or a few, when a memory budget bounds the rows per call), each row at its job's own timestep; then each job
 // applies guidance, uncond + g·(cond − uncond) as diffusers computes it, and its own scheduler step.
 // Rows whose texts differ in length (a long prompt beside a one-chunk negative prompt, or requests
 // with prompts of different lengths) still share the call: the UNet takes a context length per row.
@@ -12,10 +12,26 @@ public struct Denoiser: Sendable {
 
     public init(unet: UNet2DCondition) { self.unet = unet }
 
-    /// Advances every unfinished job in `jobs` by one scheduler step with a single UNet call.
-    /// All jobs must have the same latent size.
-    public func step(_ jobs: [DenoisingJob]) {
-        let active = jobs.filter { !$0.isFinished }
+    /// Advances every unfinished job in `jobs` by one scheduler step with a single UNet call — or,
+    /// when their rows exceed `maximumRows`, with one call per run of consecutive jobs that fits (a
+    /// job's own rows always share a call). All jobs must have the same latent size. A row's result
+    /// does not depend on the call it shares, so the split changes memory, not bytes.
+    public func step(_ jobs: [DenoisingJob], maximumRows: Int = .max) {
+        var chunk: [DenoisingJob] = [], rows = 0
+        for job in jobs where !job.isFinished {
+            if !chunk.isEmpty && rows + job.batchRows > maximumRows {
+                stepTogether(chunk)
+                chunk = []
+                rows = 0
+            }
+            chunk.append(job)
+            rows += job.batchRows
+        }
+        if !chunk.isEmpty { stepTogether(chunk) }
+    }
+
+    /// One UNet call for every row of `active` (unfinished jobs), then each job's scheduler step.
+    private func stepTogether(_ active: [DenoisingJob]) {
         guard let first = active.first else { return }
         precondition(active.allSatisfy { $0.latentSize == first.latentSize }, "jobs of different latent sizes cannot share a UNet call")
         let rows = active.reduce(0) { $0 + $1.batchRows }
