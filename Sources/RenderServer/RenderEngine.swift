@@ -107,6 +107,9 @@ public final class RenderEngine: @unchecked Sendable {
 
     public var model: ModelDescription { condition.withLock { modelDescription } }
 
+    /// Whether the current model has TAESD attached (requests may choose it; previews use it).
+    public var hasTinyDecoder: Bool { condition.withLock { pipeline.tinyAutoencoder?.decoder != nil } }
+
     /// Queues a validated render; `listener` sees every event from `queued` on.
     public func submit(_ spec: RenderSpec, listener: ((StreamEvent) -> Void)? = nil) throws(APIError) -> RenderJob {
         let job = RenderJob(id: Self.newID(instance: configuration.instance), spec: spec)

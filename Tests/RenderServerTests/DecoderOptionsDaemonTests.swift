@@ -40,6 +40,9 @@ struct DecoderOptionsDaemonTests {
             let agreement = ImageAgreement(image.pixels, reference)
             #expect(agreement.matchesReference, "\(weights): \(agreement)")
             #expect(parameters.decoder == "taesd")
+            // A1111 clients see TAESD as the live-preview method.
+            let options = try JSONSerialization.jsonObject(with: try daemon.request("GET", "/sdapi/v1/options").body) as? [String: Any]
+            #expect(options?["show_progress_type"] as? String == "TAESD")
             // The default stays the model's VAE.
             let (vae, vaeParameters) = try firstImage(try daemon.request("POST", "/v1/renders", json: renderBody()))
             #expect(vae.pixels != image.pixels && vaeParameters.decoder == nil)

@@ -41,13 +41,14 @@ final class A1111Options: @unchecked Sendable {
     }
 
     /// GET /sdapi/v1/options: ours, and A1111's defaults for what we do the A1111 way.
-    func snapshot(model: A1111ModelNames) -> [String: Any] {
+    /// `previewType`: A1111's name for how live previews are made ("TAESD" with `--taesd`, else "Approx cheap").
+    func snapshot(model: A1111ModelNames, previewType: String) -> [String: Any] {
         lock.withLock {
             [
                 "sd_model_checkpoint": model.title, "sd_checkpoint_hash": model.sha256 ?? NSNull(),
                 "CLIP_stop_at_last_layers": _clipSkip, "samples_format": _samplesFormat,
                 "show_progress_every_n_steps": _previewEvery, "live_previews_enable": _livePreviews,
-                "live_preview_content": "Combined", "show_progress_type": "Approx cheap",
+                "live_preview_content": "Combined", "show_progress_type": previewType,
                 "sd_vae": "Automatic", "emphasis": "Original", "comma_padding_backtrack": 20,
                 "eta_ancestral": 1.0, "eta_ddim": 0.0, "randn_source": "CPU", "enable_pnginfo": true,
                 "jpeg_quality": 80, "samples_save": false, "grid_save": false,

@@ -45,7 +45,7 @@ final class A1111Service: @unchecked Sendable {
             let m = model
             return json([["title": m.title, "model_name": m.modelName, "hash": m.shortHash ?? NSNull(), "sha256": m.sha256 ?? NSNull(),
                           "filename": m.path, "config": NSNull()] as [String: Any]])
-        case (.GET, "/sdapi/v1/options"): return json(options.snapshot(model: model))
+        case (.GET, "/sdapi/v1/options"): return json(options.snapshot(model: model, previewType: engine.hasTinyDecoder ? "TAESD" : "Approx cheap"))
         case (.POST, "/sdapi/v1/options"):
             guard let object = try? JSONSerialization.jsonObject(with: body), let settings = object as? [String: Any] else {
                 return validationError(field: "body", message: "the body must be a JSON object of settings")
