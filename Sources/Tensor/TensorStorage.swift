@@ -1,5 +1,6 @@
-// The memory behind a tensor: either our own 64-byte-aligned allocation, or a borrowed region
-// (for example a memory-mapped safetensors file) kept alive by an owner object.
+// The memory behind a tensor: either our own 64-byte-aligned allocation (large ones recycled by
+// size: RecycledBuffers), or a borrowed region (for example a memory-mapped safetensors file) kept
+// alive by an owner object.
 import Foundation
 
 /// A block of fp32 values. Tensors share storage: reshapes and first-axis slices are views.
@@ -13,6 +14,8 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     /// Keeps borrowed memory (a mapping) alive; nil for our own allocations.
     private let owner: AnyObject?
+    /// Bytes of our own allocation (0 when borrowed): what RecycledBuffers files it under.
+    private var allocatedBytes = 0
 
     /// Alignment of our own allocations: one cache line, so that SIMD loads never split one.
     public static let alignment = 64
@@ -29,19 +32,28 @@ public final class TensorStorage: @unchecked Sendable {
     /// fully overwritten, where clearing megabytes first would only cost time).
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative tensor size")
-        var raw: UnsafeMutableRawPointer?
+        var allocation: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         // Large buffers (activations, weights, gradients, optimizer moments) come fresh from the
         // kernel, and touching them page by page costs a fault per 4 KiB — on this kind of VM about
         // 1.4 s per GiB, more than the work done in them. Transparent huge pages (2 MiB) cut the
         // faults 512-fold: 2 MiB alignment plus MADV_HUGEPAGE (THP is often in "madvise" mode).
         let huge = bytes >= Self.hugePageThreshold && Self.hugePagesEnabled
-        guard posix_memalign(&raw, huge ? Self.hugePageSize : Self.alignment, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes for a tensor")
+        // A freed buffer of the same size, its pages still mapped, saves the faults altogether.
+        if let recycled = RecycledBuffers.shared.take(bytes: bytes) {
+            allocation = recycled
+            if !zeroed && RecycledBuffers.shared.poisons {
+                recycled.initializeMemory(as: Float.self, repeating: .nan, count: bytes / MemoryLayout<Float>.stride)
+            }
+        } else {
+            guard posix_memalign(&allocation, huge ? Self.hugePageSize : Self.alignment, bytes) == 0, allocation != nil else {
+                fatalError("out of memory allocating \(bytes) bytes for a tensor")
+            }
+            #if os(Linux)
+            if huge { _ = madvise(allocation, bytes / Self.hugePageSize * Self.hugePageSize, MADV_HUGEPAGE) }  // whole pages only
+            #endif
         }
-        #if os(Linux)
-        if huge { _ = madvise(raw, bytes / Self.hugePageSize * Self.hugePageSize, MADV_HUGEPAGE) }  // whole pages only
-        #endif
+        let raw = allocation!
         if zeroed {
             // First touch is page faults more than memory traffic: big buffers fault in parallel.
             if bytes >= Self.parallelZeroThreshold {
@@ -56,6 +68,7 @@ public final class TensorStorage: @unchecked Sendable {
         self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.owner = nil
+        allocatedBytes = bytes
     }
 
     /// Borrows `count` floats at `pointer`; `owner` is retained as long as this storage lives.
@@ -69,6 +82,6 @@ public final class TensorStorage: @unchecked Sendable {
     public var isBorrowed: Bool { owner != nil }
 
     deinit {
-        if owner == nil { free(base) }
+        if owner == nil { RecycledBuffers.shared.give(UnsafeMutableRawPointer(base), bytes: allocatedBytes) }
     }
 }

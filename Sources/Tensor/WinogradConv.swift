@@ -140,9 +140,11 @@ public enum WinogradConv {
                     }
                     let rows = (row(y0), row(y0 + 1), row(y0 + 2), row(y0 + 3))
                     let out = v + ci * tiles + ty * tilesX
-                    var tx = 0
-                    // Eight tiles read input columns 2·tx − 1 ... 2·tx + 16: inside the image, vectors.
-                    while tx + 8 <= tilesX && 2 * tx - 1 >= 0 && 2 * tx + 17 <= g.inWidth {
+                    // The first tile reaches into the left padding: one at a time. Then eight tiles,
+                    // reading input columns 2·tx − 1 ... 2·tx + 16, while those lie inside the image.
+                    transformOneTile(rows, g, x0: -1, into: out, plane: plane)
+                    var tx = 1
+                    while tx + 8 <= tilesX && 2 * tx + 17 <= g.inWidth {
                         transformEightTiles(rows, x0: 2 * tx - 1, into: out + tx, plane: plane)
                         tx += 8
                     }

@@ -22,7 +22,9 @@ final class DaemonProcess: @unchecked Sendable {
     /// Starts the daemon on models/tiny and waits for its ready line.
     /// - Parameter cacheHome: `XDG_CACHE_HOME` for the daemon (its model-hash cache); default: a
     ///   fresh folder of this daemon's own, so that tests never touch the user's cache.
-    init(configuration: String? = nil, arguments: [String] = [], model: URL? = nil, cacheHome: URL? = nil) throws {
+    /// - Parameter environment: variables set for the daemon on top of this process's.
+    init(configuration: String? = nil, arguments: [String] = [], model: URL? = nil, cacheHome: URL? = nil,
+         environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("dbrenderd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socket = directory.appendingPathComponent("d.sock").path
@@ -34,7 +36,7 @@ final class DaemonProcess: @unchecked Sendable {
         }
         process.executableURL = Self.binary
         process.environment = ProcessInfo.processInfo.environment.merging(
-            ["XDG_CACHE_HOME": (cacheHome ?? directory.appendingPathComponent("cache")).path]) { $1 }
+            ["XDG_CACHE_HOME": (cacheHome ?? directory.appendingPathComponent("cache")).path].merging(environment) { $1 }) { $1 }
         process.arguments = args + arguments
         process.standardError = logPipe
         process.standardOutput = logPipe

@@ -1,0 +1,73 @@
+// Large tensor buffers kept for reuse instead of being returned to the kernel. A model's activations
+// come in a few sizes that recur every layer and every step; freed, each would be unmapped, and the
+// next one of the same size mapped again and faulted in — the kernel zeroing every page (measured:
+// a third of a TAESD decode's time in clear_page). Kept, the next allocation of that size takes a
+// buffer whose pages are already there.
+//
+// Bounded: at most `capacityBytes` are kept (DBRENDER_BUFFER_CACHE_MB, default 512 MiB; 0 turns reuse
+// off), the least recently kept going first. Only exact sizes match, so a kept buffer is never
+// larger than asked for. Contents are garbage to the taker: TensorStorage zero-fills when asked.
+import Foundation
+
+/// A bounded pool of freed large allocations, by exact size.
+final class RecycledBuffers: @unchecked Sendable {
+    static let shared: RecycledBuffers = {
+        let environment = ProcessInfo.processInfo.environment
+        return RecycledBuffers(capacityBytes: (environment["DBRENDER_BUFFER_CACHE_MB"].flatMap(Int.init) ?? 512) << 20,
+                               minimumBytes: (environment["DBRENDER_BUFFER_CACHE_MIN_KB"].flatMap(Int.init) ?? 4096) << 10,
+                               poisons: environment["DBRENDER_BUFFER_POISON"] == "1")
+    }()
+
+    let capacityBytes: Int
+    /// Buffers smaller than this are left to malloc (its own free lists serve them well). Tests lower
+    /// it (DBRENDER_BUFFER_CACHE_MIN_KB) so that small models recycle too.
+    let minimumBytes: Int
+    /// Whether a reused buffer that is not zero-filled is filled with NaN first
+    /// (DBRENDER_BUFFER_POISON=1): a test that code never reads an output before writing it.
+    private let lock = NSLock()
+    /// Kept buffers, oldest first.
+    private var kept: [(bytes: Int, pointer: UnsafeMutableRawPointer)] = []
+    private var keptBytes = 0
+
+    let poisons: Bool
+
+    init(capacityBytes: Int, minimumBytes: Int = 4 << 20, poisons: Bool = false) {
+        self.capacityBytes = max(capacityBytes, 0)
+        self.minimumBytes = max(minimumBytes, 1)
+        self.poisons = poisons
+    }
+
+    /// A kept buffer of exactly `bytes`, if there is one.
+    func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= minimumBytes else { return nil }
+        return lock.withLock {
+            guard let i = kept.lastIndex(where: { $0.bytes == bytes }) else { return nil }
+            keptBytes -= bytes
+            return kept.remove(at: i).pointer
+        }
+    }
+
+    /// Keeps `pointer` (an allocation of `bytes`) for reuse, freeing the oldest kept ones to stay
+    /// within capacity; frees it at once when it is small or cannot fit at all.
+    func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        guard bytes >= minimumBytes, bytes <= capacityBytes else {
+            free(pointer)
+            return
+        }
+        let evicted: [UnsafeMutableRawPointer] = lock.withLock {
+            var evicted: [UnsafeMutableRawPointer] = []
+            while keptBytes + bytes > capacityBytes, !kept.isEmpty {
+                let oldest = kept.removeFirst()
+                keptBytes -= oldest.bytes
+                evicted.append(oldest.pointer)
+            }
+            kept.append((bytes, pointer))
+            keptBytes += bytes
+            return evicted
+        }
+        evicted.forEach { free($0) }
+    }
+
+    /// Bytes kept now.
+    var bytesKept: Int { lock.withLock { keptBytes } }
+}

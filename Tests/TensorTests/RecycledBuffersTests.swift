@@ -1,0 +1,38 @@
+// Recycled tensor buffers: a freed large buffer serves the next allocation of its size, zero-filled
+// when asked; the pool stays within its capacity, oldest out first; small buffers are left to malloc.
+import Foundation
+import Testing
+@testable import Tensor
+
+@Suite("Recycled buffers")
+struct RecycledBuffersTests {
+    @Test("a freed large buffer is reused for the same size, and a zeroed tensor is zeros")
+    func reuse() {
+        let count = (RecycledBuffers.shared.minimumBytes / 4) + 1024
+        var address: UnsafeMutablePointer<Float>
+        do {
+            let first = Tensor(uninitialized: [count])
+            first.buffer.update(repeating: 7)
+            address = first.pointer
+        }
+        let second = Tensor(zeros: [count])
+        #expect(second.pointer == address, "the freed buffer was not reused")
+        #expect(second.scalars.allSatisfy { $0 == 0 })
+    }
+
+    @Test("the pool keeps at most its capacity, evicting the oldest, and ignores small buffers")
+    func bounded() {
+        let pool = RecycledBuffers(capacityBytes: 3 << 20, minimumBytes: 1 << 20)
+        let a = malloc(1 << 20)!, b = malloc(1 << 20)!, c = malloc(2 << 20)!, small = malloc(1024)!
+        pool.give(a, bytes: 1 << 20)
+        pool.give(b, bytes: 1 << 20)
+        pool.give(small, bytes: 1024)  // freed at once
+        #expect(pool.bytesKept == 2 << 20)
+        pool.give(c, bytes: 2 << 20)  // evicts a
+        #expect(pool.bytesKept == 3 << 20)
+        #expect(pool.take(bytes: 1 << 20) == b)
+        #expect(pool.take(bytes: 1 << 20) == nil)
+        #expect(pool.take(bytes: 2 << 20) == c)
+        free(b); free(c)
+    }
+}
