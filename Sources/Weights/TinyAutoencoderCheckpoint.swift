@@ -93,27 +93,24 @@ public struct TinyAutoencoderCheckpoint {
             }
             return s
         }
-        if decoder {
-            let m = modules("decoder")
+        /// One half's Sequential: its first and last convolutions' shapes, its width per stage, and its
+        /// blocks per stage (the final convolution closes the last stage).
+        func layout(_ half: String) throws -> (first: [Int], last: [Int], widths: [Int], blocks: [Int]) {
+            let m = modules(half)
             guard m.first?.isBlock == false, m.last?.isBlock == false else {
-                throw ModelLoadingError.unknownArchitecture(file: source.archivePaths.first ?? "", reason: "its decoder does not start and end with a convolution")
+                throw ModelLoadingError.unknownArchitecture(file: source.archivePaths.first ?? "", reason: "its \(half) does not start and end with a convolution")
             }
-            let first = try shape("decoder.layers.\(m[0].index).weight"), last = try shape("decoder.layers.\(m[m.count - 1].index).weight")
-            c.latentChannels = first[1]
-            c.outChannels = last[0]
-            c.decoderBlockOutChannels = Array(repeating: first[0], count: max(runs(m).count - 1, 1))
-            c.numDecoderBlocks = Array(runs(m).dropLast())  // the final convolution closes the last stage
+            let first = try shape("\(half).layers.\(m[0].index).weight"), last = try shape("\(half).layers.\(m[m.count - 1].index).weight")
+            let blocks = Array(runs(m).dropLast())
+            return (first, last, Array(repeating: first[0], count: max(blocks.count, 1)), blocks)
+        }
+        if decoder {
+            let d = try layout("decoder")
+            (c.latentChannels, c.outChannels, c.decoderBlockOutChannels, c.numDecoderBlocks) = (d.first[1], d.last[0], d.widths, d.blocks)
         }
         if encoder {
-            let m = modules("encoder")
-            guard m.first?.isBlock == false, m.last?.isBlock == false else {
-                throw ModelLoadingError.unknownArchitecture(file: source.archivePaths.first ?? "", reason: "its encoder does not start and end with a convolution")
-            }
-            let first = try shape("encoder.layers.\(m[0].index).weight"), last = try shape("encoder.layers.\(m[m.count - 1].index).weight")
-            c.inChannels = first[1]
-            c.latentChannels = last[0]
-            c.encoderBlockOutChannels = Array(repeating: first[0], count: max(runs(m).count - 1, 1))
-            c.numEncoderBlocks = Array(runs(m).dropLast())
+            let e = try layout("encoder")
+            (c.inChannels, c.latentChannels, c.encoderBlockOutChannels, c.numEncoderBlocks) = (e.first[1], e.last[0], e.widths, e.blocks)
         }
         do { try c.validate() } catch let error as ConfigurationError {
             throw error.inFile(source.archivePaths.first ?? "")
