@@ -12,23 +12,15 @@ per runtime and component, so that benchmarks/models.sh can print every ratio fr
 import argparse
 import json
 import os
-import statistics
+import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 
-
-def measure(repetitions, fn):
-    fn()  # warm-up, as dbbench does
-    times = []
-    for _ in range(repetitions):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_baseline import measure  # noqa: E402  (the same warm-up and median as the PyTorch rows)
 
 
 class UNetStep(torch.nn.Module):

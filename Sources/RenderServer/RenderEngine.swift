@@ -31,6 +31,9 @@ public final class RenderEngine: @unchecked Sendable {
     // Guarded by `condition`:
     private var pipeline: StableDiffusionPipeline
     private var modelDescription: ModelDescription
+    /// The current model's memory budget, worked out when the model arrives (it reads /proc and the
+    /// cgroup files: not once per step).
+    private var budget: MemoryBudget
     private var pendingPipeline: (StableDiffusionPipeline, ModelDescription)?
     private var queue: [RenderJob] = []
     private var active: [ActiveRender] = []
@@ -71,6 +74,7 @@ public final class RenderEngine: @unchecked Sendable {
         self.loras = loras
         self.pipeline = pipeline
         self.modelDescription = model
+        self.budget = Self.budget(configuration, model)
         self.configuration = configuration
         self.metrics = Metrics()
         self.cache = EmbeddingCache(capacityBytes: configuration.embeddingCacheBytes)
@@ -91,7 +95,7 @@ public final class RenderEngine: @unchecked Sendable {
     /// The validator for the current model.
     public var validator: RequestValidator {
         condition.withLock {
-            let budget = memoryBudget, vae = pipeline.vae.configuration
+            let budget = budget, vae = pipeline.vae.configuration
             return RequestValidator(configuration: configuration, nativeSize: modelDescription.nativeSize,
                                     textEncoderLayers: modelDescription.textEncoderLayers, loraLibrary: loras,
                                     loraTargets: pipeline.loraTargets, hasTinyDecoder: pipeline.tinyAutoencoder?.decoder != nil,
@@ -99,10 +103,12 @@ public final class RenderEngine: @unchecked Sendable {
         }
     }
 
-    /// The memory the current model's renders may take: the configured bytes, or half of what the
-    /// process may use (cgroup included) less the weights.
-    public var memoryBudget: MemoryBudget {
-        configuration.memoryBudgetBytes.map(MemoryBudget.init(bytes:)) ?? .automatic(weightBytes: modelDescription.weightBytes)
+    /// The memory the current model's renders may take.
+    public var memoryBudget: MemoryBudget { condition.withLock { budget } }
+
+    /// The configured bytes, or half of what the process may use (cgroup included) less the weights.
+    private static func budget(_ configuration: ServerConfiguration, _ model: ModelDescription) -> MemoryBudget {
+        configuration.memoryBudgetBytes.map(MemoryBudget.init(bytes:)) ?? .automatic(weightBytes: model.weightBytes)
     }
 
     public var model: ModelDescription { condition.withLock { modelDescription } }
@@ -211,8 +217,8 @@ public final class RenderEngine: @unchecked Sendable {
             if !stepping.isEmpty {
                 // Rows per UNet call within the memory budget: a large request runs as several calls.
                 let latent = stepping[0].latentSize
-                let rows = condition.withLock { memoryBudget }.unetRows(pipeline.denoiser.unet.configuration,
-                                                                        latentHeight: latent[0], latentWidth: latent[1])
+                let rows = condition.withLock { budget }.unetRows(pipeline.denoiser.unet.configuration,
+                                                                  latentHeight: latent[0], latentWidth: latent[1])
                 pipeline.denoiser.step(stepping, maximumRows: rows)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.unetCall(rows: stepping.reduce(0) { $0 + $1.batchRows }, imageSteps: stepping.count, seconds: seconds)
@@ -236,6 +242,7 @@ public final class RenderEngine: @unchecked Sendable {
             if active.isEmpty, let (next, description) = pendingPipeline {
                 pipeline = next
                 modelDescription = description
+                budget = Self.budget(configuration, description)
                 pendingPipeline = nil
                 cache.removeAll()
                 warmEmptyPrompt(pipeline: next)
