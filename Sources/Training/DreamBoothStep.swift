@@ -186,17 +186,20 @@ public final class DreamBoothStep: CheckpointedTraining {
     }
 
     /// Clips the accumulated gradients to `maxGradNorm` (one norm over every trained parameter),
-    /// steps AdamW at `learningRate`, zeroes the gradients; returns the norm before clipping.
-    public func applyGradients(learningRate: Double) -> Double {
+    /// steps AdamW at `learningRate` (the text encoder at `textEncoderLearningRate` when given),
+    /// zeroes the gradients; returns the norm before clipping.
+    public func applyGradients(learningRate: Double, textEncoderLearningRate: Double? = nil) -> Double {
         let arenas = models.arenas
         let norms = arenas.map { GradientClipping.globalNorm(UnsafeBufferPointer(start: $0.gradients.base, count: $0.gradients.count)) }
         let norm = norms.reduce(0) { $0 + $1 * $1 }.squareRoot()
         let coefficient = GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm)
-        for (arena, optimizer) in zip(arenas, optimizers) {
+        // arenas[0] is the UNet's (or its LoRA's); arenas[1], when present, the text encoder's.
+        for (index, (arena, optimizer)) in zip(arenas, optimizers).enumerated() {
             let gradients = UnsafeMutableBufferPointer(start: arena.gradients.base, count: arena.gradients.count)
             if coefficient < 1 { GradientClipping.scale(gradients, by: coefficient) }
+            let rate = index == 0 ? learningRate : textEncoderLearningRate ?? learningRate
             optimizer.step(parameters: UnsafeMutableBufferPointer(start: arena.values.base, count: arena.values.count),
-                           gradients: UnsafeBufferPointer(gradients), learningRate: learningRate)
+                           gradients: UnsafeBufferPointer(gradients), learningRate: rate)
             arena.zeroGradients()
         }
         return norm

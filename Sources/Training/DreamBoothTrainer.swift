@@ -111,6 +111,7 @@ public final class DreamBoothTrainer {
         let stepsPerEpoch = (batchesPerEpoch + c.gradientAccumulationSteps - 1) / c.gradientAccumulationSteps
         let totalSteps = c.maxTrainSteps ?? c.numTrainEpochs * stepsPerEpoch
         let schedule = c.learningRateSchedule(totalSteps: totalSteps)
+        let textEncoderSchedule = c.textEncoderLearningRateSchedule(totalSteps: totalSteps)
 
         var globalStep = 0
         if let resumeFrom, let resumedState {
@@ -160,7 +161,8 @@ public final class DreamBoothTrainer {
                     (lossSum, priorSum) = (sums[0], sums[1])
                 }
                 let rate = schedule.learningRate(atStep: globalStep)
-                let norm = step.applyGradients(learningRate: rate)
+                let textEncoderRate = textEncoderSchedule.learningRate(atStep: globalStep)
+                let norm = step.applyGradients(learningRate: rate, textEncoderLearningRate: textEncoderRate)
                 ema?.update()
                 globalStep += 1
                 let entry = TrainingLogEntry(step: globalStep, loss: lossSum / Double(micro),
@@ -169,6 +171,7 @@ public final class DreamBoothTrainer {
                 try log?.append(entry)
                 try board?.addScalar("loss", Float(entry.loss), step: globalStep)
                 try board?.addScalar("lr", Float(rate), step: globalStep)
+                if c.textEncoderLr != nil { try board?.addScalar("lr_text_encoder", Float(textEncoderRate), step: globalStep) }
                 try board?.addScalar("grad_norm", Float(norm), step: globalStep)
                 if let prior = entry.priorLoss { try board?.addScalar("prior_loss", Float(prior), step: globalStep) }
                 report(.step(entry, total: totalSteps))

@@ -51,6 +51,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var trainTextEncoder = false
     // Optimisation
     public var learningRate = 5e-6
+    /// The text encoder's own rate (kohya's and diffusers' SDXL scripts' `text_encoder_lr`); nil: `learning_rate`.
+    /// It follows the same schedule. A rate above the UNet's lets the token's meaning move while the
+    /// UNet, which holds the prior, barely does.
+    public var textEncoderLr: Double?
     public var scaleLr = false
     public var lrScheduler = "constant"
     public var lrWarmupSteps = 500
@@ -108,7 +112,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case trainBatchSize = "train_batch_size", sampleBatchSize = "sample_batch_size"
         case numTrainEpochs = "num_train_epochs", maxTrainSteps = "max_train_steps"
         case gradientAccumulationSteps = "gradient_accumulation_steps", gradientCheckpointing = "gradient_checkpointing"
-        case trainTextEncoder = "train_text_encoder", learningRate = "learning_rate", scaleLr = "scale_lr"
+        case trainTextEncoder = "train_text_encoder", learningRate = "learning_rate", textEncoderLr = "text_encoder_lr"
+        case scaleLr = "scale_lr"
         case lrScheduler = "lr_scheduler", lrWarmupSteps = "lr_warmup_steps", lrNumCycles = "lr_num_cycles"
         case lrPower = "lr_power", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", adamEpsilon = "adam_epsilon"
         case adamWeightDecay = "adam_weight_decay", maxGradNorm = "max_grad_norm", offsetNoise = "offset_noise"
@@ -162,6 +167,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         gradientCheckpointing = try value(.gradientCheckpointing, gradientCheckpointing)
         trainTextEncoder = try value(.trainTextEncoder, trainTextEncoder)
         learningRate = try value(.learningRate, learningRate)
+        textEncoderLr = try c.decodeIfPresent(Double.self, forKey: .textEncoderLr)
         scaleLr = try value(.scaleLr, scaleLr)
         lrScheduler = try value(.lrScheduler, lrScheduler)
         lrWarmupSteps = try value(.lrWarmupSteps, lrWarmupSteps)
@@ -376,6 +382,13 @@ extension TrainingConfiguration {
         guard numClassImages >= 0 else { throw fail(.numClassImages, "must not be negative") }
         guard lrWarmupSteps >= 0 else { throw fail(.lrWarmupSteps, "must not be negative") }
         guard learningRate > 0, learningRate.isFinite else { throw fail(.learningRate, "must be a positive number") }
+        if let textEncoderLr {
+            guard textEncoderLr > 0, textEncoderLr.isFinite else { throw fail(.textEncoderLr, "must be a positive number") }
+            guard trainTextEncoder else { throw fail(.textEncoderLr, "needs train_text_encoder: true") }
+            if lrScheduler == "polynomial", textEncoderLr <= LearningRateSchedule.polynomialEnd {
+                throw fail(.textEncoderLr, "must exceed polynomial's end rate \(LearningRateSchedule.polynomialEnd)")
+            }
+        }
         guard LearningRateSchedule.Kind(rawValue: lrScheduler) != nil else {
             throw fail(.lrScheduler, "unknown schedule '\(lrScheduler)' (one of \(LearningRateSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
@@ -403,7 +416,16 @@ extension TrainingConfiguration {
 
     /// The learning-rate schedule over `totalSteps` optimizer steps.
     public func learningRateSchedule(totalSteps: Int) -> LearningRateSchedule {
-        var rate = learningRate
+        schedule(from: learningRate, totalSteps: totalSteps)
+    }
+
+    /// The text encoder's schedule: `text_encoder_lr` (else `learning_rate`) on the same curve.
+    public func textEncoderLearningRateSchedule(totalSteps: Int) -> LearningRateSchedule {
+        schedule(from: textEncoderLr ?? learningRate, totalSteps: totalSteps)
+    }
+
+    private func schedule(from base: Double, totalSteps: Int) -> LearningRateSchedule {
+        var rate = base
         // diffusers' scale_lr: lr × accumulation × batch × processes (1 here).
         if scaleLr { rate *= Double(gradientAccumulationSteps * trainBatchSize) }
         return LearningRateSchedule(kind: LearningRateSchedule.Kind(rawValue: lrScheduler) ?? .constant,

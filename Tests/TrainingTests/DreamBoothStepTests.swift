@@ -110,6 +110,30 @@ struct DreamBoothStepTests {
         }
     }
 
+    @Test("text_encoder_lr: the text encoder steps at its own rate, the UNet at learning_rate")
+    func textEncoderOwnRate() throws {
+        let (batch, draws) = batch(0)
+        let shared = try makeStep(), own = try makeStep()
+        let before = own.models.arenas.map { Tensor(storage: $0.values, shape: [$0.values.count]).copy() }
+        _ = shared.accumulate(batch, noise: draws)
+        _ = own.accumulate(batch, noise: draws)
+        _ = shared.applyGradients(learningRate: 1e-3)
+        _ = own.applyGradients(learningRate: 1e-3, textEncoderLearningRate: 4e-3)
+        let sharedArenas = shared.models.arenas, ownArenas = own.models.arenas
+        #expect(sharedArenas[0].values.count == ownArenas[0].values.count)
+        #expect((0..<ownArenas[0].values.count).allSatisfy { sharedArenas[0].values.base[$0] == ownArenas[0].values.base[$0] },
+                "the UNet must step exactly as without text_encoder_lr")
+        // AdamW's step is linear in the rate (decay p·lr·wd plus lr·m̂/(√v̂ + ε)): four times the rate, four
+        // times the move, up to fp32 rounding of the parameters (~1e-7 of their scale).
+        func moved(_ arena: ParameterArena) -> Double {
+            var squares = 0.0
+            for i in 0..<arena.values.count { let d = Double(arena.values.base[i] - before[1].pointer[i]); squares += d * d }
+            return squares.squareRoot()
+        }
+        let ratio = moved(ownArenas[1]) / moved(sharedArenas[1])
+        #expect(abs(ratio - 4) < 1e-3, "text encoder moved \(ratio)× as far at 4× the rate")
+    }
+
     /// The fixture's text-encoder names (transformers 5: no `text_model.` prefix) for our canonical key.
     static func transformersName(_ key: String, in f: FixtureFile) -> String {
         f.has("delta_norm.text_encoder.\(key)") ? key : "text_model.\(key)"

@@ -58,6 +58,8 @@ struct TrainingConfigurationTests {
         ("lr_scheduler: exponential", "lr_scheduler", "unknown schedule 'exponential'"),
         ("adam_beta2: 1.0", "adam_beta2", "[0, 1)"),
         ("gradient_accumulation_steps: 0", "gradient_accumulation_steps", "at least 1"),
+        ("text_encoder_lr: -1e-4", "text_encoder_lr", "must be a positive number"),
+        ("text_encoder_lr: 1e-4", "text_encoder_lr", "needs train_text_encoder: true"),
     ])
     func mistakes(line: String, key: String, message: String) {
         do {
@@ -69,6 +71,19 @@ struct TrainingConfigurationTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test("text_encoder_lr: the text encoder's own base rate on the UNet's schedule")
+    func textEncoderLearningRate() throws {
+        let yaml = Self.minimal + "\nlearning_rate: 2e-5\ntrain_text_encoder: true\nlr_scheduler: cosine\nlr_warmup_steps: 10"
+        let own = try TrainingConfiguration.load(yaml: yaml + "\ntext_encoder_lr: 5e-4")
+        let unet = own.learningRateSchedule(totalSteps: 100), text = own.textEncoderLearningRateSchedule(totalSteps: 100)
+        #expect(unet.baseLearningRate == 2e-5 && text.baseLearningRate == 5e-4)
+        for step in [0, 5, 10, 60, 99] {
+            #expect(abs(text.learningRate(atStep: step) - 25 * unet.learningRate(atStep: step)) <= 1e-12, "step \(step)")
+        }
+        let same = try TrainingConfiguration.load(yaml: yaml)
+        #expect(same.textEncoderLr == nil && same.textEncoderLearningRateSchedule(totalSteps: 100).baseLearningRate == 2e-5)
     }
 
     @Test("class_prompts: a YAML list, or one prompt on the command line")
