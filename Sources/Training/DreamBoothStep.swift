@@ -128,6 +128,8 @@ public final class DreamBoothStep: CheckpointedTraining {
     /// Recompute each resnet's, transformer's and text-encoder layer's activations in backward
     /// (`gradient_checkpointing`).
     public var gradientCheckpointing = false
+    /// With `cache_latents`: the VAE posteriors of images already seen (the VAE never trains here).
+    public var latentCache: LatentCache?
     private let optimizers: [AdamW]
 
     public init(models: DreamBoothModels, noising: DDPMNoising, loss: DreamBoothLoss,
@@ -150,7 +152,8 @@ public final class DreamBoothStep: CheckpointedTraining {
     /// Returns the loss and the prior loss of this micro-batch.
     public func accumulate(_ batch: DreamBoothBatch, noise draws: DreamBoothNoise,
                            gradientScale: Double = 1) -> (loss: Double, priorLoss: Double?) {
-        let (mean, logVariance) = models.vae.encode(batch.pixelValues)
+        let (mean, logVariance) = latentCache?.posterior(of: batch.pixelValues) { models.vae.encode($0) }
+            ?? models.vae.encode(batch.pixelValues)
         let scaling = models.vae.configuration.scalingFactor
         let latents = Tensor(uninitialized: mean.shape)
         for i in 0..<latents.count {

@@ -104,6 +104,7 @@ public final class DreamBoothTrainer {
                                  snrGamma: c.snrGamma, predictionType: noising.predictionType),
             optimizer: c.adamW, maxGradNorm: c.maxGradNorm)
         step.gradientCheckpointing = c.gradientCheckpointing
+        if c.cacheLatents { step.latentCache = LatentCache() }
         let ema = c.useEma ? ExponentialMovingAverage(following: models.unetParameters, maximumDecay: c.emaDecay) : nil
 
         let globalBatchSize = c.trainBatchSize * group.size

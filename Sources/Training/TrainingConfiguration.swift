@@ -48,6 +48,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var maxTrainSteps: Int?
     public var gradientAccumulationSteps = 1
     public var gradientCheckpointing = false
+    /// Keep each image's VAE posterior after its first encode (kohya's `cache_latents`): same bytes, less work.
+    public var cacheLatents = false
     public var trainTextEncoder = false
     // Optimisation
     public var learningRate = 5e-6
@@ -111,7 +113,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case numClassImages = "num_class_images", resolution, centerCrop = "center_crop"
         case trainBatchSize = "train_batch_size", sampleBatchSize = "sample_batch_size"
         case numTrainEpochs = "num_train_epochs", maxTrainSteps = "max_train_steps"
-        case gradientAccumulationSteps = "gradient_accumulation_steps", gradientCheckpointing = "gradient_checkpointing"
+        case gradientAccumulationSteps = "gradient_accumulation_steps", gradientCheckpointing = "gradient_checkpointing", cacheLatents = "cache_latents"
         case trainTextEncoder = "train_text_encoder", learningRate = "learning_rate", textEncoderLr = "text_encoder_lr"
         case scaleLr = "scale_lr"
         case lrScheduler = "lr_scheduler", lrWarmupSteps = "lr_warmup_steps", lrNumCycles = "lr_num_cycles"
@@ -165,6 +167,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         maxTrainSteps = try c.decodeIfPresent(Int.self, forKey: .maxTrainSteps)
         gradientAccumulationSteps = try value(.gradientAccumulationSteps, gradientAccumulationSteps)
         gradientCheckpointing = try value(.gradientCheckpointing, gradientCheckpointing)
+        cacheLatents = try value(.cacheLatents, cacheLatents)
         trainTextEncoder = try value(.trainTextEncoder, trainTextEncoder)
         learningRate = try value(.learningRate, learningRate)
         textEncoderLr = try c.decodeIfPresent(Double.self, forKey: .textEncoderLr)

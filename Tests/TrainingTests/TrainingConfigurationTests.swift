@@ -86,6 +86,13 @@ struct TrainingConfigurationTests {
         #expect(same.textEncoderLr == nil && same.textEncoderLearningRateSchedule(totalSteps: 100).baseLearningRate == 2e-5)
     }
 
+    @Test("cache_latents: off unless asked for, in the file or on the command line")
+    func cacheLatents() throws {
+        #expect(try !TrainingConfiguration.load(yaml: Self.minimal).cacheLatents)
+        #expect(try TrainingConfiguration.load(yaml: Self.minimal + "\ncache_latents: true").cacheLatents)
+        #expect(try TrainingConfiguration.load(yaml: Self.minimal, overrides: ["--cache_latents"]).cacheLatents)
+    }
+
     @Test("class_prompts: a YAML list, or one prompt on the command line")
     func classPrompts() throws {
         let yaml = Self.minimal + """

@@ -3,7 +3,8 @@
 // parameter), timed apart; median of the repetitions after one warm-up step, and peak RSS.
 // benchmarks/training.sh runs the same step in PyTorch on the same folder for the ratio. With `--lora`
 // the step is DreamBooth-LoRA's (rank 4 on the attention projections, and the text encoder's with
-// --text-encoder): the base stays mapped, only the factors train.
+// --text-encoder): the base stays mapped, only the factors train. `--cache-latents` keeps the VAE
+// posteriors after the warm-up step (cache_latents), so the timed steps skip the encoder.
 import Dispatch
 import Foundation
 import Models
@@ -14,7 +15,7 @@ import Weights
 
 enum TrainingStepBenchmark {
     static func run(modelPath: String, resolution: Int, priorPreservation: Bool, trainTextEncoder: Bool,
-                    checkpointing: Bool, lora: Bool = false, repetitions: Int, json: Bool) throws {
+                    checkpointing: Bool, lora: Bool = false, cacheLatents: Bool = false, repetitions: Int, json: Bool) throws {
         let url = URL(fileURLWithPath: modelPath)
         let setupStart = DispatchTime.now().uptimeNanoseconds
         let checkpoint = try ModelCheckpoint.open(url)
@@ -26,6 +27,8 @@ enum TrainingStepBenchmark {
         let step = DreamBoothStep(models: models, noising: noising, loss: DreamBoothLoss(priorPreservation: priorPreservation),
                                   optimizer: AdamWHyperparameters(), maxGradNorm: 1)
         step.gradientCheckpointing = checkpointing
+        // The warm-up step fills the cache; the timed steps see the same images, as a run's later epochs do.
+        if cacheLatents { step.latentCache = LatentCache() }
         let setup = seconds(since: setupStart)
         if !json { print(String(format: "setup: networks into arenas %.2f s, optimizer state %.2f s", modelsTime, setup - modelsTime)) }
 
@@ -56,7 +59,7 @@ enum TrainingStepBenchmark {
             let objects = rows.map { ["name": $0.0, "seconds": $0.1, "peak_rss": Double(ModelBenchmarks.peakRSS())] as [String: Any] }
             print(String(decoding: try JSONSerialization.data(withJSONObject: objects), as: UTF8.self))
         } else {
-            print("DreamBooth\(lora ? "-LoRA" : "") step, \(resolution) px, batch \(count), \(trained) trained parameters, median of \(repetitions)")
+            print("DreamBooth\(lora ? "-LoRA" : "") step\(cacheLatents ? " (cached latents)" : ""), \(resolution) px, batch \(count), \(trained) trained parameters, median of \(repetitions)")
             for (name, value) in rows { print(String(format: "  %-34@ %8.2f s", name as NSString, value)) }
             print("  peak RSS \(ModelBenchmarks.peakRSS() / 1_000_000) MB")
         }

@@ -5,7 +5,7 @@
 //   swift run -c release dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
 //   swift run -c release dbbench lora --model DIR [--rank 16] [--repetitions N]
-//   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--lora] [--json]
+//   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--lora] [--cache-latents] [--json]
 //   swift run -c release dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 import Foundation
 
@@ -25,7 +25,7 @@ let usage = """
            dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
            dbbench hash [--repetitions N]
            dbbench lora --model DIR [--rank 16] [--repetitions N]
-           dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--lora] [--repetitions N] [--json]
+           dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--lora] [--cache-latents] [--repetitions N] [--json]
            dbbench run-components --model DIR --inputs IN.safetensors --out OUT.safetensors
 
     """
@@ -48,7 +48,7 @@ do {
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try TrainingStepBenchmark.run(modelPath: model, resolution: option("--resolution").flatMap(Int.init) ?? 256,
                                       priorPreservation: arguments.contains("--prior"), trainTextEncoder: arguments.contains("--text-encoder"),
-                                      checkpointing: arguments.contains("--checkpointing"), lora: arguments.contains("--lora"),
+                                      checkpointing: arguments.contains("--checkpointing"), lora: arguments.contains("--lora"), cacheLatents: arguments.contains("--cache-latents"),
                                       repetitions: repetitions,
                                       json: arguments.contains("--json"))
     case "hash":
