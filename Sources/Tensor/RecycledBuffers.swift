@@ -5,8 +5,15 @@
 // buffer whose pages are already there.
 //
 // Bounded: at most `capacityBytes` are kept (DBRENDER_BUFFER_CACHE_MB, default 512 MiB; 0 turns reuse
-// off), the least recently kept going first. Only exact sizes match, so a kept buffer is never
-// larger than asked for. Contents are garbage to the taker: TensorStorage zero-fills when asked.
+// off; a program may set its own default, as dbtrain does), the least recently kept going first. Only
+// exact sizes match, so a kept buffer is never larger than asked for. Contents are garbage to the
+// taker: TensorStorage zero-fills when asked.
+//
+// A miss gives kept memory back: before a new buffer of n bytes is allocated, the oldest kept buffers
+// totalling at least n are freed. Frees add to the pool what leaves live use, misses take it out again,
+// so live plus kept memory only grows when the pool is empty: the process never holds more than the
+// high-water mark of its live tensors, however large the capacity. (Without this, a training step
+// whose forward pass allocates new sizes kept the last step's freed activations beside the new ones.)
 import Foundation
 
 /// A bounded pool of freed large allocations, by exact size.
@@ -18,7 +25,7 @@ final class RecycledBuffers: @unchecked Sendable {
                                poisons: environment["DBRENDER_BUFFER_POISON"] == "1")
     }()
 
-    let capacityBytes: Int
+    private(set) var capacityBytes: Int
     /// Buffers smaller than this are left to malloc (its own free lists serve them well). Tests lower
     /// it (DBRENDER_BUFFER_CACHE_MIN_KB) so that small models recycle too.
     let minimumBytes: Int
@@ -37,24 +44,54 @@ final class RecycledBuffers: @unchecked Sendable {
         self.poisons = poisons
     }
 
-    /// A kept buffer of exactly `bytes`, if there is one.
+    /// A kept buffer of exactly `bytes`, if there is one; otherwise frees the oldest kept buffers,
+    /// at least `bytes` of them, to make room for the allocation the caller makes instead.
     func take(bytes: Int) -> UnsafeMutableRawPointer? {
         guard bytes >= minimumBytes else { return nil }
-        return lock.withLock {
-            guard let i = kept.lastIndex(where: { $0.bytes == bytes }) else { return nil }
-            keptBytes -= bytes
-            return kept.remove(at: i).pointer
+        let (found, evicted): (UnsafeMutableRawPointer?, [UnsafeMutableRawPointer]) = lock.withLock {
+            if let i = kept.lastIndex(where: { $0.bytes == bytes }) {
+                keptBytes -= bytes
+                return (kept.remove(at: i).pointer, [])
+            }
+            var evicted: [UnsafeMutableRawPointer] = [], released = 0
+            while released < bytes, !kept.isEmpty {
+                let oldest = kept.removeFirst()
+                keptBytes -= oldest.bytes
+                released += oldest.bytes
+                evicted.append(oldest.pointer)
+            }
+            return (nil, evicted)
         }
+        evicted.forEach { free($0) }
+        return found
+    }
+
+    /// Sets the capacity unless DBRENDER_BUFFER_CACHE_MB chose one; frees the oldest kept buffers
+    /// beyond a smaller capacity.
+    func setDefaultCapacity(bytes: Int) {
+        guard ProcessInfo.processInfo.environment["DBRENDER_BUFFER_CACHE_MB"] == nil else { return }
+        let evicted: [UnsafeMutableRawPointer] = lock.withLock {
+            capacityBytes = max(bytes, 0)
+            var evicted: [UnsafeMutableRawPointer] = []
+            while keptBytes > capacityBytes, !kept.isEmpty {
+                let oldest = kept.removeFirst()
+                keptBytes -= oldest.bytes
+                evicted.append(oldest.pointer)
+            }
+            return evicted
+        }
+        evicted.forEach { free($0) }
     }
 
     /// Keeps `pointer` (an allocation of `bytes`) for reuse, freeing the oldest kept ones to stay
     /// within capacity; frees it at once when it is small or cannot fit at all.
     func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
-        guard bytes >= minimumBytes, bytes <= capacityBytes else {
+        guard bytes >= minimumBytes else {
             free(pointer)
             return
         }
         let evicted: [UnsafeMutableRawPointer] = lock.withLock {
+            guard bytes <= capacityBytes else { return [pointer] }
             var evicted: [UnsafeMutableRawPointer] = []
             while keptBytes + bytes > capacityBytes, !kept.isEmpty {
                 let oldest = kept.removeFirst()
@@ -70,4 +107,14 @@ final class RecycledBuffers: @unchecked Sendable {
 
     /// Bytes kept now.
     var bytesKept: Int { lock.withLock { keptBytes } }
+}
+
+/// How many bytes of freed large tensor buffers the process keeps for reuse.
+public enum TensorBufferRecycling {
+    /// Makes `bytes` the capacity, unless DBRENDER_BUFFER_CACHE_MB set it. Kept memory never lifts
+    /// the process above its live tensors' high-water mark (see RecycledBuffers), so a program
+    /// whose peak is its working set, such as a training run, can afford to keep it all.
+    public static func setDefaultCapacity(bytes: Int) {
+        RecycledBuffers.shared.setDefaultCapacity(bytes: bytes)
+    }
 }

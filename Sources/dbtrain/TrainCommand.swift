@@ -34,6 +34,10 @@ struct Train: ParsableCommand {
             throw ValidationError("\(error)")
         }
         ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
+        // A training step's peak memory is its working set, reached again every step: keep every freed
+        // activation for the next step instead of faulting in fresh zeroed pages (kept memory never
+        // lifts the process above that peak: see RecycledBuffers).
+        TensorBufferRecycling.setDefaultCapacity(bytes: 64 << 30)
         let interrupt = InterruptFlag()
         let trainer = DreamBoothTrainer(configuration: configuration)
         // Under `mpirun -np N` (N > 1): data-parallel, train_batch_size per rank; rank 0 reports.

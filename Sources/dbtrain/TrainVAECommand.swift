@@ -51,6 +51,10 @@ struct TrainVAE: ParsableCommand {
 
     func run() throws {
         ThreadPool.shared.configure(threads: threads ?? ThreadPool.shared.threads)
+        // A training step's peak memory is its working set, reached again every step: keep every freed
+        // activation for the next step instead of faulting in fresh zeroed pages (kept memory never
+        // lifts the process above that peak: see RecycledBuffers).
+        TensorBufferRecycling.setDefaultCapacity(bytes: 64 << 30)
         var settings = VAETrainingSettings(modelDirectory: model, dataDirectory: data, outputDirectory: out)
         settings.resolution = resolution; settings.steps = steps; settings.batchSize = batchSize
         settings.learningRate = learningRate; settings.klWeight = klWeight; settings.seed = seed

@@ -31,8 +31,25 @@ struct RecycledBuffersTests {
         pool.give(c, bytes: 2 << 20)  // evicts a
         #expect(pool.bytesKept == 3 << 20)
         #expect(pool.take(bytes: 1 << 20) == b)
-        #expect(pool.take(bytes: 1 << 20) == nil)
         #expect(pool.take(bytes: 2 << 20) == c)
+        #expect(pool.bytesKept == 0)
         free(b); free(c)
+    }
+
+    @Test("a miss frees at least its size of kept buffers, oldest first, so live + kept never grows")
+    func missesGiveBack() {
+        let pool = RecycledBuffers(capacityBytes: 16 << 20, minimumBytes: 1 << 20)
+        let a = malloc(1 << 20)!, b = malloc(1 << 20)!, c = malloc(4 << 20)!
+        pool.give(a, bytes: 1 << 20)
+        pool.give(b, bytes: 1 << 20)
+        pool.give(c, bytes: 4 << 20)
+        #expect(pool.bytesKept == 6 << 20)
+        // 2 MiB of a size not kept: a and b (the oldest, 2 MiB together) go, c stays.
+        #expect(pool.take(bytes: 2 << 20) == nil)
+        #expect(pool.bytesKept == 4 << 20)
+        #expect(pool.take(bytes: 4 << 20) == c)
+        // An empty pool has nothing to give back.
+        #expect(pool.take(bytes: 3 << 20) == nil && pool.bytesKept == 0)
+        free(c)
     }
 }

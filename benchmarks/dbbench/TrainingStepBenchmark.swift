@@ -17,6 +17,7 @@ enum TrainingStepBenchmark {
     static func run(modelPath: String, resolution: Int, priorPreservation: Bool, trainTextEncoder: Bool,
                     checkpointing: Bool, lora: Bool = false, cacheLatents: Bool = false, repetitions: Int, json: Bool) throws {
         let url = URL(fileURLWithPath: modelPath)
+        TensorBufferRecycling.setDefaultCapacity(bytes: 64 << 30)  // as dbtrain does
         let setupStart = DispatchTime.now().uptimeNanoseconds
         let checkpoint = try ModelCheckpoint.open(url)
         let loraSettings = lora ? DreamBoothModels.LoRASettings(rank: 4, alpha: 4, unetTargets: ["to_k", "to_q", "to_v", "to_out.0"],
