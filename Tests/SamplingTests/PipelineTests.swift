@@ -25,15 +25,7 @@ private func expectMatches(_ images: [RenderedImage], _ name: String, sourceLoca
 
 private func request(_ name: String, sampler: String) -> RenderRequest {
     let c = fixture["\(name).config"].scalars  // count, steps, guidance, seed
-    var r = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[3]))
-    r.negativePrompt = "blurry, low quality"
-    r.sampler = sampler
-    r.count = Int(c[0])
-    r.steps = Int(c[1])
-    r.guidanceScale = c[2]
-    r.width = 64
-    r.height = 64
-    return r
+    return .fixture(sampler: sampler, steps: c[1], guidance: c[2], seed: c[3], count: Int(c[0]))
 }
 
 @Suite("Pipeline parity with diffusers")

@@ -48,13 +48,7 @@ struct SingleFileCheckpointTests {
           arguments: ["ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "lms"])
     func renders(_ sampler: String) throws {
         let c = fixture["config"].scalars  // steps, guidance, seed
-        var request = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[2]))
-        request.negativePrompt = "blurry, low quality"
-        request.sampler = sampler
-        request.steps = Int(c[0])
-        request.guidanceScale = c[1]
-        request.width = 64
-        request.height = 64
+        let request = RenderRequest.fixture(sampler: sampler, steps: c[0], guidance: c[1], seed: c[2])
         let fromFile = try StableDiffusionPipeline(checkpoint: Self.single).render(request)[0].image.pixels
         let fromFolder = try StableDiffusionPipeline(checkpoint: Self.folder).render(request)[0].image.pixels
         #expect(fromFile == fromFolder, "\(sampler): the single file and the folder differ")

@@ -38,11 +38,7 @@ struct TiledVAETests {
     @Test("a render with vaeTiling equals diffusers' pipeline with enable_tiling()")
     func render() throws {
         let c = fixture["pipeline.config"].scalars  // steps, guidance, seed, width, height
-        var request = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[2]))
-        request.negativePrompt = "blurry, low quality"
-        request.sampler = "euler"
-        request.steps = Int(c[0])
-        request.guidanceScale = c[1]
+        var request = RenderRequest.fixture(steps: c[0], guidance: c[1], seed: c[2])
         request.width = Int(c[3])
         request.height = Int(c[4])
         request.vaeTiling = true

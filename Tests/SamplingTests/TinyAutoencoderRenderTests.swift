@@ -11,15 +11,9 @@ import Weights
 
 @Suite("Pipeline: TAESD as the final decoder")
 struct TinyAutoencoderRenderTests {
+    /// The fixture's config: steps, guidance, seed.
     private func request(_ c: [Float]) -> RenderRequest {
-        var r = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[2]))
-        r.negativePrompt = "blurry, low quality"
-        r.sampler = "euler"
-        r.steps = Int(c[0])
-        r.guidanceScale = c[1]
-        r.width = 64
-        r.height = 64
-        return r
+        .fixture(steps: c[0], guidance: c[1], seed: c[2])
     }
 
     @Test("models/tiny with TAESD renders diffusers' image")

@@ -17,13 +17,7 @@ struct VAEScaleFactorTests {
         let pipeline = try StableDiffusionPipeline.load(Fixtures.modelCase("tiny_vae4"))
         #expect(pipeline.vaeScaleFactor == 4 && pipeline.nativeSize == 8 * 4, "UNet sample_size 8 × VAE factor 4")
         let c = fixture["config"].scalars  // steps, guidance, seed
-        var request = RenderRequest(prompt: "a photo of sks dog", seed: UInt64(c[2]))
-        request.negativePrompt = "blurry, low quality"
-        request.sampler = "euler"
-        request.steps = Int(c[0])
-        request.guidanceScale = c[1]
-        request.width = 64
-        request.height = 64
+        let request = RenderRequest.fixture(steps: c[0], guidance: c[1], seed: c[2])
         let jobs = try pipeline.makeJobs(for: request)
         #expect(jobs[0].latents.shape == [1, 4, 16, 16])
         let image = try pipeline.render(request)[0].image
