@@ -53,14 +53,8 @@ final class RecycledBuffers: @unchecked Sendable {
                 keptBytes -= bytes
                 return (kept.remove(at: i).pointer, [])
             }
-            var evicted: [UnsafeMutableRawPointer] = [], released = 0
-            while released < bytes, !kept.isEmpty {
-                let oldest = kept.removeFirst()
-                keptBytes -= oldest.bytes
-                released += oldest.bytes
-                evicted.append(oldest.pointer)
-            }
-            return (nil, evicted)
+            let target = keptBytes - bytes
+            return (nil, evictOldest { keptBytes > target })
         }
         evicted.forEach { free($0) }
         return found
@@ -72,13 +66,7 @@ final class RecycledBuffers: @unchecked Sendable {
         guard ProcessInfo.processInfo.environment["DBRENDER_BUFFER_CACHE_MB"] == nil else { return }
         let evicted: [UnsafeMutableRawPointer] = lock.withLock {
             capacityBytes = max(bytes, 0)
-            var evicted: [UnsafeMutableRawPointer] = []
-            while keptBytes > capacityBytes, !kept.isEmpty {
-                let oldest = kept.removeFirst()
-                keptBytes -= oldest.bytes
-                evicted.append(oldest.pointer)
-            }
-            return evicted
+            return evictOldest { keptBytes > capacityBytes }
         }
         evicted.forEach { free($0) }
     }
@@ -92,17 +80,24 @@ final class RecycledBuffers: @unchecked Sendable {
         }
         let evicted: [UnsafeMutableRawPointer] = lock.withLock {
             guard bytes <= capacityBytes else { return [pointer] }
-            var evicted: [UnsafeMutableRawPointer] = []
-            while keptBytes + bytes > capacityBytes, !kept.isEmpty {
-                let oldest = kept.removeFirst()
-                keptBytes -= oldest.bytes
-                evicted.append(oldest.pointer)
-            }
+            let evicted = evictOldest { keptBytes + bytes > capacityBytes }
             kept.append((bytes, pointer))
             keptBytes += bytes
             return evicted
         }
         evicted.forEach { free($0) }
+    }
+
+    /// Removes kept buffers, oldest first, while `excess` holds and any are left; returns them to be
+    /// freed outside the lock. Call with `lock` held.
+    private func evictOldest(while excess: () -> Bool) -> [UnsafeMutableRawPointer] {
+        var evicted: [UnsafeMutableRawPointer] = []
+        while excess(), !kept.isEmpty {
+            let oldest = kept.removeFirst()
+            keptBytes -= oldest.bytes
+            evicted.append(oldest.pointer)
+        }
+        return evicted
     }
 
     /// Bytes kept now.
