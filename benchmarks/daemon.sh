@@ -16,19 +16,16 @@ while (($#)); do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-scripts/setup.sh
-swift build -c release --product dbrenderd >/dev/null
-swift build -c release --product dbtrain >/dev/null
-[[ -d $model/unet || -f $model ]] || .build/release/dbtrain init --preset sd15 --out "$model" --seed 0
+source benchmarks/daemon-common.sh
+prepare_daemon "$model"
 work=$(mktemp -d)
 socket=$work/d.sock
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+daemon=
+trap '[[ -n $daemon ]] && { kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; }; rm -rf "$work"' EXIT
 start=$(now)
-.build/release/dbrenderd --model "$model" --socket "$socket" 2>"$work/log" &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
-until grep -q " ready" "$work/log"; do kill -0 $daemon || { cat "$work/log"; exit 1; }; sleep 0.05; done
+start_daemon "$model" "$socket" "$work/log"
 ready=$(now)
 render() {  # prompt seed → seconds
     local t0 t1

@@ -18,19 +18,14 @@ while (($#)); do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-scripts/setup.sh
-swift build -c release --product dbrenderd >/dev/null
-swift build -c release --product dbtrain >/dev/null
-[[ -d $model/unet || -f $model ]] || .build/release/dbtrain init --preset sd15 --out "$model" --seed 0
+source benchmarks/daemon-common.sh
+prepare_daemon "$model"
 work=$(mktemp -d)
 socket=$work/d.sock
 daemon=
 trap '[[ -n $daemon ]] && kill $daemon 2>/dev/null; rm -rf "$work"' EXIT
-start_daemon() {
-    rm -f "$socket" "$work/log"
-    .build/release/dbrenderd --model "$model" --socket "$socket" 2>"$work/log" &
-    daemon=$!
-    until grep -q " ready" "$work/log"; do kill -0 $daemon || { cat "$work/log"; exit 1; }; sleep 0.1; done
+fresh_daemon() {  # prints the memory budget from the ready line
+    start_daemon "$model" "$socket" "$work/log"
     grep " ready" "$work/log" | grep -o 'memory_budget_mb[^ ]*' || true
 }
 stop_daemon() { kill $daemon; wait $daemon 2>/dev/null || true; daemon=; }
@@ -40,14 +35,14 @@ render() {  # size count seed → HTTP status
         -d "{\"prompt\": \"a memory test\", \"seed\": $3, \"steps\": $steps, \"width\": $1, \"height\": $1, \"count\": $2}"
 }
 echo "dbrenderd peak RSS (VmHWM), $model, $steps step(s), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) of memory"
-start_daemon
+fresh_daemon
 printf 'after start (weights mapped, nothing rendered): %s\n' "$(peak)"
 if ((large)); then
     t0=$(date +%s)
     status=$(render 1024 16 1)
     printf '1024×1024 × 16: HTTP %s in %d s, peak RSS %s\n' "$status" $(($(date +%s) - t0)) "$(peak)"
     stop_daemon
-    start_daemon >/dev/null
+    fresh_daemon >/dev/null
 fi
 t0=$(date +%s)
 for i in 1 2 3 4; do ( render 512 1 $((10 + i)) > "$work/status$i" ) & done
