@@ -24,20 +24,19 @@ model=.build/bench-sd15
 scripts/setup.sh
 swift build -c release --product dbtrain >/dev/null && swift build -c release --product dbbench >/dev/null
 [[ -d $model/unet ]] || .build/release/dbtrain init --preset sd15 --out "$model" --seed 0
-step() {
+step() {  # flags → "seconds peak_bytes" from dbbench's table (optimizer step total, peak RSS)
     # shellcheck disable=SC2086  # the flags are words
     .build/release/dbbench train-step --model "$model" --resolution "$resolution" --prior --text-encoder $1 \
-        --repetitions "$repetitions" --json
+        --repetitions "$repetitions" |
+        awk '/optimizer step total/ { s = $(NF - 1) } /peak RSS/ { m = $(NF - 1) * 1e6 } END { print s, m }'
 }
-full=$(step "$full_flags")
-lora=$(step "$lora_flags")
-python3 - "$full" "$lora" "$resolution" "$full_flags" "$lora_flags" <<'PY'
-import json, sys
-full, lora = ({r["name"]: r for r in json.loads(a)} for a in sys.argv[1:3])
-key = "optimizer step total"
-f, l = full[key], lora[key]
-print(f"DreamBooth step, SD 1.5 architecture, {sys.argv[3]} px, prior preservation, text encoder, same run")
-print(f"  full ({sys.argv[4]}): {f['seconds']:.2f} s, peak RSS {f['peak_rss'] / 2**30:.2f} GiB")
-print(f"  LoRA ({sys.argv[5]}): {l['seconds']:.2f} s, peak RSS {l['peak_rss'] / 2**30:.2f} GiB")
-print(f"  ratio LoRA / full: {l['seconds'] / f['seconds']:.2f}x (target <= 0.65x); LoRA peak RSS target <= 8 GiB")
-PY
+read -r full_s full_m <<< "$(step "$full_flags")"
+read -r lora_s lora_m <<< "$(step "$lora_flags")"
+awk -v fs="$full_s" -v fm="$full_m" -v ls="$lora_s" -v lm="$lora_m" -v px="$resolution" \
+    -v ff="$full_flags" -v lf="$lora_flags" 'BEGIN {
+    gib = 2 ^ 30
+    printf "DreamBooth step, SD 1.5 architecture, %s px, prior preservation, text encoder, same run\n", px
+    printf "  full (%s): %.2f s, peak RSS %.2f GiB\n", ff, fs, fm / gib
+    printf "  LoRA (%s): %.2f s, peak RSS %.2f GiB\n", lf, ls, lm / gib
+    printf "  ratio LoRA / full: %.2fx (target <= 0.65x); LoRA peak RSS target <= 8 GiB\n", ls / fs
+}'
