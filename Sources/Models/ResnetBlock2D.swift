@@ -31,14 +31,12 @@ public struct ResnetBlock2D: Sendable {
 
     /// x [N, Ci, H, W], activatedTimeEmbedding = silu(temb) [N, T] (nil for the VAE) → [N, Co, H, W]
     public func callAsFunction(_ x: Tensor, activatedTimeEmbedding: Tensor?) -> Tensor {
-        var h = conv1(norm1(x, activation: .silu))  // [N, Co, H, W]
-        if let projection = timeEmbeddingProjection, let temb = activatedTimeEmbedding {
-            Add.accumulate(projection(temb), into: h, broadcast: .perChannel)
-        }
-        h = conv2(norm2(h, activation: .silu))
+        // The time embedding and the skip connection are added by the convolutions as they write their
+        // outputs (ConvolutionEpilogue), not in passes of their own.
+        let timeOffsets = activatedTimeEmbedding.flatMap { temb in timeEmbeddingProjection.map { $0(temb) } }  // [N, Co]
+        let h = conv1(norm1(x, activation: .silu), epilogue: ConvolutionEpilogue(channelOffsets: timeOffsets))  // [N, Co, H, W]
         let shortcut = convShortcut.map { $0(x) } ?? x
-        Add.accumulate(shortcut, into: h)
-        return h
+        return conv2(norm2(h, activation: .silu), epilogue: ConvolutionEpilogue(residual: shortcut))
     }
 }
 
@@ -47,23 +45,20 @@ extension ResnetBlock2D {
     public func forwardWithPullback(_ x: Tensor, activatedTimeEmbedding: Tensor?,
                                     arena: ParameterArena?) -> (Tensor, (Tensor) -> (x: Tensor, timeEmbedding: Tensor?)) {
         let (n1, norm1Pullback) = norm1.forwardWithPullback(x, activation: .silu, arena: arena)
-        let (h1, conv1Pullback) = conv1.forwardWithPullback(n1, arena: arena)
+        // The same epilogues as the forward pass, so that training computes the same bits.
         var projectionPullback: Pullback?
+        var timeOffsets: Tensor?  // [N, Co]
         if let projection = timeEmbeddingProjection, let temb = activatedTimeEmbedding {
-            let (t, pullback) = projection.forwardWithPullback(temb, arena: arena)  // [N, Co]
-            Add.accumulate(t, into: h1, broadcast: .perChannel)
-            projectionPullback = pullback
+            (timeOffsets, projectionPullback) = projection.forwardWithPullback(temb, arena: arena)
         }
+        let (h1, conv1Pullback) = conv1.forwardWithPullback(n1, arena: arena, epilogue: ConvolutionEpilogue(channelOffsets: timeOffsets))
         let (n2, norm2Pullback) = norm2.forwardWithPullback(h1, activation: .silu, arena: arena)
-        let (h2, conv2Pullback) = conv2.forwardWithPullback(n2, arena: arena)
+        var shortcut = x
         var shortcutPullback: Pullback?
         if let convShortcut {
-            let (s, pullback) = convShortcut.forwardWithPullback(x, arena: arena)
-            Add.accumulate(s, into: h2)
-            shortcutPullback = pullback
-        } else {
-            Add.accumulate(x, into: h2)
+            (shortcut, shortcutPullback) = convShortcut.forwardWithPullback(x, arena: arena)
         }
+        let (h2, conv2Pullback) = conv2.forwardWithPullback(n2, arena: arena, epilogue: ConvolutionEpilogue(residual: shortcut))
         return (h2, { dOut in
             let dh1 = norm2Pullback(conv2Pullback(dOut))
             var dTimeEmbedding: Tensor?

@@ -77,13 +77,14 @@ public struct Transformer2D: Sendable {
         case .linear(let linear): tokens = linear(Transpose.forward(normalized.reshaped([b, c, h * w])))
         }
         for block in blocks { tokens = block(tokens, context: context, contextLengths: contextLengths) }
-        let out: Tensor  // [B, C, H, W]
         switch projectionOut {
-        case .convolution(let conv): out = conv(Transpose.forward(tokens).reshaped([b, c, h, w]))
-        case .linear(let linear): out = Transpose.forward(linear(tokens)).reshaped([b, c, h, w])
+        case .convolution(let conv):  // the residual added as proj_out writes its output
+            return conv(Transpose.forward(tokens).reshaped([b, c, h, w]), epilogue: ConvolutionEpilogue(residual: x))
+        case .linear(let linear):
+            let out = Transpose.forward(linear(tokens)).reshaped([b, c, h, w])
+            Add.accumulate(x, into: out)
+            return out
         }
-        Add.accumulate(x, into: out)
-        return out
     }
 }
 
@@ -168,8 +169,9 @@ extension Transformer2D {
         let out: Tensor  // [B, C, H, W]
         let outPullback: Pullback  // ∂out → ∂tokens
         switch projectionOut {
-        case .convolution:
-            let (projected, pullback) = projectionOut.forwardWithPullback(Transpose.forward(tokens).reshaped([b, c, h, w]), arena: arena)
+        case .convolution(let conv):  // the residual added as proj_out writes its output, as in the forward pass
+            let (projected, pullback) = conv.forwardWithPullback(Transpose.forward(tokens).reshaped([b, c, h, w]), arena: arena,
+                                                                 epilogue: ConvolutionEpilogue(residual: x))
             out = projected
             outPullback = { dOut in
                 let dTokens = Tensor(zeros: [b, h * w, c])
@@ -179,13 +181,13 @@ extension Transformer2D {
         case .linear:
             let (projected, pullback) = projectionOut.forwardWithPullback(tokens, arena: arena)
             out = Transpose.forward(projected).reshaped([b, c, h, w])
+            Add.accumulate(x, into: out)
             outPullback = { dOut in
                 let dProjected = Tensor(zeros: [b, h * w, c])
                 Transpose.backward(gradOutput: dOut.reshaped([b, c, h * w]), gradInput: dProjected)
                 return pullback(dProjected)
             }
         }
-        Add.accumulate(x, into: out)
         return (out, { dOut in
             var dTokens = outPullback(dOut)
             let dContext = context.zerosLike()

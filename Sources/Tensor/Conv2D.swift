@@ -51,28 +51,39 @@ public enum Conv2D {
         case im2col
     }
 
-    /// x [N, Ci, H, W] ∗ weight [Co, Ci, kh, kw] + bias [Co] → [N, Co, Ho, Wo]
+    /// x [N, Ci, H, W] ∗ weight [Co, Ci, kh, kw] + bias [Co] (+ the epilogue's terms) → [N, Co, Ho, Wo]
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
-                               method: Method = .automatic) -> Tensor {
+                               method: Method = .automatic, epilogue: ConvolutionEpilogue = .none) -> Tensor {
         if method == .automatic, WinogradConv.isFaster(for: Geometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding)) {
-            return WinogradConv.forward(x, weight: weight, bias: bias)
+            return WinogradConv.forward(x, weight: weight, bias: bias, epilogue: epilogue)
         }
-        return forward(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudget: columnBlockFloats)
+        return forward(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudget: columnBlockFloats, epilogue: epilogue)
     }
 
     /// `forward` with an explicit column-block budget (tests use a small one to exercise blocking).
-    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, columnBudget: Int) -> Tensor {
+    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, columnBudget: Int,
+                        epilogue: ConvolutionEpilogue = .none) -> Tensor {
         let g = Geometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding)
         let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
         if let bias {
             precondition(bias.count == g.outChannels, "conv2d: bias \(bias.shape) for \(g.outChannels) channels")
         }
+        epilogue.validate(g)
         for n in 0..<g.batch {
             let image = x.pointer + n * g.inChannels * g.inPlane
             let result = out.pointer + n * g.outChannels * g.outPlane
-            // Start from the bias (or zero) and let every sgemm accumulate onto it.
-            for c in 0..<g.outChannels {
-                (result + c * g.outPlane).update(repeating: bias?.pointer[c] ?? 0, count: g.outPlane)
+            // Start from the bias, offsets and residual (or zero) and let every sgemm accumulate onto them.
+            epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
+                let residual = epilogue.residual(sample: n, g)
+                for c in 0..<g.outChannels {
+                    let term = terms?[c] ?? 0, row = result + c * g.outPlane
+                    if let residual {
+                        let source = residual + c * g.outPlane
+                        for i in 0..<g.outPlane { row[i] = source[i] + term }
+                    } else {
+                        row.update(repeating: term, count: g.outPlane)
+                    }
+                }
             }
             forEachColumnBlock(g, image: image, budget: columnBudget) { columns, firstRow, rows in
                 MatMul.gemm(m: g.outChannels, n: rows * g.outWidth, k: g.patchSize,

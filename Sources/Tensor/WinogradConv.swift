@@ -31,21 +31,25 @@ public enum WinogradConv {
     /// Floats of V and M together per block of tile rows (16 MiB).
     static let blockFloats = 1 << 22
 
-    /// x [N, Ci, H, W] ∗ weight [Co, Ci, 3, 3] + bias → [N, Co, H, W].
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        forward(x, weight: weight, bias: bias, blockFloats: blockFloats)
+    /// x [N, Ci, H, W] ∗ weight [Co, Ci, 3, 3] + bias (+ the epilogue's terms) → [N, Co, H, W].
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue = .none) -> Tensor {
+        forward(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
     }
 
     /// `forward` with an explicit block bound (tests use a tiny one: a tile row per block).
-    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int) -> Tensor {
+    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int, epilogue: ConvolutionEpilogue = .none) -> Tensor {
         let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
         precondition(applies(to: g), "Winograd F(2×2, 3×3) needs a 3×3 stride-1 padding-1 convolution, got \(weight.shape)")
+        epilogue.validate(g)
         let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
         ScratchBuffers.shared.withBuffer(16 * g.outChannels * g.inChannels) { u in
             transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, into: u)
             for n in 0..<g.batch {
-                convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: bias?.pointer,
-                         blockFloats: blockFloats, into: out.pointer + n * g.outChannels * g.outPlane)
+                epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
+                    convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: terms,
+                             residual: epilogue.residual(sample: n, g),
+                             blockFloats: blockFloats, into: out.pointer + n * g.outChannels * g.outPlane)
+                }
             }
         }
         return out
@@ -102,7 +106,8 @@ public enum WinogradConv {
 
     /// One image: blocks of tile rows through input transform, 16 products, output transform.
     static func convolve(image: UnsafePointer<Float>, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
-                         bias: UnsafePointer<Float>?, blockFloats: Int, into result: UnsafeMutablePointer<Float>) {
+                         bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>? = nil, blockFloats: Int,
+                         into result: UnsafeMutablePointer<Float>) {
         let tilesX = (g.outWidth + 1) / 2, tilesY = (g.outHeight + 1) / 2
         let rowsPerBlock = max(1, min(tilesY, blockFloats / max(16 * (g.inChannels + g.outChannels) * tilesX, 1)))
         let maxTiles = rowsPerBlock * tilesX
@@ -118,7 +123,7 @@ public enum WinogradConv {
                                     b: v + xi * g.inChannels * tiles, ldb: tiles,
                                     c: m + xi * g.outChannels * tiles, ldc: tiles)
                     }
-                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, bias: bias, into: result)
+                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, bias: bias, residual: residual, into: result)
                     firstRow += rows
                 }
             }
@@ -212,14 +217,16 @@ public enum WinogradConv {
         store(0, d0 - d2); store(1, d1 + d2); store(2, d2 - d1); store(3, d1 - d3)
     }
 
-    /// Y = Aᵀ M A + bias for each tile, written where it lies in the output (cut at odd edges).
-    /// Eight tiles at a time in vectors where all their outputs lie inside the image.
+    /// Y = Aᵀ M A + bias (+ residual, at the same place in the output) for each tile, written where it
+    /// lies in the output (cut at odd edges). Eight tiles at a time in vectors where all their outputs
+    /// lie inside the image.
     static func transformOutput(_ m: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int, tilesX: Int,
-                                bias: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>) {
+                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>) {
         let tiles = tileRows * tilesX, plane = g.outChannels * tiles
         ThreadPool.shared.parallelFor(g.outChannels, grain: max(1, 2048 / max(tiles, 1))) { range in
             for co in range {
                 let channel = result + co * g.outPlane
+                let skip = residual.map { $0 + co * g.outPlane }
                 let b = bias?[co] ?? 0
                 for ty in 0..<tileRows {
                     let oy = 2 * (firstTileRow + ty)
@@ -236,9 +243,15 @@ public enum WinogradConv {
                         let bias8 = SIMD8<Float>(repeating: b)
                         @inline(__always) func store(_ r: Int, _ t0: SIMD8<Float>, _ t1: SIMD8<Float>, _ t2: SIMD8<Float>, _ t3: SIMD8<Float>) {
                             let left = (t0 + t1 + t2) + bias8, right = (t1 - t2 - t3) + bias8
-                            let out = channel + (oy + r) * g.outWidth + 2 * tx
-                            store8(SIMD8(left[0], right[0], left[1], right[1], left[2], right[2], left[3], right[3]), out)
-                            store8(SIMD8(left[4], right[4], left[5], right[5], left[6], right[6], left[7], right[7]), out + 8)
+                            let offset = (oy + r) * g.outWidth + 2 * tx, out = channel + offset
+                            var first = SIMD8(left[0], right[0], left[1], right[1], left[2], right[2], left[3], right[3])
+                            var second = SIMD8(left[4], right[4], left[5], right[5], left[6], right[6], left[7], right[7])
+                            if let skip {
+                                first += load8(skip + offset)
+                                second += load8(skip + offset + 8)
+                            }
+                            store8(first, out)
+                            store8(second, out + 8)
                         }
                         store(0, c0.0, c1.0, c2.0, c3.0)
                         store(1, c0.1, c1.1, c2.1, c3.1)
@@ -254,9 +267,9 @@ public enum WinogradConv {
                         let ox = 2 * tx
                         @inline(__always) func store(_ r: Int, _ t: SIMD4<Float>) {
                             guard oy + r < g.outHeight else { return }
-                            let out = channel + (oy + r) * g.outWidth + ox
-                            out[0] = (t[0] + t[1] + t[2]) + b
-                            if ox + 1 < g.outWidth { out[1] = (t[1] - t[2] - t[3]) + b }
+                            let offset = (oy + r) * g.outWidth + ox, out = channel + offset
+                            out[0] = (t[0] + t[1] + t[2]) + b + (skip?[offset] ?? 0)
+                            if ox + 1 < g.outWidth { out[1] = (t[1] - t[2] - t[3]) + b + (skip?[offset + 1] ?? 0) }
                         }
                         store(0, top); store(1, bottom)
                         tx += 1

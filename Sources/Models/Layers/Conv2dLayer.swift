@@ -24,9 +24,10 @@ public struct Conv2dLayer: Sendable {
 
     public var outChannels: Int { weight.shape[0] }
 
-    /// x [N, Ci, H, W] → [N, Co, Ho, Wo], plus the LoRAs of `RowAdapters.current` that adapt this module.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    /// x [N, Ci, H, W] → [N, Co, Ho, Wo], plus the LoRAs of `RowAdapters.current` that adapt this module,
+    /// plus the epilogue's per-sample channel offsets and residual (added as the output is written).
+    public func callAsFunction(_ x: Tensor, epilogue: ConvolutionEpilogue = .none) -> Tensor {
+        let y = Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding, epilogue: epilogue)
         if weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && padding == 0 {
             RowAdapters.current?.apply(module: module, input: x, output: y, inFeatures: weight.shape[1],
                                        outFeatures: weight.shape[0], channelsFirst: true)
@@ -39,9 +40,10 @@ public struct Conv2dLayer: Sendable {
 
 extension Conv2dLayer {
     /// As `callAsFunction`, and the pullback (input, weight and bias gradients).
-    /// With `RowAdapters.current` set, a 1×1 convolution's LoRA part too.
-    public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?) -> (Tensor, Pullback) {
-        let y = self(x)
+    /// With `RowAdapters.current` set, a 1×1 convolution's LoRA part too. The epilogue's terms are
+    /// the caller's: their gradients are the output gradient itself (residual) or its per-channel sums.
+    public func forwardWithPullback(_ x: Tensor, arena: ParameterArena?, epilogue: ConvolutionEpilogue = .none) -> (Tensor, Pullback) {
+        let y = self(x, epilogue: epilogue)
         let pointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && padding == 0
         let adapters = pointwise ? RowAdapters.current : nil
         return (y, { dy in
