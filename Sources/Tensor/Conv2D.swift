@@ -1,7 +1,7 @@
 // 2-D convolution over NCHW tensors (`torch.nn.functional.conv2d`, groups = 1), forward and backward.
 //
-// Method: im2col + sgemm — or, for 3×3 stride-1 layers where it is faster, Winograd F(2×2, 3×3)
-// (WinogradConv; `method: .im2col` forces the first). The input patches are unfolded into a column matrix
+// Method: im2col + sgemm — or, for 3×3 stride-1 layers where it is faster, Winograd F(4×4, 3×3)
+// (Winograd4x4Conv; `fastestMethod(for:)`; F(2×2) and im2col can be asked for by name). The input patches are unfolded into a column matrix
 // col [Ci·kh·kw, Ho·Wo], and one sgemm computes out[Co, Ho·Wo] = W [Co, Ci·kh·kw] · col. The weight
 // is used exactly as PyTorch stores it, so memory-mapped weights need no repacking. 1×1 stride-1
 // convolutions need no unfolding at all — the input already is the column matrix.
@@ -46,18 +46,33 @@ public enum Conv2D {
 
     /// How a convolution is computed.
     public enum Method: Sendable {
-        /// Winograd F(2×2, 3×3) where it is faster (`WinogradConv.isFaster`), else im2col + sgemm.
+        /// The fastest of the three for the layer's shape (`fastestMethod(for:)`).
         case automatic
         case im2col
+        /// Winograd F(2×2, 3×3) (WinogradConv); 3×3 stride-1 padding-1 layers only.
+        case winograd2x2
+        /// Winograd F(4×4, 3×3) (Winograd4x4Conv); 3×3 stride-1 padding-1 layers only.
+        case winograd4x4
+    }
+
+    /// The method `automatic` picks, by measurement (`dbbench kernels --convolutions`, 2 cores, SD 1.5's
+    /// shapes): F(4×4) takes 0.37–0.42× im2col's time from 32×32 planes up (F(2×2): 0.53–0.62×) and
+    /// 0.78× at 16×16 × 1280 (F(2×2): 0.89×); at 8×8 × 1280 both lose (2.1–2.4×), as the filter
+    /// transform and the narrow products of few tiles dominate; below 64 channels the transforms do.
+    public static func fastestMethod(for g: Geometry) -> Method {
+        WinogradConv.applies(to: g) && g.inChannels >= 64 && g.outChannels >= 64 && g.outPlane >= 16 * 16 ? .winograd4x4 : .im2col
     }
 
     /// x [N, Ci, H, W] ∗ weight [Co, Ci, kh, kw] + bias [Co] (+ the epilogue's terms) → [N, Co, Ho, Wo]
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
                                method: Method = .automatic, epilogue: ConvolutionEpilogue = .none) -> Tensor {
-        if method == .automatic, WinogradConv.isFaster(for: Geometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding)) {
-            return WinogradConv.forward(x, weight: weight, bias: bias, epilogue: epilogue)
+        let g = Geometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding)
+        switch method == .automatic ? fastestMethod(for: g) : method {
+        case .winograd2x2: return WinogradConv.forward(x, weight: weight, bias: bias, epilogue: epilogue)
+        case .winograd4x4: return Winograd4x4Conv.forward(x, weight: weight, bias: bias, epilogue: epilogue)
+        case .im2col, .automatic:
+            return forward(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudget: columnBlockFloats, epilogue: epilogue)
         }
-        return forward(x, weight: weight, bias: bias, stride: stride, padding: padding, columnBudget: columnBlockFloats, epilogue: epilogue)
     }
 
     /// `forward` with an explicit column-block budget (tests use a small one to exercise blocking).
@@ -97,16 +112,22 @@ public enum Conv2D {
 
     /// Adds the gradients of `forward` into `gradInput` [N, Ci, H, W], `gradWeight` [Co, Ci, kh, kw]
     /// and `gradBias` [Co]; pass nil for any that is not needed.
-    /// The input gradient of a layer where Winograd is faster is computed by Winograd (`method`).
+    /// The input gradient of a 3×3 stride-1 layer is itself such a convolution, computed by `method`
+    /// (automatic: the forward pass's choice for the adjoint's shape).
     public static func backward(
         gradOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
         gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?, method: Method = .automatic
     ) {
         let g = Geometry(input: input.shape, weight: weight.shape, stride: stride, padding: padding)
         var gradInput = gradInput
-        if method == .automatic, let dx = gradInput, WinogradConv.isFaster(for: g) {
-            WinogradConv.backwardInput(gradOutput: gradOutput, weight: weight, gradInput: dx)
-            gradInput = nil
+        if let dx = gradInput {
+            let adjoint = Geometry(input: gradOutput.shape, weight: [g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth],
+                                   stride: stride, padding: padding)
+            switch method == .automatic && stride == 1 ? fastestMethod(for: adjoint) : method {
+            case .winograd2x2: WinogradConv.backwardInput(gradOutput: gradOutput, weight: weight, gradInput: dx); gradInput = nil
+            case .winograd4x4: Winograd4x4Conv.backwardInput(gradOutput: gradOutput, weight: weight, gradInput: dx); gradInput = nil
+            case .im2col, .automatic: break
+            }
         }
         precondition(gradOutput.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
                      "conv2d: gradOutput \(gradOutput.shape) for output [\(g.batch), \(g.outChannels), \(g.outHeight), \(g.outWidth)]")

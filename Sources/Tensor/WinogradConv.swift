@@ -20,14 +20,6 @@ public enum WinogradConv {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding == 1
     }
 
-    /// Whether Winograd beats im2col + sgemm on this layer (measured with `dbbench kernels` on
-    /// SD 1.5's shapes, 2 cores: 0.56–0.79× im2col's time at 32×32 planes and up with 320–640
-    /// channels; at 16×16 × 1280 about even, at 8×8 × 1280 2.6× slower, as the filter transform and the
-    /// narrow products of few tiles dominate; below 64 channels the transforms dominate).
-    public static func isFaster(for g: Conv2D.Geometry) -> Bool {
-        applies(to: g) && g.inChannels >= 64 && g.outChannels >= 64 && g.outPlane >= 32 * 32
-    }
-
     /// Floats of V and M together per block of tile rows (16 MiB).
     static let blockFloats = 1 << 22
 

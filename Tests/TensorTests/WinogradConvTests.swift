@@ -56,18 +56,25 @@ struct WinogradConvTests {
         }
     }
 
-    @Test("Conv2D picks Winograd exactly where it is faster")
+    @Test("Conv2D picks Winograd F(4×4) exactly where it measured faster, and computes the input gradient with it")
     func selection() {
-        let big = Conv2D.Geometry(input: [1, 320, 64, 64], weight: [320, 320, 3, 3], stride: 1, padding: 1)
-        #expect(WinogradConv.isFaster(for: big))
+        for g in [Conv2D.Geometry(input: [1, 320, 64, 64], weight: [320, 320, 3, 3], stride: 1, padding: 1),
+                  Conv2D.Geometry(input: [2, 1280, 16, 16], weight: [1280, 1280, 3, 3], stride: 1, padding: 1)] {
+            #expect(Conv2D.fastestMethod(for: g) == .winograd4x4, "\(g)")
+        }
         for g in [Conv2D.Geometry(input: [1, 1280, 8, 8], weight: [1280, 1280, 3, 3], stride: 1, padding: 1),
                   Conv2D.Geometry(input: [1, 320, 64, 64], weight: [320, 320, 3, 3], stride: 2, padding: 1),
                   Conv2D.Geometry(input: [1, 4, 64, 64], weight: [320, 4, 3, 3], stride: 1, padding: 1),
                   Conv2D.Geometry(input: [1, 320, 64, 64], weight: [320, 320, 1, 1], stride: 1, padding: 0)] {
-            #expect(!WinogradConv.isFaster(for: g), "\(g)")
+            #expect(Conv2D.fastestMethod(for: g) == .im2col, "\(g)")
         }
         let x = random([1, 64, 32, 32], seed: 1), w = random([64, 64, 3, 3], seed: 2)
-        #expect(Conv2D.forward(x, weight: w, bias: nil, stride: 1, padding: 1).scalars == WinogradConv.forward(x, weight: w, bias: nil).scalars)
+        #expect(Conv2D.forward(x, weight: w, bias: nil, stride: 1, padding: 1).scalars == Winograd4x4Conv.forward(x, weight: w, bias: nil).scalars)
+        let dy = random([1, 64, 32, 32], seed: 3)
+        let automatic = Tensor(zeros: x.shape), winograd = Tensor(zeros: x.shape)
+        Conv2D.backward(gradOutput: dy, input: x, weight: w, stride: 1, padding: 1, gradInput: automatic, gradWeight: nil, gradBias: nil)
+        Winograd4x4Conv.backwardInput(gradOutput: dy, weight: w, gradInput: winograd)
+        #expect(automatic.scalars == winograd.scalars)
     }
 
     @Test("every SD 1.5 3×3 layer shape is within 1e-5 of a float64 direct convolution", arguments: Array(layerShapes.indices))

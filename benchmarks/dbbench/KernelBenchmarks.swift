@@ -6,10 +6,14 @@ import Foundation
 import Tensor
 
 enum KernelBenchmarks {
-    static func run(repetitions: Int) {
+    static func run(repetitions: Int, onlyConvolutions: Bool = false) {
         let threads = ThreadPool.shared.threads
         ThreadPool.shared.configure(threads: threads)
         print("dbbench kernels — \(threads) threads, median of \(repetitions) runs after one warm-up\n")
+        if onlyConvolutions {
+            convolutions(repetitions: repetitions)
+            return
+        }
         products(repetitions: repetitions)
         print()
         convolutions(repetitions: repetitions)
@@ -46,11 +50,11 @@ enum KernelBenchmarks {
     }
 
     /// conv2d 3×3, stride 1, padding 1, batch 2 (UNet) or 1 (VAE decoder), Ci = Co = C: im2col + sgemm
-    /// and Winograd F(2×2, 3×3), against the sgemm im2col reduces to. GFLOP/s count the direct
+    /// and Winograd F(2×2, 3×3) and F(4×4, 3×3), against the sgemm im2col reduces to. GFLOP/s count the direct
     /// method's multiply-adds for all three, so Winograd's figure is its effective rate.
     static func convolutions(repetitions: Int) {
-        var table = Table(columns: ["conv2d 3×3", "im2col ms", "eff. GFLOP/s", "Winograd ms", "eff. GFLOP/s", "sgemm ms",
-                                    "Winograd / im2col"])
+        var table = Table(columns: ["conv2d 3×3", "im2col ms", "eff. GFLOP/s", "F(2×2) ms", "eff. GFLOP/s", "F(4×4) ms",
+                                    "eff. GFLOP/s", "sgemm ms", "F(2×2) / im2col", "F(4×4) / im2col"])
         let shapes = [(2, 64, 320), (2, 32, 640), (2, 16, 1280), (2, 8, 1280), (1, 64, 512), (1, 128, 512), (1, 256, 256), (1, 512, 128)]
         for (batch, size, channels) in shapes {
             let x = randomTensor([batch, channels, size, size])
@@ -60,6 +64,7 @@ enum KernelBenchmarks {
             let reps = size >= 256 ? max(1, repetitions / 2) : repetitions
             let conv = measure(reps) { _ = Conv2D.forward(x, weight: w, bias: b, stride: 1, padding: 1, method: .im2col) }
             let winograd = measure(reps) { _ = WinogradConv.forward(x, weight: w, bias: b) }
+            let winograd4 = measure(reps) { _ = Winograd4x4Conv.forward(x, weight: w, bias: b) }
             // The same products on a ready-made column matrix: what im2col + sgemm could at best be
             // (for the large VAE planes, a 64-row block of it, scaled).
             let rows = min(size, max(1, (1 << 24) / (channels * 9 * size)))
@@ -71,7 +76,8 @@ enum KernelBenchmarks {
                             c: out.pointer, ldc: rows * size)
             } * Double(batch) * Double(size) / Double(rows)
             table.add(["\(batch)×\(size)×\(size)×\(channels)", ms(conv), gflops(flops, conv), ms(winograd), gflops(flops, winograd),
-                       ms(gemm), String(format: "%.2f", winograd / conv)])
+                       ms(winograd4), gflops(flops, winograd4), ms(gemm),
+                       String(format: "%.2f", winograd / conv), String(format: "%.2f", winograd4 / conv)])
         }
         table.print()
         print("Winograd / im2col < 1: Winograd is faster")

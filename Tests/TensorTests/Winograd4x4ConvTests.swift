@@ -1,0 +1,106 @@
+// Winograd F(4×4, 3×3) against PyTorch (the linalg fixture's 3×3 case), and on every 3×3 stride-1 layer shape of SD 1.5 (channels as in the model; planes
+// whose width and height leave cut edge tiles, and one wide enough for the eight-tile vector paths),
+// against a float64 direct convolution at sampled outputs. Bound: 1e-5 of the output's scale (issue 13).
+// Also: its input gradient against im2col's, batches against single images to the bit, blocks of tile
+// rows, and the epilogue.
+import Foundation
+import Testing
+@testable import Tensor
+import TestSupport
+
+@Suite("Winograd F(4×4) convolution")
+struct Winograd4x4ConvTests {
+    /// Deterministic uniform values in [−1, 1) (a 64-bit LCG).
+    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        let t = Tensor(uninitialized: shape)
+        for i in 0..<t.count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            t.pointer[i] = Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        return t
+    }
+
+    /// Planes: cut tiles in both directions; exact tiles; and 37 columns (one full eight-tile group
+    /// inside the image, then edge tiles).
+    static let planes = [(9, 11), (8, 12), (6, 37)]
+
+    @Test("matches PyTorch on the linalg fixture's 3×3 stride-1 padding-1 case, output and input gradient")
+    func golden() {
+        let fixture = try! Fixtures.open("linalg")
+        let p = "conv.k3s1p1"
+        let y = Winograd4x4Conv.forward(fixture["\(p).x"], weight: fixture["\(p).w"], bias: fixture["\(p).b"])
+        #expect(difference(y, fixture["\(p).y"]).relativeToScale < 2e-5, "\(difference(y, fixture["\(p).y"]))")
+        let dx = Tensor(zeros: fixture["\(p).x"].shape)
+        Winograd4x4Conv.backwardInput(gradOutput: fixture["\(p).gy"], weight: fixture["\(p).w"], gradInput: dx)
+        #expect(difference(dx, fixture["\(p).grad_x"]).relativeToScale < 2e-5, "\(difference(dx, fixture["\(p).grad_x"]))")
+    }
+
+    @Test("every SD 1.5 3×3 layer shape is within 1e-5 of a float64 direct convolution",
+          arguments: Array(WinogradConvTests.layerShapes.indices))
+    func layerShape(_ index: Int) {
+        let (ci, co) = WinogradConvTests.layerShapes[index]
+        let (h, w) = Self.planes[index % Self.planes.count]
+        let x = random([1, ci, h, w], seed: UInt64(index) * 3 + 1)
+        let weight = random([co, ci, 3, 3], seed: UInt64(index) * 3 + 2)
+        Scale.forwardInPlace(weight, by: 1 / Float(ci * 9).squareRoot())  // activations keep their scale, as in a model
+        let bias = random([co], seed: UInt64(index) * 3 + 3)
+        let winograd = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
+        let im2col = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col)
+        var worst = 0.0, scale = 0.0
+        var samples: [(Int, Int, Int)] = [(0, 0, 0), (co - 1, h - 1, w - 1), (co / 2, 0, w - 1), (co / 3, h - 1, 0)]
+        for s in 0..<60 { samples.append(((s * 7919) % co, (s * 31) % h, (s * 17) % w)) }
+        for (o, y, xx) in samples {
+            var sum = Double(bias.pointer[o])
+            for c in 0..<ci {
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        let iy = y + ky - 1, ix = xx + kx - 1
+                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                        sum += Double(x.pointer[(c * h + iy) * w + ix]) * Double(weight.pointer[((o * ci + c) * 3 + ky) * 3 + kx])
+                    }
+                }
+            }
+            scale = max(scale, abs(sum))
+            worst = max(worst, abs(Double(winograd.pointer[(o * h + y) * w + xx]) - sum))
+        }
+        #expect(worst / scale < 1e-5, "\(ci)→\(co): F(4×4) error \(worst / scale) of scale \(scale)")
+        #expect(difference(winograd, im2col).relativeToScale < 1e-5, "\(ci)→\(co): \(difference(winograd, im2col))")
+    }
+
+    @Test("the input gradient equals im2col's", arguments: [(16, 24, 9, 11), (64, 32, 8, 37)])
+    func inputGradient(ci: Int, co: Int, h: Int, w: Int) {
+        let x = random([2, ci, h, w], seed: 11), weight = random([co, ci, 3, 3], seed: 12)
+        let dy = random([2, co, h, w], seed: 13)
+        let expected = Tensor(zeros: x.shape), actual = random(x.shape, seed: 14)
+        let start = actual.copy()
+        Conv2D.backward(gradOutput: dy, input: x, weight: weight, stride: 1, padding: 1, gradInput: expected,
+                        gradWeight: nil, gradBias: nil, method: .im2col)
+        Winograd4x4Conv.backwardInput(gradOutput: dy, weight: weight, gradInput: actual)
+        Add.accumulate(start, into: expected)  // the gradient is added to what was there
+        #expect(difference(actual, expected).relativeToScale < 1e-5, "\(difference(actual, expected))")
+    }
+
+    @Test("batched images equal each image alone to the bit; tile-row blocks and the epilogue change nothing but rounding")
+    func batchBlocksEpilogue() {
+        let x = random([3, 16, 37, 21], seed: 5), weight = random([24, 16, 3, 3], seed: 6), bias = random([24], seed: 7)
+        let batched = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
+        for n in 0..<3 {
+            let image = Tensor(shape: [1, 16, 37, 21], values: Array(UnsafeBufferPointer(start: x.pointer + n * 16 * 37 * 21, count: 16 * 37 * 21)))
+            let alone = Winograd4x4Conv.forward(image, weight: weight, bias: bias)
+            #expect(Array(UnsafeBufferPointer(start: batched.pointer + n * 24 * 37 * 21, count: alone.count)) == alone.scalars,
+                    "image \(n) differs when batched")
+        }
+        // Products of another width sum in another order; F(4×4)'s output transform (weights up to 8)
+        // magnifies that rounding about 3× more than F(2×2)'s: the method's own bound.
+        let oneRow = Winograd4x4Conv.forward(x, weight: weight, bias: bias, blockFloats: 1)
+        #expect(difference(oneRow, batched).relativeToScale < 1e-5, "\(difference(oneRow, batched))")
+        let offsets = random([3, 24], seed: 8), residual = random(batched.shape, seed: 9)
+        let fused = Winograd4x4Conv.forward(x, weight: weight, bias: bias,
+                                            epilogue: ConvolutionEpilogue(channelOffsets: offsets, residual: residual))
+        let separate = batched.copy()
+        Add.accumulate(offsets, into: separate, broadcast: .perChannel)
+        Add.accumulate(residual, into: separate)
+        #expect(difference(fused, separate).relativeToScale < 1e-6, "\(difference(fused, separate))")
+    }
+}
