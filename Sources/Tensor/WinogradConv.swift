@@ -9,8 +9,9 @@
 // layer would need 0.5 GB): a block's V and M are bounded by `blockFloats`.
 // Every output element is computed by the same arithmetic whatever the thread count: transforms are
 // split by channel, the products by MatMul's fixed partition, and blocks by the image's geometry.
-// F(2×2) keeps fp32 error at the direct method's level (F(4×4)'s larger transform constants cost
-// about an order of magnitude of accuracy).
+// F(2×2) keeps fp32 error at the direct method's level. Conv2D picks F(4×4) (Winograd4x4Conv) where
+// either is faster than im2col — it was the faster of the two on every such shape measured — so this one
+// is there by name (`Conv2D.Method.winograd2x2`) for comparison and benchmarks.
 import Foundation
 
 /// Winograd F(2×2, 3×3) convolution.
