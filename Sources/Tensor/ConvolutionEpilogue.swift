@@ -2,7 +2,8 @@
 // the output afterwards: a per-sample channel offset (a ResNet block's time embedding, added after its
 // first convolution) and a residual of the output's shape (the block's skip connection, added after its
 // second). im2col starts sgemm's accumulator from bias + offset + residual; Winograd adds them in its
-// output transform. At 512 px a UNet step makes 22 such adds over tensors of up to 21 MB each.
+// output transform. SD 1.5's UNet has 22 ResNet blocks and 16 transformers: 60 such passes a step, over
+// tensors of up to 10 MB at 512 px (batch 2).
 //
 // The sums are the same values in another order: (conv + bias) + offset becomes conv + (bias + offset),
 // and the residual is added before sgemm's accumulation rather than after, so results differ from the
