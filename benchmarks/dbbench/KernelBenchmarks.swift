@@ -55,7 +55,9 @@ enum KernelBenchmarks {
     static func convolutions(repetitions: Int) {
         var table = Table(columns: ["conv2d 3×3", "im2col ms", "eff. GFLOP/s", "F(2×2) ms", "eff. GFLOP/s", "F(4×4) ms",
                                     "eff. GFLOP/s", "sgemm ms", "F(2×2) / im2col", "F(4×4) / im2col"])
-        let shapes = [(2, 64, 320), (2, 32, 640), (2, 16, 1280), (2, 8, 1280), (1, 64, 512), (1, 128, 512), (1, 256, 256), (1, 512, 128)]
+        // UNet at 512 px; VAE decoder at 512 px; TAESD's decoder (64 channels) at 256 and 512 px.
+        let shapes = [(2, 64, 320), (2, 32, 640), (2, 16, 1280), (2, 8, 1280), (1, 64, 512), (1, 128, 512), (1, 256, 256), (1, 512, 128),
+                      (1, 64, 64), (1, 128, 64), (1, 256, 64), (1, 512, 64)]
         for (batch, size, channels) in shapes {
             let x = randomTensor([batch, channels, size, size])
             let w = randomTensor([channels, channels, 3, 3], scale: 0.02)
