@@ -9,17 +9,6 @@ import TestSupport
 
 @Suite("Convolution epilogue")
 struct ConvolutionEpilogueTests {
-    /// Deterministic uniform values in [−1, 1) (a 64-bit LCG).
-    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        let t = Tensor(uninitialized: shape)
-        for i in 0..<t.count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            t.pointer[i] = Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
-        }
-        return t
-    }
-
     /// conv, then + offsets per (sample, channel), then + residual: the passes the epilogue replaces.
     private func separatePasses(_ conv: Tensor, offsets: Tensor?, residual: Tensor?) -> Tensor {
         if let offsets { Add.accumulate(offsets, into: conv, broadcast: .perChannel) }
@@ -36,12 +25,12 @@ struct ConvolutionEpilogueTests {
     func im2col(index: Int, withBias: Bool) {
         let (k, stride, padding, ci, co, h, w) = Self.im2colCases[index]
         let seed = UInt64(index * 10)
-        let x = random([2, ci, h, w], seed: seed + 1)
-        let weight = random([co, ci, k, k], seed: seed + 2)
-        let bias = withBias ? random([co], seed: seed + 3) : nil
+        let x = uniformTensor([2, ci, h, w], seed: seed + 1)
+        let weight = uniformTensor([co, ci, k, k], seed: seed + 2)
+        let bias = withBias ? uniformTensor([co], seed: seed + 3) : nil
         let reference = Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding, method: .im2col)
-        let offsets = random([2, co], seed: seed + 4)
-        let residual = random(reference.shape, seed: seed + 5)
+        let offsets = uniformTensor([2, co], seed: seed + 4)
+        let residual = uniformTensor(reference.shape, seed: seed + 5)
         for epilogue in [ConvolutionEpilogue(channelOffsets: offsets), ConvolutionEpilogue(residual: residual),
                          ConvolutionEpilogue(channelOffsets: offsets, residual: residual)] {
             let expected = separatePasses(reference.copy(), offsets: epilogue.channelOffsets, residual: epilogue.residual)
@@ -56,12 +45,12 @@ struct ConvolutionEpilogueTests {
     @Test("Winograd: offsets and residual in the output transform, cut edge tiles included", arguments: [(9, 11), (8, 24), (5, 17)])
     func winograd(height: Int, width: Int) {
         let (ci, co) = (16, 24)
-        let x = random([2, ci, height, width], seed: 1)
-        let weight = random([co, ci, 3, 3], seed: 2)
-        let bias = random([co], seed: 3)
+        let x = uniformTensor([2, ci, height, width], seed: 1)
+        let weight = uniformTensor([co, ci, 3, 3], seed: 2)
+        let bias = uniformTensor([co], seed: 3)
         let reference = WinogradConv.forward(x, weight: weight, bias: bias)
-        let offsets = random([2, co], seed: 4)
-        let residual = random(reference.shape, seed: 5)
+        let offsets = uniformTensor([2, co], seed: 4)
+        let residual = uniformTensor(reference.shape, seed: 5)
         for epilogue in [ConvolutionEpilogue(channelOffsets: offsets), ConvolutionEpilogue(residual: residual),
                          ConvolutionEpilogue(channelOffsets: offsets, residual: residual)] {
             let expected = separatePasses(reference.copy(), offsets: epilogue.channelOffsets, residual: epilogue.residual)
@@ -78,7 +67,7 @@ struct ConvolutionEpilogueTests {
 
     @Test("No epilogue: the same bits as before")
     func noEpilogue() {
-        let x = random([2, 8, 10, 12], seed: 7), weight = random([12, 8, 3, 3], seed: 8), bias = random([12], seed: 9)
+        let x = uniformTensor([2, 8, 10, 12], seed: 7), weight = uniformTensor([12, 8, 3, 3], seed: 8), bias = uniformTensor([12], seed: 9)
         let zero = Tensor(zeros: [2, 12, 10, 12])
         // A zero residual adds exact zeros: the bits cannot move.
         #expect(Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col).scalars

@@ -10,17 +10,6 @@ import TestSupport
 
 @Suite("Winograd F(4×4) convolution")
 struct Winograd4x4ConvTests {
-    /// Deterministic uniform values in [−1, 1) (a 64-bit LCG).
-    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        let t = Tensor(uninitialized: shape)
-        for i in 0..<t.count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            t.pointer[i] = Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
-        }
-        return t
-    }
-
     /// Planes: cut tiles in both directions; exact tiles; and 37 columns (one full eight-tile group
     /// inside the image, then edge tiles).
     static let planes = [(9, 11), (8, 12), (6, 37)]
@@ -41,10 +30,10 @@ struct Winograd4x4ConvTests {
     func layerShape(_ index: Int) {
         let (ci, co) = WinogradConvTests.layerShapes[index]
         let (h, w) = Self.planes[index % Self.planes.count]
-        let x = random([1, ci, h, w], seed: UInt64(index) * 3 + 1)
-        let weight = random([co, ci, 3, 3], seed: UInt64(index) * 3 + 2)
+        let x = uniformTensor([1, ci, h, w], seed: UInt64(index) * 3 + 1)
+        let weight = uniformTensor([co, ci, 3, 3], seed: UInt64(index) * 3 + 2)
         Scale.forwardInPlace(weight, by: 1 / Float(ci * 9).squareRoot())  // activations keep their scale, as in a model
-        let bias = random([co], seed: UInt64(index) * 3 + 3)
+        let bias = uniformTensor([co], seed: UInt64(index) * 3 + 3)
         let winograd = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
         let im2col = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col)
         var worst = 0.0, scale = 0.0
@@ -70,9 +59,9 @@ struct Winograd4x4ConvTests {
 
     @Test("the input gradient equals im2col's", arguments: [(16, 24, 9, 11), (64, 32, 8, 37)])
     func inputGradient(ci: Int, co: Int, h: Int, w: Int) {
-        let x = random([2, ci, h, w], seed: 11), weight = random([co, ci, 3, 3], seed: 12)
-        let dy = random([2, co, h, w], seed: 13)
-        let expected = Tensor(zeros: x.shape), actual = random(x.shape, seed: 14)
+        let x = uniformTensor([2, ci, h, w], seed: 11), weight = uniformTensor([co, ci, 3, 3], seed: 12)
+        let dy = uniformTensor([2, co, h, w], seed: 13)
+        let expected = Tensor(zeros: x.shape), actual = uniformTensor(x.shape, seed: 14)
         let start = actual.copy()
         Conv2D.backward(gradOutput: dy, input: x, weight: weight, stride: 1, padding: 1, gradInput: expected,
                         gradWeight: nil, gradBias: nil, method: .im2col)
@@ -83,7 +72,7 @@ struct Winograd4x4ConvTests {
 
     @Test("batched images equal each image alone to the bit; tile-row blocks and the epilogue change nothing but rounding")
     func batchBlocksEpilogue() {
-        let x = random([3, 16, 37, 21], seed: 5), weight = random([24, 16, 3, 3], seed: 6), bias = random([24], seed: 7)
+        let x = uniformTensor([3, 16, 37, 21], seed: 5), weight = uniformTensor([24, 16, 3, 3], seed: 6), bias = uniformTensor([24], seed: 7)
         let batched = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
         for n in 0..<3 {
             let image = Tensor(shape: [1, 16, 37, 21], values: Array(UnsafeBufferPointer(start: x.pointer + n * 16 * 37 * 21, count: 16 * 37 * 21)))
@@ -95,7 +84,7 @@ struct Winograd4x4ConvTests {
         // magnifies that rounding about 3× more than F(2×2)'s: the method's own bound.
         let oneRow = Winograd4x4Conv.forward(x, weight: weight, bias: bias, blockFloats: 1)
         #expect(difference(oneRow, batched).relativeToScale < 1e-5, "\(difference(oneRow, batched))")
-        let offsets = random([3, 24], seed: 8), residual = random(batched.shape, seed: 9)
+        let offsets = uniformTensor([3, 24], seed: 8), residual = uniformTensor(batched.shape, seed: 9)
         let fused = Winograd4x4Conv.forward(x, weight: weight, bias: bias,
                                             epilogue: ConvolutionEpilogue(channelOffsets: offsets, residual: residual))
         let separate = batched.copy()

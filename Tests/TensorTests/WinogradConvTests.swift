@@ -18,17 +18,6 @@ struct WinogradConvTests {
         (3, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512), (512, 8), (4, 512), (512, 256), (256, 128), (128, 3),
     ]
 
-    /// Deterministic uniform values in [−1, 1) (a 64-bit LCG: tests need variety, not statistics).
-    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        let t = Tensor(uninitialized: shape)
-        for i in 0..<t.count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            t.pointer[i] = Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
-        }
-        return t
-    }
-
     @Test("matches PyTorch on the linalg fixture's 3×3 stride-1 padding-1 case")
     func golden() {
         let fixture = try! Fixtures.open("linalg")
@@ -46,9 +35,9 @@ struct WinogradConvTests {
         WinogradConv.backwardInput(gradOutput: fixture["\(p).gy"], weight: fixture["\(p).w"], gradInput: dx)
         #expect(difference(dx, fixture["\(p).grad_x"]).relativeToScale < 2e-5, "\(difference(dx, fixture["\(p).grad_x"]))")
         for (index, (ci, co)) in [(320, 640), (1280, 640), (128, 3), (4, 320)].enumerated() {
-            let input = random([2, ci, 9, 12], seed: UInt64(100 + index)), weight = random([co, ci, 3, 3], seed: UInt64(200 + index))
-            let gradOutput = random([2, co, 9, 12], seed: UInt64(300 + index))
-            let winograd = random([2, ci, 9, 12], seed: 7), im2col = winograd.copy()  // both add onto the same start
+            let input = uniformTensor([2, ci, 9, 12], seed: UInt64(100 + index)), weight = uniformTensor([co, ci, 3, 3], seed: UInt64(200 + index))
+            let gradOutput = uniformTensor([2, co, 9, 12], seed: UInt64(300 + index))
+            let winograd = uniformTensor([2, ci, 9, 12], seed: 7), im2col = winograd.copy()  // both add onto the same start
             WinogradConv.backwardInput(gradOutput: gradOutput, weight: weight, gradInput: winograd)
             Conv2D.backward(gradOutput: gradOutput, input: input, weight: weight, stride: 1, padding: 1,
                             gradInput: im2col, gradWeight: nil, gradBias: nil, method: .im2col)
@@ -68,9 +57,9 @@ struct WinogradConvTests {
                   Conv2D.Geometry(input: [1, 320, 64, 64], weight: [320, 320, 1, 1], stride: 1, padding: 0)] {
             #expect(Conv2D.fastestMethod(for: g) == .im2col, "\(g)")
         }
-        let x = random([1, 64, 32, 32], seed: 1), w = random([64, 64, 3, 3], seed: 2)
+        let x = uniformTensor([1, 64, 32, 32], seed: 1), w = uniformTensor([64, 64, 3, 3], seed: 2)
         #expect(Conv2D.forward(x, weight: w, bias: nil, stride: 1, padding: 1).scalars == Winograd4x4Conv.forward(x, weight: w, bias: nil).scalars)
-        let dy = random([1, 64, 32, 32], seed: 3)
+        let dy = uniformTensor([1, 64, 32, 32], seed: 3)
         let automatic = Tensor(zeros: x.shape), winograd = Tensor(zeros: x.shape)
         Conv2D.backward(gradOutput: dy, input: x, weight: w, stride: 1, padding: 1, gradInput: automatic, gradWeight: nil, gradBias: nil)
         Winograd4x4Conv.backwardInput(gradOutput: dy, weight: w, gradInput: winograd)
@@ -82,10 +71,10 @@ struct WinogradConvTests {
         let (ci, co) = Self.layerShapes[index]
         // An odd plane (cut edge tiles) for half the shapes, an even one for the others.
         let (h, w) = index % 2 == 0 ? (9, 11) : (8, 12)
-        let x = random([1, ci, h, w], seed: UInt64(index) * 3 + 1)
-        let weight = random([co, ci, 3, 3], seed: UInt64(index) * 3 + 2)
+        let x = uniformTensor([1, ci, h, w], seed: UInt64(index) * 3 + 1)
+        let weight = uniformTensor([co, ci, 3, 3], seed: UInt64(index) * 3 + 2)
         Scale.forwardInPlace(weight, by: 1 / Float(ci * 9).squareRoot())  // activations keep their scale, as in a model
-        let bias = random([co], seed: UInt64(index) * 3 + 3)
+        let bias = uniformTensor([co], seed: UInt64(index) * 3 + 3)
         let winograd = WinogradConv.forward(x, weight: weight, bias: bias)
         let im2col = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1)
         #expect(winograd.shape == im2col.shape)
@@ -117,7 +106,7 @@ struct WinogradConvTests {
 
     @Test("batched images equal each image alone to the bit, and blocks of tile rows change nothing but rounding")
     func batchAndBlocks() {
-        let x = random([3, 16, 37, 21], seed: 5), weight = random([24, 16, 3, 3], seed: 6), bias = random([24], seed: 7)
+        let x = uniformTensor([3, 16, 37, 21], seed: 5), weight = uniformTensor([24, 16, 3, 3], seed: 6), bias = uniformTensor([24], seed: 7)
         let batched = WinogradConv.forward(x, weight: weight, bias: bias)
         for n in 0..<3 {
             let alone = WinogradConv.forward(Tensor(shape: [1, 16, 37, 21], values: Array(UnsafeBufferPointer(start: x.pointer + n * 16 * 37 * 21, count: 16 * 37 * 21))), weight: weight, bias: bias)
