@@ -18,52 +18,23 @@
 import Foundation
 
 /// Winograd F(4×4, 3×3) convolution.
-public enum Winograd4x4Conv {
-    /// Floats of V and M together per block of tile rows (16 MiB).
-    static let blockFloats = 1 << 22
+public enum Winograd4x4Conv: WinogradTransforms {
+    static let outputTile = 4
+    static let name = "F(4×4, 3×3)"
 
     /// x [N, Ci, H, W] ∗ weight [Co, Ci, 3, 3] + bias (+ the epilogue's terms) → [N, Co, H, W].
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue = .none) -> Tensor {
-        forward(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
+        convolution(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
     }
 
     /// `forward` with an explicit block bound (tests use a tiny one: a tile row per block).
-    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int, epilogue: ConvolutionEpilogue = .none) -> Tensor {
-        let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
-        precondition(WinogradConv.applies(to: g), "Winograd F(4×4, 3×3) needs a 3×3 stride-1 padding-1 convolution, got \(weight.shape)")
-        epilogue.validate(g)
-        let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        ScratchBuffers.shared.withBuffer(36 * g.outChannels * g.inChannels) { u in
-            transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, into: u)
-            for n in 0..<g.batch {
-                epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
-                    convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: terms,
-                             residual: epilogue.residual(sample: n, g), blockFloats: blockFloats,
-                             into: out.pointer + n * g.outChannels * g.outPlane)
-                }
-            }
-        }
-        return out
+    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int) -> Tensor {
+        convolution(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: .none)
     }
 
-    /// The input gradient of a 3×3 stride-1 padding-1 convolution, added into `gradInput`: the
-    /// convolution of the output gradient with the filters turned 180° and their channel axes swapped.
+    /// The input gradient of a 3×3 stride-1 padding-1 convolution, added into `gradInput` (WinogradTransforms).
     public static func backwardInput(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) {
-        let g = Conv2D.Geometry(input: gradInput.shape, weight: weight.shape, stride: 1, padding: 1)
-        precondition(WinogradConv.applies(to: g) && gradOutput.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
-                     "Winograd input gradient: gradOutput \(gradOutput.shape), weight \(weight.shape), gradInput \(gradInput.shape)")
-        let adjoint = Conv2D.Geometry(input: gradOutput.shape, weight: [g.inChannels, g.outChannels, 3, 3], stride: 1, padding: 1)
-        ScratchBuffers.shared.withBuffer(36 * g.outChannels * g.inChannels) { u in
-            transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, adjoint: true, into: u)
-            ScratchBuffers.shared.withBuffer(g.inChannels * g.inPlane) { scratch in
-                for n in 0..<g.batch {
-                    convolve(image: gradOutput.pointer + n * g.outChannels * g.outPlane, adjoint, transformedFilters: u, bias: nil,
-                             residual: nil, blockFloats: blockFloats, into: scratch)
-                    let dx = gradInput.pointer + n * g.inChannels * g.inPlane
-                    for i in 0..<(g.inChannels * g.inPlane) { dx[i] += scratch[i] }
-                }
-            }
-        }
+        addInputGradient(gradOutput: gradOutput, weight: weight, gradInput: gradInput, blockFloats: blockFloats)
     }
 
     /// U_ξ[co, ci] = (G g Gᵀ)_ξ for every filter, stored [36, Co, Ci]; with `adjoint`, the input
@@ -113,32 +84,6 @@ public enum Winograd4x4Conv {
         let outer = (a + c) / 6, inner = b / 6
         let even = (a / 4 + c) / 6, odd = b / 12  // a/24 + c/6, b/12
         return (a / 4, -(outer + inner), inner - outer, even + odd, even - odd, c)
-    }
-
-    /// One image: blocks of tile rows through input transform, 36 products, output transform.
-    static func convolve(image: UnsafePointer<Float>, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
-                         bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, blockFloats: Int,
-                         into result: UnsafeMutablePointer<Float>) {
-        let tilesX = (g.outWidth + 3) / 4, tilesY = (g.outHeight + 3) / 4
-        let rowsPerBlock = max(1, min(tilesY, blockFloats / max(36 * (g.inChannels + g.outChannels) * tilesX, 1)))
-        let maxTiles = rowsPerBlock * tilesX
-        ScratchBuffers.shared.withBuffer(36 * g.inChannels * maxTiles) { v in
-            ScratchBuffers.shared.withBuffer(36 * g.outChannels * maxTiles) { m in
-                var firstRow = 0
-                while firstRow < tilesY {
-                    let rows = min(rowsPerBlock, tilesY - firstRow), tiles = rows * tilesX
-                    transformInput(image, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, into: v)
-                    for xi in 0..<36 {
-                        MatMul.gemm(m: g.outChannels, n: tiles, k: g.inChannels,
-                                    a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
-                                    b: v + xi * g.inChannels * tiles, ldb: tiles,
-                                    c: m + xi * g.outChannels * tiles, ldc: tiles)
-                    }
-                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, bias: bias, residual: residual, into: result)
-                    firstRow += rows
-                }
-            }
-        }
     }
 
     /// Six vectors: lane l of vector j is element j of tile l (of up to eight consecutive tiles).

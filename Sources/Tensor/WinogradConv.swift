@@ -15,58 +15,28 @@
 import Foundation
 
 /// Winograd F(2×2, 3×3) convolution.
-public enum WinogradConv {
+public enum WinogradConv: WinogradTransforms {
+    static let outputTile = 2
+    static let name = "F(2×2, 3×3)"
+
     /// Whether `g` is a convolution this method computes: 3×3, stride 1, padding 1.
     public static func applies(to g: Conv2D.Geometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding == 1
     }
 
-    /// Floats of V and M together per block of tile rows (16 MiB).
-    static let blockFloats = 1 << 22
-
     /// x [N, Ci, H, W] ∗ weight [Co, Ci, 3, 3] + bias (+ the epilogue's terms) → [N, Co, H, W].
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue = .none) -> Tensor {
-        forward(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
+        convolution(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
     }
 
     /// `forward` with an explicit block bound (tests use a tiny one: a tile row per block).
-    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int, epilogue: ConvolutionEpilogue = .none) -> Tensor {
-        let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
-        precondition(applies(to: g), "Winograd F(2×2, 3×3) needs a 3×3 stride-1 padding-1 convolution, got \(weight.shape)")
-        epilogue.validate(g)
-        let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        ScratchBuffers.shared.withBuffer(16 * g.outChannels * g.inChannels) { u in
-            transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, into: u)
-            for n in 0..<g.batch {
-                epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
-                    convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: terms,
-                             residual: epilogue.residual(sample: n, g),
-                             blockFloats: blockFloats, into: out.pointer + n * g.outChannels * g.outPlane)
-                }
-            }
-        }
-        return out
+    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int) -> Tensor {
+        convolution(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: .none)
     }
 
-    /// The input gradient of a 3×3 stride-1 padding-1 convolution, added into `gradInput`: itself such a
-    /// convolution, of the output gradient with the filters turned 180° and their channel axes swapped.
+    /// The input gradient of a 3×3 stride-1 padding-1 convolution, added into `gradInput` (WinogradTransforms).
     public static func backwardInput(gradOutput: Tensor, weight: Tensor, gradInput: Tensor) {
-        let g = Conv2D.Geometry(input: gradInput.shape, weight: weight.shape, stride: 1, padding: 1)
-        precondition(applies(to: g) && gradOutput.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
-                     "Winograd input gradient: gradOutput \(gradOutput.shape), weight \(weight.shape), gradInput \(gradInput.shape)")
-        // The adjoint convolution maps Co channels to Ci: its geometry has the roles swapped.
-        let adjoint = Conv2D.Geometry(input: gradOutput.shape, weight: [g.inChannels, g.outChannels, 3, 3], stride: 1, padding: 1)
-        ScratchBuffers.shared.withBuffer(16 * g.outChannels * g.inChannels) { u in
-            transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, adjoint: true, into: u)
-            ScratchBuffers.shared.withBuffer(g.inChannels * g.inPlane) { scratch in
-                for n in 0..<g.batch {
-                    convolve(image: gradOutput.pointer + n * g.outChannels * g.outPlane, adjoint, transformedFilters: u, bias: nil,
-                             blockFloats: blockFloats, into: scratch)
-                    let dx = gradInput.pointer + n * g.inChannels * g.inPlane
-                    for i in 0..<(g.inChannels * g.inPlane) { dx[i] += scratch[i] }
-                }
-            }
-        }
+        addInputGradient(gradOutput: gradOutput, weight: weight, gradInput: gradInput, blockFloats: blockFloats)
     }
 
     /// U_ξ[co, ci] = (G g Gᵀ)_ξ for every filter, stored [16, Co, Ci]; with `adjoint`, the filters of
@@ -92,32 +62,6 @@ public enum WinogradConv {
                         out[(4 * r + 3) * plane] = t[2]
                     }
                     store(0, g0); store(1, 0.5 * (g0 + g1 + g2)); store(2, 0.5 * (g0 - g1 + g2)); store(3, g2)
-                }
-            }
-        }
-    }
-
-    /// One image: blocks of tile rows through input transform, 16 products, output transform.
-    static func convolve(image: UnsafePointer<Float>, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
-                         bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>? = nil, blockFloats: Int,
-                         into result: UnsafeMutablePointer<Float>) {
-        let tilesX = (g.outWidth + 1) / 2, tilesY = (g.outHeight + 1) / 2
-        let rowsPerBlock = max(1, min(tilesY, blockFloats / max(16 * (g.inChannels + g.outChannels) * tilesX, 1)))
-        let maxTiles = rowsPerBlock * tilesX
-        ScratchBuffers.shared.withBuffer(16 * g.inChannels * maxTiles) { v in
-            ScratchBuffers.shared.withBuffer(16 * g.outChannels * maxTiles) { m in
-                var firstRow = 0
-                while firstRow < tilesY {
-                    let rows = min(rowsPerBlock, tilesY - firstRow), tiles = rows * tilesX
-                    transformInput(image, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, into: v)
-                    for xi in 0..<16 {
-                        MatMul.gemm(m: g.outChannels, n: tiles, k: g.inChannels,
-                                    a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
-                                    b: v + xi * g.inChannels * tiles, ldb: tiles,
-                                    c: m + xi * g.outChannels * tiles, ldc: tiles)
-                    }
-                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, bias: bias, residual: residual, into: result)
-                    firstRow += rows
                 }
             }
         }

@@ -55,7 +55,7 @@ struct ConvolutionEpilogueTests {
                          ConvolutionEpilogue(channelOffsets: offsets, residual: residual)] {
             let expected = separatePasses(reference.copy(), offsets: epilogue.channelOffsets, residual: epilogue.residual)
             for blockFloats in [WinogradConv.blockFloats, 1] {
-                let fused = WinogradConv.forward(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
+                let fused = WinogradConv.convolution(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
                 #expect(difference(fused, expected).relativeToScale < 1e-6, "blockFloats \(blockFloats): \(difference(fused, expected))")
             }
         }

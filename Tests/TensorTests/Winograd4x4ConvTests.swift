@@ -37,21 +37,9 @@ struct Winograd4x4ConvTests {
         let winograd = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
         let im2col = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col)
         var worst = 0.0, scale = 0.0
-        var samples: [(Int, Int, Int)] = [(0, 0, 0), (co - 1, h - 1, w - 1), (co / 2, 0, w - 1), (co / 3, h - 1, 0)]
-        for s in 0..<60 { samples.append(((s * 7919) % co, (s * 31) % h, (s * 17) % w)) }
-        for (o, y, xx) in samples {
-            var sum = Double(bias.pointer[o])
-            for c in 0..<ci {
-                for ky in 0..<3 {
-                    for kx in 0..<3 {
-                        let iy = y + ky - 1, ix = xx + kx - 1
-                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                        sum += Double(x.pointer[(c * h + iy) * w + ix]) * Double(weight.pointer[((o * ci + c) * 3 + ky) * 3 + kx])
-                    }
-                }
-            }
-            scale = max(scale, abs(sum))
-            worst = max(worst, abs(Double(winograd.pointer[(o * h + y) * w + xx]) - sum))
+        for (index, exact) in sampledDirectConvolution3x3(x, weight: weight, bias: bias) {
+            scale = max(scale, abs(exact))
+            worst = max(worst, abs(Double(winograd.pointer[index]) - exact))
         }
         #expect(worst / scale < 1e-5, "\(ci)→\(co): F(4×4) error \(worst / scale) of scale \(scale)")
         #expect(difference(winograd, im2col).relativeToScale < 1e-5, "\(ci)→\(co): \(difference(winograd, im2col))")

@@ -76,27 +76,14 @@ struct WinogradConvTests {
         Scale.forwardInPlace(weight, by: 1 / Float(ci * 9).squareRoot())  // activations keep their scale, as in a model
         let bias = uniformTensor([co], seed: UInt64(index) * 3 + 3)
         let winograd = WinogradConv.forward(x, weight: weight, bias: bias)
-        let im2col = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1)
+        let im2col = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col)
         #expect(winograd.shape == im2col.shape)
         // Sampled outputs against float64, corners and edges included.
         var worstWinograd = 0.0, worstIm2col = 0.0, scale = 0.0
-        var samples: [(Int, Int, Int)] = [(0, 0, 0), (co - 1, h - 1, w - 1), (co / 2, 0, w - 1), (co / 3, h - 1, 0)]
-        for s in 0..<60 { samples.append(((s * 7919) % co, (s * 31) % h, (s * 17) % w)) }
-        for (o, y, xx) in samples {
-            var sum = Double(bias.pointer[o])
-            for c in 0..<ci {
-                for ky in 0..<3 {
-                    for kx in 0..<3 {
-                        let iy = y + ky - 1, ix = xx + kx - 1
-                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                        sum += Double(x.pointer[(c * h + iy) * w + ix]) * Double(weight.pointer[((o * ci + c) * 3 + ky) * 3 + kx])
-                    }
-                }
-            }
-            let index = (o * h + y) * w + xx
-            scale = max(scale, abs(sum))
-            worstWinograd = max(worstWinograd, abs(Double(winograd.pointer[index]) - sum))
-            worstIm2col = max(worstIm2col, abs(Double(im2col.pointer[index]) - sum))
+        for (index, exact) in sampledDirectConvolution3x3(x, weight: weight, bias: bias) {
+            scale = max(scale, abs(exact))
+            worstWinograd = max(worstWinograd, abs(Double(winograd.pointer[index]) - exact))
+            worstIm2col = max(worstIm2col, abs(Double(im2col.pointer[index]) - exact))
         }
         #expect(worstWinograd / scale < 1e-5, "\(ci)→\(co): Winograd error \(worstWinograd / scale) of scale \(scale)")
         #expect(worstWinograd <= 4 * max(worstIm2col, 1e-7 * scale), "\(ci)→\(co): Winograd \(worstWinograd) vs im2col \(worstIm2col)")

@@ -1,0 +1,99 @@
+// What Winograd F(2×2, 3×3) (WinogradConv) and F(4×4, 3×3) (Winograd4x4Conv) share: everything but
+// their transforms. The filters are transformed once per call into U [positions, Co, Ci]; each image
+// goes through blocks of whole tile rows — input transform into V [positions, Ci, tiles], one product
+// per tile position M_ξ = U_ξ · V_ξ, output transform into the image — so that no whole-image
+// transform exists and a block's V and M stay within `blockFloats`. The input gradient is the same
+// convolution with the adjoint filters (turned 180°, channel axes swapped).
+import Foundation
+
+/// The transforms of one Winograd F(m×m, 3×3) algorithm.
+protocol WinogradTransforms {
+    /// m: the side of the output tile; the input tile's side is m + 2.
+    static var outputTile: Int { get }
+    /// The algorithm's name in messages, e.g. "F(2×2, 3×3)".
+    static var name: String { get }
+    /// U for every filter, [positions, Co, Ci]; with `adjoint`, the input gradient's, [positions, Ci, Co].
+    static func transformFilters(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int, adjoint: Bool,
+                                 into u: UnsafeMutablePointer<Float>)
+    /// V for the tiles of rows firstTileRow ..< firstTileRow + tileRows, [positions, Ci, tiles].
+    static func transformInput(_ image: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int,
+                               tilesX: Int, into v: UnsafeMutablePointer<Float>)
+    /// Aᵀ M A + bias (+ residual) for those tiles, written into the image.
+    static func transformOutput(_ m: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int, tilesX: Int,
+                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>)
+}
+
+extension WinogradTransforms {
+    /// Floats of V and M together per block of tile rows (16 MiB).
+    static var blockFloats: Int { 1 << 22 }
+
+    /// Tile positions ξ: one product each.
+    static var positions: Int { (outputTile + 2) * (outputTile + 2) }
+
+    /// x [N, Ci, H, W] ∗ weight [Co, Ci, 3, 3] + bias (+ the epilogue's terms) → [N, Co, H, W], in blocks
+    /// of at most `blockFloats` floats of V and M.
+    static func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, blockFloats: Int, epilogue: ConvolutionEpilogue) -> Tensor {
+        let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
+        precondition(WinogradConv.applies(to: g), "Winograd \(name) needs a 3×3 stride-1 padding-1 convolution, got \(weight.shape)")
+        epilogue.validate(g)
+        let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+        ScratchBuffers.shared.withBuffer(positions * g.outChannels * g.inChannels) { u in
+            transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, adjoint: false, into: u)
+            for n in 0..<g.batch {
+                epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
+                    convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: terms,
+                             residual: epilogue.residual(sample: n, g), blockFloats: blockFloats,
+                             into: out.pointer + n * g.outChannels * g.outPlane)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The input gradient of a 3×3 stride-1 padding-1 convolution, added into `gradInput`: itself such a
+    /// convolution, of the output gradient with the filters turned 180° and their channel axes swapped.
+    static func addInputGradient(gradOutput: Tensor, weight: Tensor, gradInput: Tensor, blockFloats: Int) {
+        let g = Conv2D.Geometry(input: gradInput.shape, weight: weight.shape, stride: 1, padding: 1)
+        precondition(WinogradConv.applies(to: g) && gradOutput.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
+                     "Winograd input gradient: gradOutput \(gradOutput.shape), weight \(weight.shape), gradInput \(gradInput.shape)")
+        // The adjoint convolution maps Co channels to Ci: its geometry has the roles swapped.
+        let adjoint = Conv2D.Geometry(input: gradOutput.shape, weight: [g.inChannels, g.outChannels, 3, 3], stride: 1, padding: 1)
+        ScratchBuffers.shared.withBuffer(positions * g.outChannels * g.inChannels) { u in
+            transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, adjoint: true, into: u)
+            ScratchBuffers.shared.withBuffer(g.inChannels * g.inPlane) { scratch in
+                for n in 0..<g.batch {
+                    convolve(image: gradOutput.pointer + n * g.outChannels * g.outPlane, adjoint, transformedFilters: u, bias: nil,
+                             residual: nil, blockFloats: blockFloats, into: scratch)
+                    let dx = gradInput.pointer + n * g.inChannels * g.inPlane
+                    for i in 0..<(g.inChannels * g.inPlane) { dx[i] += scratch[i] }
+                }
+            }
+        }
+    }
+
+    /// One image: blocks of tile rows through input transform, one product per position, output transform.
+    static func convolve(image: UnsafePointer<Float>, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, blockFloats: Int,
+                         into result: UnsafeMutablePointer<Float>) {
+        let tilesX = (g.outWidth + outputTile - 1) / outputTile, tilesY = (g.outHeight + outputTile - 1) / outputTile
+        let rowsPerBlock = max(1, min(tilesY, blockFloats / max(positions * (g.inChannels + g.outChannels) * tilesX, 1)))
+        let maxTiles = rowsPerBlock * tilesX
+        ScratchBuffers.shared.withBuffer(positions * g.inChannels * maxTiles) { v in
+            ScratchBuffers.shared.withBuffer(positions * g.outChannels * maxTiles) { m in
+                var firstRow = 0
+                while firstRow < tilesY {
+                    let rows = min(rowsPerBlock, tilesY - firstRow), tiles = rows * tilesX
+                    transformInput(image, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, into: v)
+                    for xi in 0..<positions {
+                        MatMul.gemm(m: g.outChannels, n: tiles, k: g.inChannels,
+                                    a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
+                                    b: v + xi * g.inChannels * tiles, ldb: tiles,
+                                    c: m + xi * g.outChannels * tiles, ldc: tiles)
+                    }
+                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, bias: bias, residual: residual, into: result)
+                    firstRow += rows
+                }
+            }
+        }
+    }
+}
