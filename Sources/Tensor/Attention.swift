@@ -5,15 +5,17 @@
 // stride H·D, which sgemm reads directly through its leading dimension.
 //
 // Method (as FlashAttention, on the CPU): the Tq×Tk score matrix is never materialised. Query rows
-// go in blocks of `queryBlock`; for each block, S = Q_blk·Kᵀ is a [queryBlock, Tk] strip that fits
-// in L2, is turned into probabilities in place, and multiplied by V right away. Blocks are
-// independent, so they run in parallel on our threads, each calling a single-threaded sgemm.
-// The backward pass recomputes each strip from the saved per-row log-sum-exp instead of storing P.
+// go in blocks; for each block, S = Q_blk·Kᵀ is a strip that fits in L2, is turned into
+// probabilities in place, and multiplied by V right away. Blocks are independent, so they run in
+// parallel on our threads. The forward pass computes the strips with its own micro-kernels from K
+// and V packed once per head (AttentionKernel.swift); `stripForward`, the earlier method kept as the
+// baseline, calls single-threaded sgemm per block. The backward pass recomputes each strip (by
+// sgemm) from the saved per-row log-sum-exp instead of storing P.
 //
 // Key lengths per batch row (forward only): a batch whose rows carry contexts of different lengths
 // (a prompt of two 77-token chunks beside a negative prompt of one) is padded to the longest, and row
-// b attends over its first `keyLengths[b]` keys only. Its products are then the very sgemm calls a
-// batch of that row alone would make (n and k are the row's own key count), so the output is the
+// b attends over its first `keyLengths[b]` keys only. Its strips are then the very ones a batch of
+// that row alone would compute (packed and summed over the row's own key count), so the output is the
 // bytes of separate passes — what A1111 runs when prompt and negative prompt differ in length.
 import Foundation
 
@@ -48,18 +50,39 @@ public enum Attention {
     /// softmax(q·kᵀ·scale [+ causal mask])·v per head → [B, Tq, H·D], and the log-sum-exp of each
     /// score row [B, H, Tq] (what `backward` needs). `scale` defaults to 1/√D. `keyLengths` (one per
     /// batch row, each 1…Tk) limits row b to its first keyLengths[b] keys; nil: all Tk.
+    /// Runs the fused kernel (AttentionKernel.swift).
     public static func forward(
         query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil,
         keyLengths: [Int]? = nil
     ) -> (output: Tensor, logSumExp: Tensor) {
+        let (g, scale, output, logSumExp) = prepareForward(query: query, key: key, value: value, heads: heads,
+                                                           scale: scale, keyLengths: keyLengths)
+        fusedForward(g, query: query, key: key, value: value, causal: causal, scale: scale, keyLengths: keyLengths,
+                     output: output, logSumExp: logSumExp)
+        return (output, logSumExp)
+    }
+
+    /// Checks the arguments and allocates the results of a forward pass.
+    private static func prepareForward(
+        query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float?, keyLengths: [Int]?
+    ) -> (Geometry, Float, output: Tensor, logSumExp: Tensor) {
         let g = Geometry(query: query, key: key, value: value, heads: heads)
-        let scale = scale ?? 1 / Float(g.headDim).squareRoot()
         if let keyLengths {
             precondition(keyLengths.count == g.batch && keyLengths.allSatisfy { (1...g.keyLength).contains($0) },
                          "attention: key lengths \(keyLengths) for a batch of \(g.batch) with \(g.keyLength) keys")
         }
-        let output = Tensor(uninitialized: query.shape)
-        let logSumExp = Tensor(uninitialized: [g.batch, g.heads, g.queryLength])
+        return (g, scale ?? 1 / Float(g.headDim).squareRoot(),
+                Tensor(uninitialized: query.shape), Tensor(uninitialized: [g.batch, g.heads, g.queryLength]))
+    }
+
+    /// `forward` by the strip method: per block of 32 query rows, sgemm for the scores, softmax, sgemm
+    /// for P·V. The baseline the fused kernel is measured against, and a second opinion in tests.
+    public static func stripForward(
+        query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil,
+        keyLengths: [Int]? = nil
+    ) -> (output: Tensor, logSumExp: Tensor) {
+        let (g, scale, output, logSumExp) = prepareForward(query: query, key: key, value: value, heads: heads,
+                                                           scale: scale, keyLengths: keyLengths)
         let blocksPerHead = (g.queryLength + queryBlock - 1) / queryBlock
         let tasks = g.batch * g.heads * blocksPerHead
         ThreadPool.shared.parallelFor(tasks) { range in

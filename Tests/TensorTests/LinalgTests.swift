@@ -201,13 +201,14 @@ struct AttentionTests {
         return (Int(c[0]), c[1] != 0)
     }
 
-    @Test("tiled forward and backward match PyTorch's SDPA", arguments: cases)
+    @Test("fused forward (and the strip and naive forwards) and backward match PyTorch's SDPA", arguments: cases)
     func golden(_ name: String) {
         let p = "attention.\(name)", (heads, causal) = config(name)
         let q = fixture["\(p).q"], k = fixture["\(p).k"], v = fixture["\(p).v"]
         let (y, lse) = Attention.forward(query: q, key: k, value: v, heads: heads, causal: causal)
         expectClose(y, "\(p).y")
         expectClose(Attention.naiveForward(query: q, key: k, value: v, heads: heads, causal: causal), "\(p).y")
+        expectClose(Attention.stripForward(query: q, key: k, value: v, heads: heads, causal: causal).output, "\(p).y")
         let gq = zerosLike(q), gk = zerosLike(k), gv = zerosLike(v)
         Attention.backward(gradOutput: fixture["\(p).gy"], query: q, key: k, value: v, output: y, logSumExp: lse,
                            heads: heads, causal: causal, gradQuery: gq, gradKey: gk, gradValue: gv)

@@ -1,5 +1,5 @@
 // dbbench — performance measurements for dbrender. Build and run in release mode:
-//   swift run -c release dbbench kernels [--convolutions] [--repetitions N]
+//   swift run -c release dbbench kernels [--convolutions | --attention] [--repetitions N]
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
 //   swift run -c release dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
@@ -19,7 +19,7 @@ func option(_ name: String) -> String? {
 
 let repetitions = option("--repetitions").flatMap(Int.init) ?? 5
 let usage = """
-    usage: dbbench kernels [--convolutions] [--repetitions N]
+    usage: dbbench kernels [--convolutions | --attention] [--repetitions N]
            dbbench models --model DIR [--repetitions N] [--json]
            dbbench cfg --model DIR [--repetitions N]
            dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
@@ -33,7 +33,8 @@ let usage = """
 do {
     switch arguments.first {
     case "kernels":
-        KernelBenchmarks.run(repetitions: repetitions, onlyConvolutions: arguments.contains("--convolutions"))
+        KernelBenchmarks.run(repetitions: repetitions, onlyConvolutions: arguments.contains("--convolutions"),
+                             onlyAttention: arguments.contains("--attention"))
     case "models":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try ModelBenchmarks.run(modelPath: model, repetitions: repetitions, json: arguments.contains("--json"))
