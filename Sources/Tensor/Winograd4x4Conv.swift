@@ -100,20 +100,20 @@ public enum Winograd4x4Conv: WinogradTransforms {
 
     /// V_ξ[ci, t] = (Bᵀ d B)_ξ for the 6×6 input tile d of tile t (zero outside the image), [36, Ci, tiles].
     static func transformInput(_ image: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int,
-                               tilesX: Int, into v: UnsafeMutablePointer<Float>) {
-        let tiles = tileRows * tilesX, plane = g.inChannels * tiles
+                               tilesX: Int, columns: Int, into v: UnsafeMutablePointer<Float>) {
+        let tiles = tileRows * tilesX, plane = g.inChannels * columns
         ThreadPool.shared.parallelFor(g.inChannels, grain: max(1, 1024 / max(tiles, 1))) { range in
             for ci in range {
                 let channel = image + ci * g.inPlane
                 for ty in 0..<tileRows {
                     let y0 = 4 * (firstTileRow + ty) - 1
-                    let out = v + ci * tiles + ty * tilesX
+                    let out = v + ci * columns + ty * tilesX
                     var tx = 0
                     while tx < tilesX {
                         let lanes = min(8, tilesX - tx), x0 = 4 * tx - 1
                         // Inside the image all 6 + 4·(lanes − 1) columns, or lane by lane with zeros outside.
                         let inside = x0 >= 0 && x0 + 4 * lanes + 1 < g.inWidth
-                        @inline(__always) func columns(_ dy: Int) -> Six {
+                        @inline(__always) func inputRow(_ dy: Int) -> Six {
                             let y = y0 + dy
                             guard y >= 0 && y < g.inHeight else { return (.zero, .zero, .zero, .zero, .zero, .zero) }
                             let row = channel + y * g.inWidth
@@ -127,7 +127,7 @@ public enum Winograd4x4Conv: WinogradTransforms {
                             return (gather(0), gather(1), gather(2), gather(3), gather(4), gather(5))
                         }
                         // Bᵀ·d: combinations of the six rows, column by column; then ·B within each row.
-                        let d = (columns(0), columns(1), columns(2), columns(3), columns(4), columns(5))
+                        let d = (inputRow(0), inputRow(1), inputRow(2), inputRow(3), inputRow(4), inputRow(5))
                         let t0 = applyBT((d.0.0, d.1.0, d.2.0, d.3.0, d.4.0, d.5.0))
                         let t1 = applyBT((d.0.1, d.1.1, d.2.1, d.3.1, d.4.1, d.5.1))
                         let t2 = applyBT((d.0.2, d.1.2, d.2.2, d.3.2, d.4.2, d.5.2))
@@ -166,8 +166,8 @@ public enum Winograd4x4Conv: WinogradTransforms {
     /// Y = Aᵀ M A + bias (+ residual at the same place) for each tile, written where it lies in the
     /// output (cut at the image's edges).
     static func transformOutput(_ m: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int, tilesX: Int,
-                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>) {
-        let tiles = tileRows * tilesX, plane = g.outChannels * tiles
+                                columns: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>) {
+        let tiles = tileRows * tilesX, plane = g.outChannels * columns
         ThreadPool.shared.parallelFor(g.outChannels, grain: max(1, 1024 / max(tiles, 1))) { range in
             for co in range {
                 let channel = result + co * g.outPlane
@@ -175,7 +175,7 @@ public enum Winograd4x4Conv: WinogradTransforms {
                 let b = bias?[co] ?? 0
                 for ty in 0..<tileRows {
                     let oy = 4 * (firstTileRow + ty)
-                    let p = m + co * tiles + ty * tilesX
+                    let p = m + co * columns + ty * tilesX
                     var tx = 0
                     while tx < tilesX {
                         let lanes = min(8, tilesX - tx)

@@ -70,8 +70,8 @@ public enum WinogradConv: WinogradTransforms {
     /// V_ξ[ci, t] = (Bᵀ d B)_ξ for the 4×4 input tile d of tile t (zero outside the image), [16, Ci, tiles].
     /// Eight tiles of a row at a time, in vectors (the same arithmetic as one at a time, lane by lane).
     static func transformInput(_ image: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int,
-                               tilesX: Int, into v: UnsafeMutablePointer<Float>) {
-        let tiles = tileRows * tilesX, plane = g.inChannels * tiles
+                               tilesX: Int, columns: Int, into v: UnsafeMutablePointer<Float>) {
+        let tiles = tileRows * tilesX, plane = g.inChannels * columns
         ThreadPool.shared.parallelFor(g.inChannels, grain: max(1, 2048 / max(tiles, 1))) { range in
             for ci in range {
                 let channel = image + ci * g.inPlane
@@ -81,7 +81,7 @@ public enum WinogradConv: WinogradTransforms {
                         y >= 0 && y < g.inHeight ? channel + y * g.inWidth : nil
                     }
                     let rows = (row(y0), row(y0 + 1), row(y0 + 2), row(y0 + 3))
-                    let out = v + ci * tiles + ty * tilesX
+                    let out = v + ci * columns + ty * tilesX
                     // The first tile reaches into the left padding: one at a time. Then eight tiles,
                     // reading input columns 2·tx − 1 ... 2·tx + 16, while those lie inside the image.
                     transformOneTile(rows, g, x0: -1, into: out, plane: plane)
@@ -158,8 +158,8 @@ public enum WinogradConv: WinogradTransforms {
     /// lies in the output (cut at odd edges). Eight tiles at a time in vectors where all their outputs
     /// lie inside the image.
     static func transformOutput(_ m: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int, tilesX: Int,
-                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>) {
-        let tiles = tileRows * tilesX, plane = g.outChannels * tiles
+                                columns: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>) {
+        let tiles = tileRows * tilesX, plane = g.outChannels * columns
         ThreadPool.shared.parallelFor(g.outChannels, grain: max(1, 2048 / max(tiles, 1))) { range in
             for co in range {
                 let channel = result + co * g.outPlane
@@ -167,7 +167,7 @@ public enum WinogradConv: WinogradTransforms {
                 let b = bias?[co] ?? 0
                 for ty in 0..<tileRows {
                     let oy = 2 * (firstTileRow + ty)
-                    let p = m + co * tiles + ty * tilesX
+                    let p = m + co * columns + ty * tilesX
                     var tx = 0
                     while tx + 8 <= tilesX && 2 * tx + 16 <= g.outWidth && oy + 2 <= g.outHeight {
                         @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(p + xi * plane + tx) }

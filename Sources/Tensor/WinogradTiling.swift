@@ -1,9 +1,18 @@
 // What Winograd F(2×2, 3×3) (WinogradConv) and F(4×4, 3×3) (Winograd4x4Conv) share: everything but
-// their transforms. The filters are transformed once per call into U [positions, Co, Ci]; each image
-// goes through blocks of whole tile rows — input transform into V [positions, Ci, tiles], one product
-// per tile position M_ξ = U_ξ · V_ξ, output transform into the image — so that no whole-image
-// transform exists and a block's V and M stay within `blockFloats`. The input gradient is the same
-// convolution with the adjoint filters (turned 180°, channel axes swapped).
+// their transforms. The filters are transformed once per call into U [positions, Co, Ci]; the images
+// go through blocks — input transform into V [positions, Ci, columns], one product per tile position
+// M_ξ = U_ξ · V_ξ, output transform into the image — so that a block's V and M stay within
+// `blockFloats`. The input gradient is the same convolution with the adjoint filters (turned 180°,
+// channel axes swapped).
+//
+// Blocks: when a whole image's V and M fit, a block holds as many whole images as fit, side by side in
+// the columns, so that one product per position serves them all. sgemm packs U_ξ on every call, and on
+// small planes that packing is most of a call's cost (at 16×16 × 1280 channels an image has 16 tiles,
+// U_ξ 1.6 M floats): images in one call pack it once. Larger images go alone, in blocks of tile rows.
+// An image's bits must not depend on what shares its products: each image's tiles start at a multiple
+// of 16 columns (padded with zero columns), so every tile lands at the same place within sgemm's
+// register tiles whatever comes before it — the same bits as alone, which the tests check (a column of
+// C depends only on its own column of B and its place in a 16-column group).
 import Foundation
 
 /// The transforms of one Winograd F(m×m, 3×3) algorithm.
@@ -16,16 +25,18 @@ protocol WinogradTransforms {
     static func transformFilters(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int, adjoint: Bool,
                                  into u: UnsafeMutablePointer<Float>)
     /// V for the tiles of rows firstTileRow ..< firstTileRow + tileRows, [positions, Ci, tiles].
+    /// `columns` is V's row length (this image's tiles, or more when images share the block).
     static func transformInput(_ image: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int,
-                               tilesX: Int, into v: UnsafeMutablePointer<Float>)
+                               tilesX: Int, columns: Int, into v: UnsafeMutablePointer<Float>)
     /// Aᵀ M A + bias (+ residual) for those tiles, written into the image.
     static func transformOutput(_ m: UnsafePointer<Float>, _ g: Conv2D.Geometry, firstTileRow: Int, tileRows: Int, tilesX: Int,
-                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>)
+                                columns: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, into result: UnsafeMutablePointer<Float>)
 }
 
 extension WinogradTransforms {
-    /// Floats of V and M together per block of tile rows (16 MiB).
-    static var blockFloats: Int { 1 << 22 }
+    /// Floats of V and M together per block (64 MiB): room for two CFG images of SD 1.5's 64×64 × 320
+    /// layers side by side, five at 32×32 × 640.
+    static var blockFloats: Int { 1 << 24 }
 
     /// Tile positions ξ: one product each.
     static var positions: Int { (outputTile + 2) * (outputTile + 2) }
@@ -39,15 +50,70 @@ extension WinogradTransforms {
         let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
         ScratchBuffers.shared.withBuffer(positions * g.outChannels * g.inChannels) { u in
             transformFilters(weight.pointer, outChannels: g.outChannels, inChannels: g.inChannels, adjoint: false, into: u)
-            for n in 0..<g.batch {
-                epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
-                    convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: terms,
-                             residual: epilogue.residual(sample: n, g), blockFloats: blockFloats,
-                             into: out.pointer + n * g.outChannels * g.outPlane)
+            let imageColumns = columnsPerImage(g)
+            let imagesPerBlock = blockFloats / (positions * (g.inChannels + g.outChannels) * imageColumns)
+            guard imagesPerBlock >= 1 else {
+                for n in 0..<g.batch {
+                    epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
+                        convolve(image: x.pointer + n * g.inChannels * g.inPlane, g, transformedFilters: u, bias: terms,
+                                 residual: epilogue.residual(sample: n, g), blockFloats: blockFloats,
+                                 into: out.pointer + n * g.outChannels * g.outPlane)
+                    }
+                }
+                return
+            }
+            convolveWholeImages(x, g, transformedFilters: u, bias: bias, epilogue: epilogue,
+                                imagesPerBlock: min(imagesPerBlock, g.batch), into: out)
+        }
+        return out
+    }
+
+    /// Columns an image takes in a block of whole images: its tiles, rounded up to 16.
+    static func columnsPerImage(_ g: Conv2D.Geometry) -> Int {
+        let tilesX = (g.outWidth + outputTile - 1) / outputTile, tilesY = (g.outHeight + outputTile - 1) / outputTile
+        return (tilesX * tilesY + 15) / 16 * 16
+    }
+
+    /// Every image whole, `imagesPerBlock` at a time side by side in V's and M's columns.
+    static func convolveWholeImages(_ x: Tensor, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
+                                    bias: Tensor?, epilogue: ConvolutionEpilogue, imagesPerBlock: Int, into out: Tensor) {
+        let tilesX = (g.outWidth + outputTile - 1) / outputTile, tilesY = (g.outHeight + outputTile - 1) / outputTile
+        let tiles = tilesX * tilesY, imageColumns = columnsPerImage(g)
+        ScratchBuffers.shared.withBuffer(positions * g.inChannels * imagesPerBlock * imageColumns) { v in
+            ScratchBuffers.shared.withBuffer(positions * g.outChannels * imagesPerBlock * imageColumns) { m in
+                var first = 0
+                while first < g.batch {
+                    let images = min(imagesPerBlock, g.batch - first), columns = images * imageColumns
+                    for i in 0..<images {
+                        let n = first + i
+                        transformInput(x.pointer + n * g.inChannels * g.inPlane, g, firstTileRow: 0, tileRows: tilesY,
+                                       tilesX: tilesX, columns: columns, into: v + i * imageColumns)
+                        // The padding columns: zeros (their products are never read, but stale values
+                        // could be NaN or denormal and slow sgemm).
+                        if imageColumns > tiles {
+                            for row in 0..<(positions * g.inChannels) {
+                                (v + row * columns + i * imageColumns + tiles).update(repeating: 0, count: imageColumns - tiles)
+                            }
+                        }
+                    }
+                    for xi in 0..<positions {
+                        MatMul.gemm(m: g.outChannels, n: columns, k: g.inChannels,
+                                    a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
+                                    b: v + xi * g.inChannels * columns, ldb: columns,
+                                    c: m + xi * g.outChannels * columns, ldc: columns)
+                    }
+                    for i in 0..<images {
+                        let n = first + i
+                        epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
+                            transformOutput(m + i * imageColumns, g, firstTileRow: 0, tileRows: tilesY, tilesX: tilesX, columns: columns,
+                                            bias: terms, residual: epilogue.residual(sample: n, g),
+                                            into: out.pointer + n * g.outChannels * g.outPlane)
+                        }
+                    }
+                    first += images
                 }
             }
         }
-        return out
     }
 
     /// The input gradient of a 3×3 stride-1 padding-1 convolution, added into `gradInput`: itself such a
@@ -83,14 +149,15 @@ extension WinogradTransforms {
                 var firstRow = 0
                 while firstRow < tilesY {
                     let rows = min(rowsPerBlock, tilesY - firstRow), tiles = rows * tilesX
-                    transformInput(image, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, into: v)
+                    transformInput(image, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, columns: tiles, into: v)
                     for xi in 0..<positions {
                         MatMul.gemm(m: g.outChannels, n: tiles, k: g.inChannels,
                                     a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
                                     b: v + xi * g.inChannels * tiles, ldb: tiles,
                                     c: m + xi * g.outChannels * tiles, ldc: tiles)
                     }
-                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, bias: bias, residual: residual, into: result)
+                    transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, columns: tiles,
+                                    bias: bias, residual: residual, into: result)
                     firstRow += rows
                 }
             }

@@ -58,6 +58,23 @@ struct Winograd4x4ConvTests {
         #expect(difference(actual, expected).relativeToScale < 1e-5, "\(difference(actual, expected))")
     }
 
+    @Test("at SD's 16×16 and 32×32 planes, images that share products (whole images side by side) equal each image alone to the bit",
+          arguments: [(16, 640, 3), (32, 320, 2)])
+    func sharedProducts(_ side: Int, _ channels: Int, _ batch: Int) {
+        let x = uniformTensor([batch, channels, side, side], seed: 8), weight = uniformTensor([channels, channels, 3, 3], seed: 9)
+        let bias = uniformTensor([channels], seed: 10)
+        let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
+        #expect(Winograd4x4Conv.blockFloats / (Winograd4x4Conv.positions * 2 * channels * Winograd4x4Conv.columnsPerImage(g)) >= batch,
+                "the images share one block")
+        let batched = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
+        let plane = channels * side * side
+        for n in 0..<batch {
+            let image = Tensor(shape: [1, channels, side, side], values: Array(UnsafeBufferPointer(start: x.pointer + n * plane, count: plane)))
+            let alone = Winograd4x4Conv.forward(image, weight: weight, bias: bias)
+            #expect(Array(UnsafeBufferPointer(start: batched.pointer + n * plane, count: plane)) == alone.scalars, "image \(n) differs when batched")
+        }
+    }
+
     @Test("batched images equal each image alone to the bit; tile-row blocks and the epilogue change nothing but rounding")
     func batchBlocksEpilogue() {
         let x = uniformTensor([3, 16, 37, 21], seed: 5), weight = uniformTensor([24, 16, 3, 3], seed: 6), bias = uniformTensor([24], seed: 7)
