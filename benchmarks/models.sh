@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Full-size model benchmark: dbrender vs PyTorch, OpenVINO and ONNX Runtime on the same random SD 1.5
 # folder, in one run.
-#   benchmarks/models.sh [--repetitions N] [--python PATH_TO_VENV_PYTHON]
-# Writes the folder once (dbtrain init --preset sd15) under .build/bench-sd15.
+#   benchmarks/models.sh [--repetitions N] [--render-steps N] [--python PATH_TO_VENV_PYTHON]
+# Writes the folder once (dbtrain init --preset sd15) under .build/bench-sd15. --render-steps (default 20;
+# 0 skips it) adds one whole 512×512 euler render against diffusers' StableDiffusionPipeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repetitions=3
+render_steps=20
 python=${DBRENDER_PYTHON:-.venv/bin/python}
 while (($#)); do
     case $1 in
         --repetitions) repetitions=$2; shift 2 ;;
+        --render-steps) render_steps=$2; shift 2 ;;
         --python) python=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -19,8 +22,8 @@ model=.build/bench-sd15
 scripts/setup.sh
 swift build -c release --product dbtrain >/dev/null && swift build -c release --product dbbench >/dev/null
 [[ -d $model/unet ]] || .build/release/dbtrain init --preset sd15 --out "$model" --seed 0
-ours=$(DBRENDER_THREADS=$threads .build/release/dbbench models --model "$model" --repetitions "$repetitions" --json)
-theirs=$(HF_HUB_OFFLINE=1 "$python" benchmarks/pytorch_baseline.py --model "$model" --threads "$threads" --repetitions "$repetitions")
+ours=$(DBRENDER_THREADS=$threads .build/release/dbbench models --model "$model" --repetitions "$repetitions" --render-steps "$render_steps" --json)
+theirs=$(HF_HUB_OFFLINE=1 "$python" benchmarks/pytorch_baseline.py --model "$model" --threads "$threads" --repetitions "$repetitions" --render-steps "$render_steps")
 # OpenVINO and ONNX Runtime on the same weights (UNet step and VAE decode), installed on first use.
 "$python" -c "import openvino, onnxruntime, onnx" 2>/dev/null || "$python" -m pip install -q openvino onnxruntime onnx
 runtimes=$(HF_HUB_OFFLINE=1 "$python" benchmarks/runtime_baselines.py --model "$model" --threads "$threads" --repetitions "$repetitions" 2>/dev/null)

@@ -3,7 +3,10 @@
 model folder, fp32, `inference_mode`, with the thread count dbbench uses. Prints JSON rows in
 dbbench's format so that benchmarks/models.sh can compute ratios.
 
-    HF_HUB_OFFLINE=1 python benchmarks/pytorch_baseline.py --model DIR --threads 2 --repetitions 3
+    HF_HUB_OFFLINE=1 python benchmarks/pytorch_baseline.py --model DIR --threads 2 --repetitions 3 [--render-steps 20]
+
+With --render-steps N, also one whole 512×512 render by StableDiffusionPipeline (euler, guidance 7.5,
+the folder's scheduler configuration), timed once after the components, as dbbench does.
 """
 import argparse
 import json
@@ -12,7 +15,7 @@ import statistics
 import time
 
 import torch
-from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextModel
 
 
@@ -35,6 +38,7 @@ def main():
     parser.add_argument("--model", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--render-steps", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -62,6 +66,15 @@ def main():
             latents = torch.randn(1, 4, size, size, generator=g)
             rows.append((f"TAESD decode, {size}×{size} latents ({size * 8} px)",
                          measure(args.repetitions, lambda: taesd.decode(latents))))
+        if args.render_steps > 0:
+            pipe = StableDiffusionPipeline.from_pretrained(args.model, text_encoder=text, unet=unet, vae=vae,
+                                                           safety_checker=None, requires_safety_checker=False)
+            pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+            pipe.set_progress_bar_config(disable=True)
+            start = time.perf_counter()
+            pipe("a photograph of an astronaut riding a horse", num_inference_steps=args.render_steps, guidance_scale=7.5,
+                 height=512, width=512, generator=torch.Generator().manual_seed(0), output_type="np")
+            rows.append((f"render 512×512, {args.render_steps} euler steps, guidance 7.5", time.perf_counter() - start))
     print(json.dumps([{"name": n, "seconds": s, "peak_rss_mb": peak_rss() // 1048576} for n, s in rows], ensure_ascii=False))
 
 

@@ -8,8 +8,8 @@
 // go in blocks; for each block, S = Q_blk·Kᵀ is a strip that fits in L2, is turned into
 // probabilities in place, and multiplied by V right away. Blocks are independent, so they run in
 // parallel on our threads. The forward pass computes the strips with its own micro-kernels from K
-// and V packed once per head (AttentionKernel.swift); `stripForward`, the earlier method kept as the
-// baseline, calls single-threaded sgemm per block. The backward pass recomputes each strip (by
+// and V packed once per head (AttentionKernel.swift) for head sizes up to 80; `stripForward` calls
+// single-threaded sgemm per block, for larger heads and as the fused kernel's baseline. The backward pass recomputes each strip (by
 // sgemm) from the saved per-row log-sum-exp instead of storing P.
 //
 // Key lengths per batch row (forward only): a batch whose rows carry contexts of different lengths
@@ -50,8 +50,26 @@ public enum Attention {
     /// softmax(q·kᵀ·scale [+ causal mask])·v per head → [B, Tq, H·D], and the log-sum-exp of each
     /// score row [B, H, Tq] (what `backward` needs). `scale` defaults to 1/√D. `keyLengths` (one per
     /// batch row, each 1…Tk) limits row b to its first keyLengths[b] keys; nil: all Tk.
-    /// Runs the fused kernel (AttentionKernel.swift).
+    /// Runs the fused kernel (AttentionKernel.swift) for head sizes under `fusedHeadDimLimit`, the strips
+    /// above it.
     public static func forward(
+        query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil,
+        keyLengths: [Int]? = nil
+    ) -> (output: Tensor, logSumExp: Tensor) {
+        guard query.shape.count == 3, query.shape[2] / max(heads, 1) < fusedHeadDimLimit else {
+            return stripForward(query: query, key: key, value: value, heads: heads, causal: causal, scale: scale, keyLengths: keyLengths)
+        }
+        return fusedForward(query: query, key: key, value: value, heads: heads, causal: causal, scale: scale, keyLengths: keyLengths)
+    }
+
+    /// Head sizes from which the strips are faster: sgemm's products at an inner dimension of 160 (SD
+    /// 1.5's 16×16 level) run near its peak, and the fused kernel's advantage, packing, is gone
+    /// (`dbbench kernels --attention`, 2 cores: fused / strips 0.67 at 4096 tokens × 40, 0.77 at
+    /// 1024 × 80, 1.15 at 256 × 160).
+    static let fusedHeadDimLimit = 128
+
+    /// `forward` by the fused kernel, whatever the head size (benchmarks and tests).
+    public static func fusedForward(
         query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil,
         keyLengths: [Int]? = nil
     ) -> (output: Tensor, logSumExp: Tensor) {

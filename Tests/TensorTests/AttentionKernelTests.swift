@@ -1,4 +1,5 @@
-// The fused attention forward (AttentionKernel.swift) against a float64 softmax(Q·Kᵀ/√D)·V at SD 1.5's
+// The fused attention forward (AttentionKernel.swift, called directly: `forward` takes it for head sizes
+// under 128) against a float64 softmax(Q·Kᵀ/√D)·V at SD 1.5's
 // head sizes (40, 80, 160), CLIP's (64) and sizes that take every P·V tile path (8, 12, 20, 36, 44),
 // with query and key counts that leave ragged blocks, tiles and key groups; causal and with per-row key
 // lengths. Bound: 1e-5 of the output's scale; the log-sum-exp within 1e-5 absolute. Also: the strip
@@ -69,7 +70,7 @@ struct AttentionKernelTests {
         // Scores of a few units, as trained models have, so that the softmax is neither flat nor one-hot.
         let sharpened = q.copy()
         for i in 0..<sharpened.count { sharpened.pointer[i] *= 4 }
-        let (y, lse) = Attention.forward(query: sharpened, key: k, value: v, heads: heads, causal: causal)
+        let (y, lse) = Attention.fusedForward(query: sharpened, key: k, value: v, heads: heads, causal: causal)
         let expected = reference(sharpened, k, v, heads: heads, causal: causal, keyLengths: nil)
         #expect(worstRelative(y, expected.output) < 1e-5, "D \(d), \(tq)×\(tk)")
         let lseError = zip(lse.scalars, expected.logSumExp).map { abs(Double($0) - $1) }.max()!
@@ -88,7 +89,7 @@ struct AttentionKernelTests {
         for (b, length) in lengths.enumerated() where length < 154 {
             for i in (b * 154 + length) * 80..<(b + 1) * 154 * 80 { k.pointer[i] = .nan; v.pointer[i] = .nan }
         }
-        let (y, _) = Attention.forward(query: q, key: k, value: v, heads: 2, keyLengths: lengths)
+        let (y, _) = Attention.fusedForward(query: q, key: k, value: v, heads: 2, keyLengths: lengths)
         #expect(y.scalars.allSatisfy { $0.isFinite })
         #expect(worstRelative(y, reference(q, k, v, heads: 2, causal: false, keyLengths: lengths).output) < 1e-5)
     }

@@ -1,15 +1,18 @@
 // Model benchmarks at full SD 1.5 size (random weights: speed does not depend on their values):
 // text encoder (batch 2), UNet (batch 2 — one classifier-free-guidance step) at 32×32 and 64×64
 // latents, VAE decode at 32×32 and 64×64 latents, and TAESD's decoder (diffusers' AutoencoderTiny at its
-// default size, random weights) on the same latents; median time and the process's peak RSS.
+// default size, random weights) on the same latents; median time and the process's peak RSS. With
+// `renderSteps` > 0, also one whole 512×512 render (prompt encoding, that many guided euler steps, VAE
+// decode) through the pipeline dbrenderd serves with, timed once after the components have warmed up.
 // benchmarks/models.sh runs PyTorch on the same folder in the same run and prints the ratios.
 import Foundation
 import Models
+import Sampling
 import Tensor
 import Weights
 
 enum ModelBenchmarks {
-    static func run(modelPath: String, repetitions: Int, json: Bool) throws {
+    static func run(modelPath: String, repetitions: Int, renderSteps: Int = 0, json: Bool) throws {
         let threads = ThreadPool.shared.threads
         ThreadPool.shared.configure(threads: threads)
         var results: [(name: String, seconds: Double, peakRSS: Int)] = []
@@ -41,6 +44,18 @@ enum ModelBenchmarks {
             let latents = randomTensor([1, 4, size, size])
             let t = measure(repetitions) { _ = taesd.decoder!(latents) }
             results.append(("TAESD decode, \(size)×\(size) latents (\(size * 8) px)", t, peakRSS()))
+        }
+        if renderSteps > 0 {
+            let pipeline = try StableDiffusionPipeline(checkpoint: checkpoint)
+            var request = RenderRequest(prompt: "a photograph of an astronaut riding a horse", seed: 0)
+            request.steps = renderSteps
+            request.sampler = "euler"
+            request.width = 512
+            request.height = 512
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try pipeline.render(request)
+            results.append(("render 512×512, \(renderSteps) euler steps, guidance 7.5",
+                            Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, peakRSS()))
         }
         if json {
             let rows = results.map { "{\"name\": \"\($0.name)\", \"seconds\": \($0.seconds), \"peak_rss_mb\": \($0.peakRSS / 1_048_576)}" }

@@ -1,6 +1,6 @@
 // dbbench — performance measurements for dbrender. Build and run in release mode:
 //   swift run -c release dbbench kernels [--convolutions | --attention] [--repetitions N]
-//   swift run -c release dbbench models --model DIR [--repetitions N] [--json]
+//   swift run -c release dbbench models --model DIR [--repetitions N] [--render-steps N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--repetitions N]
 //   swift run -c release dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
@@ -20,7 +20,7 @@ func option(_ name: String) -> String? {
 let repetitions = option("--repetitions").flatMap(Int.init) ?? 5
 let usage = """
     usage: dbbench kernels [--convolutions | --attention] [--repetitions N]
-           dbbench models --model DIR [--repetitions N] [--json]
+           dbbench models --model DIR [--repetitions N] [--render-steps N] [--json]
            dbbench cfg --model DIR [--repetitions N]
            dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
            dbbench hash [--repetitions N]
@@ -37,7 +37,8 @@ do {
                              onlyAttention: arguments.contains("--attention"))
     case "models":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
-        try ModelBenchmarks.run(modelPath: model, repetitions: repetitions, json: arguments.contains("--json"))
+        try ModelBenchmarks.run(modelPath: model, repetitions: repetitions, renderSteps: option("--render-steps").flatMap(Int.init) ?? 0,
+                                json: arguments.contains("--json"))
     case "cfg":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try GuidanceBenchmark.run(modelPath: model, repetitions: repetitions)
