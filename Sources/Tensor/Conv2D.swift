@@ -56,9 +56,9 @@ public enum Conv2D {
     }
 
     /// The method `automatic` picks, by measurement (`dbbench kernels --convolutions`, 2 cores, quiet
-    /// machine): F(4×4) takes 0.44–0.56× im2col's time on SD 1.5's UNet and VAE layers from 32×32 planes
-    /// up (F(2×2): 0.60–0.70×), 0.90× at 16×16 × 1280 (F(2×2): 0.98×) and 0.58–0.85× on TAESD's
-    /// 64-channel layers; at 8×8 × 1280 both lose (2.3–2.6×), as the filter transform and the narrow
+    /// machine): F(4×4) takes 0.33–0.38× im2col's time on SD 1.5's UNet and VAE layers from 32×32 planes
+    /// up (F(2×2): 0.51–0.70×), 0.72× at 16×16 × 1280 (F(2×2): 0.95×) and 0.48–0.81× on TAESD's
+    /// 64-channel layers; at 8×8 × 1280 both lose (1.8–1.9×), as the filter transform and the narrow
     /// products of few tiles dominate; below 64 channels the transforms do.
     public static func fastestMethod(for g: Geometry) -> Method {
         WinogradConv.applies(to: g) && g.inChannels >= 64 && g.outChannels >= 64 && g.outPlane >= 16 * 16 ? .winograd4x4 : .im2col
