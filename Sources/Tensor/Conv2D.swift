@@ -59,9 +59,12 @@ public enum Conv2D {
     /// machine): F(4×4) takes 0.33–0.38× im2col's time on SD 1.5's UNet and VAE layers from 32×32 planes
     /// up (F(2×2): 0.51–0.70×), 0.72× at 16×16 × 1280 (F(2×2): 0.95×) and 0.48–0.81× on TAESD's
     /// 64-channel layers; at 8×8 × 1280 both lose (1.8–1.9×), as the filter transform and the narrow
-    /// products of few tiles dominate; below 64 channels the transforms do.
+    /// products of few tiles dominate; below 64 input channels the transforms do. Few output channels
+    /// favour F(4×4) most, as its input transform writes 2.25 floats per input value where im2col's
+    /// column matrix writes 9: 0.33× im2col for TAESD's last layer (64 → 3 at 512×512), 0.32× the
+    /// VAE's (128 → 3), 0.58× the UNet's (320 → 4 at 64×64), 0.55× the VAE encoder's (512 → 8).
     public static func fastestMethod(for g: Geometry) -> Method {
-        WinogradConv.applies(to: g) && g.inChannels >= 64 && g.outChannels >= 64 && g.outPlane >= 16 * 16 ? .winograd4x4 : .im2col
+        WinogradConv.applies(to: g) && g.inChannels >= 64 && g.outPlane >= 16 * 16 ? .winograd4x4 : .im2col
     }
 
     /// x [N, Ci, H, W] ∗ weight [Co, Ci, kh, kw] + bias [Co] (+ the epilogue's terms) → [N, Co, Ho, Wo]

@@ -9,11 +9,15 @@
 // exact sizes match, so a kept buffer is never larger than asked for. Contents are garbage to the
 // taker: TensorStorage zero-fills when asked.
 //
-// A miss gives kept memory back: before a new buffer of n bytes is allocated, the oldest kept buffers
-// totalling at least n are freed. Frees add to the pool what leaves live use, misses take it out again,
-// so live plus kept memory only grows when the pool is empty: the process never holds more than the
-// high-water mark of its live tensors, however large the capacity. (Without this, a training step
-// whose forward pass allocates new sizes kept the last step's freed activations beside the new ones.)
+// A miss gives kept memory back when live plus kept memory would otherwise rise more than a slack above
+// the high-water mark of live buffers: before a new buffer is allocated, the oldest kept buffers go
+// until live + kept + the new one fit within that mark (counting the new one) plus the slack. Without
+// this, a training step whose forward pass allocates new sizes kept the last step's freed activations
+// beside the new ones. Without the slack (the first version gave back at least the missed size on
+// every miss), a model whose layers come in several sizes churned: TAESD's decoder needs buffers of
+// 4, 16 and 64 MiB in turn, each size's misses evicted the others', every decode faulted all of its
+// buffers in again, and page zeroing took a third of its time. The slack (DBRENDER_BUFFER_SLACK_MB,
+// default 256 MiB, at most the capacity) lets the sizes of one pass stay kept together.
 import Foundation
 
 /// A bounded pool of freed large allocations, by exact size.
@@ -22,6 +26,7 @@ final class RecycledBuffers: @unchecked Sendable {
         let environment = ProcessInfo.processInfo.environment
         return RecycledBuffers(capacityBytes: (environment["DBRENDER_BUFFER_CACHE_MB"].flatMap(Int.init) ?? 512) << 20,
                                minimumBytes: (environment["DBRENDER_BUFFER_CACHE_MIN_KB"].flatMap(Int.init) ?? 4096) << 10,
+                               slackBytes: (environment["DBRENDER_BUFFER_SLACK_MB"].flatMap(Int.init) ?? 256) << 20,
                                poisons: environment["DBRENDER_BUFFER_POISON"] == "1")
     }()
 
@@ -35,26 +40,36 @@ final class RecycledBuffers: @unchecked Sendable {
     /// Kept buffers, oldest first.
     private var kept: [(bytes: Int, pointer: UnsafeMutableRawPointer)] = []
     private var keptBytes = 0
+    /// Bytes handed out by `take` (reused or to be allocated) and not yet given back, and their
+    /// high-water mark.
+    private var liveBytes = 0
+    private var liveHighWater = 0
+    /// How far live + kept memory may rise above `liveHighWater` before a miss gives kept buffers back.
+    let slackBytes: Int
 
     let poisons: Bool
 
-    init(capacityBytes: Int, minimumBytes: Int = 4 << 20, poisons: Bool = false) {
+    init(capacityBytes: Int, minimumBytes: Int = 4 << 20, slackBytes: Int = 0, poisons: Bool = false) {
         self.capacityBytes = max(capacityBytes, 0)
         self.minimumBytes = max(minimumBytes, 1)
+        self.slackBytes = max(slackBytes, 0)
         self.poisons = poisons
     }
 
-    /// A kept buffer of exactly `bytes`, if there is one; otherwise frees the oldest kept buffers,
-    /// at least `bytes` of them, to make room for the allocation the caller makes instead.
+    /// A kept buffer of exactly `bytes`, if there is one; otherwise nil, and the caller allocates one —
+    /// before which the oldest kept buffers are freed while live + kept memory, the new buffer
+    /// included, lies more than the slack above the live high-water mark.
     func take(bytes: Int) -> UnsafeMutableRawPointer? {
         guard bytes >= minimumBytes else { return nil }
         let (found, evicted): (UnsafeMutableRawPointer?, [UnsafeMutableRawPointer]) = lock.withLock {
+            liveBytes += bytes
+            liveHighWater = max(liveHighWater, liveBytes)
             if let i = kept.lastIndex(where: { $0.bytes == bytes }) {
                 keptBytes -= bytes
                 return (kept.remove(at: i).pointer, [])
             }
-            let target = keptBytes - bytes
-            return (nil, evictOldest { keptBytes > target })
+            let allowance = liveHighWater + min(slackBytes, capacityBytes)
+            return (nil, evictOldest { liveBytes + keptBytes > allowance })
         }
         evicted.forEach { free($0) }
         return found
@@ -79,6 +94,7 @@ final class RecycledBuffers: @unchecked Sendable {
             return
         }
         let evicted: [UnsafeMutableRawPointer] = lock.withLock {
+            liveBytes = max(liveBytes - bytes, 0)
             guard bytes <= capacityBytes else { return [pointer] }
             let evicted = evictOldest { keptBytes + bytes > capacityBytes }
             kept.append((bytes, pointer))

@@ -48,7 +48,9 @@ struct WinogradConvTests {
     @Test("Conv2D picks Winograd F(4×4) exactly where it measured faster, and computes the input gradient with it")
     func selection() {
         for g in [Conv2D.Geometry(input: [1, 320, 64, 64], weight: [320, 320, 3, 3], stride: 1, padding: 1),
-                  Conv2D.Geometry(input: [2, 1280, 16, 16], weight: [1280, 1280, 3, 3], stride: 1, padding: 1)] {
+                  Conv2D.Geometry(input: [2, 1280, 16, 16], weight: [1280, 1280, 3, 3], stride: 1, padding: 1),
+                  Conv2D.Geometry(input: [2, 320, 64, 64], weight: [4, 320, 3, 3], stride: 1, padding: 1),
+                  Conv2D.Geometry(input: [1, 64, 512, 512], weight: [3, 64, 3, 3], stride: 1, padding: 1)] {
             #expect(Conv2D.fastestMethod(for: g) == .winograd4x4, "\(g)")
         }
         for g in [Conv2D.Geometry(input: [1, 1280, 8, 8], weight: [1280, 1280, 3, 3], stride: 1, padding: 1),
