@@ -68,16 +68,32 @@ extension WinogradTransforms {
         return out
     }
 
+    /// Tiles across and down the output.
+    static func tileCounts(_ g: Conv2D.Geometry) -> (x: Int, y: Int) {
+        ((g.outWidth + outputTile - 1) / outputTile, (g.outHeight + outputTile - 1) / outputTile)
+    }
+
+    /// M_ξ = U_ξ · V_ξ for every tile position ξ, V and M `columns` wide.
+    static func multiplyAtEveryPosition(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>,
+                                        _ g: Conv2D.Geometry, columns: Int) {
+        for xi in 0..<positions {
+            MatMul.gemm(m: g.outChannels, n: columns, k: g.inChannels,
+                        a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
+                        b: v + xi * g.inChannels * columns, ldb: columns,
+                        c: m + xi * g.outChannels * columns, ldc: columns)
+        }
+    }
+
     /// Columns an image takes in a block of whole images: its tiles, rounded up to 16.
     static func columnsPerImage(_ g: Conv2D.Geometry) -> Int {
-        let tilesX = (g.outWidth + outputTile - 1) / outputTile, tilesY = (g.outHeight + outputTile - 1) / outputTile
+        let (tilesX, tilesY) = tileCounts(g)
         return (tilesX * tilesY + 15) / 16 * 16
     }
 
     /// Every image whole, `imagesPerBlock` at a time side by side in V's and M's columns.
     static func convolveWholeImages(_ x: Tensor, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
                                     bias: Tensor?, epilogue: ConvolutionEpilogue, imagesPerBlock: Int, into out: Tensor) {
-        let tilesX = (g.outWidth + outputTile - 1) / outputTile, tilesY = (g.outHeight + outputTile - 1) / outputTile
+        let (tilesX, tilesY) = tileCounts(g)
         let tiles = tilesX * tilesY, imageColumns = columnsPerImage(g)
         ScratchBuffers.shared.withBuffer(positions * g.inChannels * imagesPerBlock * imageColumns) { v in
             ScratchBuffers.shared.withBuffer(positions * g.outChannels * imagesPerBlock * imageColumns) { m in
@@ -96,12 +112,7 @@ extension WinogradTransforms {
                             }
                         }
                     }
-                    for xi in 0..<positions {
-                        MatMul.gemm(m: g.outChannels, n: columns, k: g.inChannels,
-                                    a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
-                                    b: v + xi * g.inChannels * columns, ldb: columns,
-                                    c: m + xi * g.outChannels * columns, ldc: columns)
-                    }
+                    multiplyAtEveryPosition(u, v, into: m, g, columns: columns)
                     for i in 0..<images {
                         let n = first + i
                         epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
@@ -141,7 +152,7 @@ extension WinogradTransforms {
     static func convolve(image: UnsafePointer<Float>, _ g: Conv2D.Geometry, transformedFilters u: UnsafePointer<Float>,
                          bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, blockFloats: Int,
                          into result: UnsafeMutablePointer<Float>) {
-        let tilesX = (g.outWidth + outputTile - 1) / outputTile, tilesY = (g.outHeight + outputTile - 1) / outputTile
+        let (tilesX, tilesY) = tileCounts(g)
         let rowsPerBlock = max(1, min(tilesY, blockFloats / max(positions * (g.inChannels + g.outChannels) * tilesX, 1)))
         let maxTiles = rowsPerBlock * tilesX
         ScratchBuffers.shared.withBuffer(positions * g.inChannels * maxTiles) { v in
@@ -150,12 +161,7 @@ extension WinogradTransforms {
                 while firstRow < tilesY {
                     let rows = min(rowsPerBlock, tilesY - firstRow), tiles = rows * tilesX
                     transformInput(image, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, columns: tiles, into: v)
-                    for xi in 0..<positions {
-                        MatMul.gemm(m: g.outChannels, n: tiles, k: g.inChannels,
-                                    a: u + xi * g.outChannels * g.inChannels, lda: g.inChannels,
-                                    b: v + xi * g.inChannels * tiles, ldb: tiles,
-                                    c: m + xi * g.outChannels * tiles, ldc: tiles)
-                    }
+                    multiplyAtEveryPosition(u, v, into: m, g, columns: tiles)
                     transformOutput(m, g, firstTileRow: firstRow, tileRows: rows, tilesX: tilesX, columns: tiles,
                                     bias: bias, residual: residual, into: result)
                     firstRow += rows
