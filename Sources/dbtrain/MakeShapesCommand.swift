@@ -38,6 +38,9 @@ struct MakeShapes: ParsableCommand {
     @Option(help: "Share of circles, squares and triangles without a companion (0–1) that get a dot of a third colour in the middle (never stars: the DreamBooth subject is a dotted star).")
     var dotted: Double = 0
 
+    @Option(help: "Radius of the dots (--dotted, --subject) as a fraction of the shape's circumradius (0.1–0.6).")
+    var dotRadius: Double = DottedSubject.dotRadius
+
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
 
@@ -47,9 +50,12 @@ struct MakeShapes: ParsableCommand {
     func run() throws {
         let start = Date()
         let url = URL(fileURLWithPath: out)
+        guard (0.1...0.6).contains(dotRadius) else {
+            throw ValidationError("--dot-radius must lie in 0.1…0.6, not \(dotRadius)")
+        }
         if subject {
             try CommandFailure.reporting("dbtrain make-shapes") {
-                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, to: url)
+                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, dotRadius: dotRadius, to: url)
             }
             print("wrote \(count) instance images of the dotted star, \(size)x\(size), to \(url.path) (seed \(seed))")
             return
@@ -64,7 +70,7 @@ struct MakeShapes: ParsableCommand {
             throw ValidationError("--dotted must lie in 0…1, not \(dotted)")
         }
         let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training, partialCaptionShare: partialCaptions,
-                                    companionShare: companions, dottedShare: dotted)
+                                    companionShare: companions, dottedShare: dotted, dotRadius: dotRadius)
         try CommandFailure.reporting("dbtrain make-shapes") {
             try ShapesFolder.write(dataset, count: count, side: size, to: url)
         }

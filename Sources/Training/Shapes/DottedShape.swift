@@ -7,7 +7,7 @@
 //
 // Layout rules, drawn uniformly from the image's own stream: the dot's colour, from those that are
 // neither the shape's colour nor its background (so the dot is never a hole); the dot is DottedSubject's
-// (radius 0.3 × the circumradius, at the centre), which fits inside every kind but the star's points.
+// (radius 0.3 × the circumradius unless `dotRadius` says otherwise, at the centre), which fits inside every kind but the star's points.
 extension ShapesDataset {
     /// The dot colour of image `index`'s scene, or nil when it has none (a star, or not drawn).
     func dotColor(at index: Int, of scene: ShapeScene) -> ShapeColor? {

@@ -24,7 +24,8 @@ public enum DottedSubject {
     public static let dotColor = ShapeColor.red
     /// The one background of the instance images.
     public static let instanceBackground = ShapeColor.blue
-    /// The dot's radius as a fraction of the circumradius.
+    /// The dot's radius as a fraction of the circumradius, unless a caller asks for another
+    /// (`make-shapes --dot-radius`, for trials of larger dots).
     public static let dotRadius = 0.3
     /// Range of the circumscribed circle's diameter, as a fraction of the image side.
     public static let diameterRange = 0.60...0.70
@@ -43,8 +44,10 @@ public enum DottedSubject {
     }
 
     /// `scene` drawn with a dot at `side` × `side` pixels: the body in the scene's shape colour, the dot
-    /// in `dot` (the subject's by default; others make the wrong dots the evaluation must tell apart).
-    public static func render(_ scene: ShapeScene, dot dotColor: ShapeColor = dotColor, side: Int, samplesPerAxis n: Int = 8) -> RGBImage {
+    /// in `dot` (the subject's by default; others make the wrong dots the evaluation must tell apart),
+    /// of radius `dotRadius` × the circumradius.
+    public static func render(_ scene: ShapeScene, dot dotColor: ShapeColor = dotColor, dotRadius: Double = dotRadius,
+                              side: Int, samplesPerAxis n: Int = 8) -> RGBImage {
         precondition(side >= 1, "image side \(side)")
         let outline = scene.outline(side: side)
         func linear(_ color: ShapeColor) -> SIMD3<Double> {
@@ -76,12 +79,13 @@ public enum DottedSubject {
 
     /// Writes instance images 0 ..< `count` (PNG only: DreamBooth's instance folder has no captions)
     /// into `directory`, which must be empty or missing.
-    public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, to directory: URL) throws(ShapesError) {
+    public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, dotRadius: Double = dotRadius,
+                                           to directory: URL) throws(ShapesError) {
         guard ShapesFolder.countRange.contains(count) else { throw .invalidCount(count, allowed: ShapesFolder.countRange) }
         guard ShapesFolder.sizeRange.contains(side) else { throw .invalidSize(side, allowed: ShapesFolder.sizeRange) }
         try ShapesFolder.prepare(directory)
         for index in 0..<count {
-            let image = render(scene(at: index, seed: seed), side: side)
+            let image = render(scene(at: index, seed: seed), dotRadius: dotRadius, side: side)
             do {
                 try ImageFile.write(image, to: directory.appendingPathComponent(ShapesFolder.baseName(index: index, count: count) + ".png"),
                                     format: .png)

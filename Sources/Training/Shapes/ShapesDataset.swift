@@ -74,17 +74,22 @@ public struct ShapesDataset: Sendable {
     /// The share of non-star images without a companion that have a dot (see DottedShape.swift).
     public let dottedShare: Double
 
+    /// The radius of those dots as a fraction of the circumradius (DottedSubject's by default).
+    public let dotRadius: Double
+
     /// The share of partial captions by default: one in five, enough for "a star" to mean any star,
     /// few enough that full captions — what evaluation prompts — keep most of the training signal.
     public static let defaultPartialCaptionShare = 0.2
 
     /// The data set of `split` for `seed`.
     public init(seed: UInt64, split: Split = .training, partialCaptionShare: Double = defaultPartialCaptionShare,
-                companionShare: Double = 0, dottedShare: Double = 0) {
+                companionShare: Double = 0, dottedShare: Double = 0, dotRadius: Double = DottedSubject.dotRadius) {
         precondition((0...1).contains(partialCaptionShare), "partial caption share \(partialCaptionShare)")
         precondition((0...1).contains(companionShare), "companion share \(companionShare)")
         precondition((0...1).contains(dottedShare), "dotted share \(dottedShare)")
+        precondition(dotRadius > 0 && dotRadius < 1, "dot radius \(dotRadius)")
         self.dottedShare = dottedShare
+        self.dotRadius = dotRadius
         self.seed = seed
         self.split = split
         self.partialCaptionShare = partialCaptionShare
@@ -167,7 +172,7 @@ public struct ShapesDataset: Sendable {
     public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
         let scene = scene(at: index), companion = companion(at: index, of: scene)
         if let dot = dot(at: index, of: scene, companion: companion) {
-            return (DottedSubject.render(scene, dot: dot, side: side), Self.dottedCaption(scene.combination, dot: dot))
+            return (DottedSubject.render(scene, dot: dot, dotRadius: dotRadius, side: side), Self.dottedCaption(scene.combination, dot: dot))
         }
         var image = ShapeRasterizer.render(scene, side: side)
         if let companion { ShapeRasterizer.draw(companion, over: &image) }
