@@ -88,22 +88,16 @@ public enum Conv2D {
             precondition(bias.count == g.outChannels, "conv2d: bias \(bias.shape) for \(g.outChannels) channels")
         }
         epilogue.validate(g)
+        let imagesPerProduct = imagesSharingProducts(g, budget: columnBudget)
+        if imagesPerProduct > 0 {
+            forwardSharingProducts(x, weight: weight, bias: bias, g, imagesPerProduct: imagesPerProduct, epilogue: epilogue, into: out)
+            return out
+        }
         for n in 0..<g.batch {
             let image = x.pointer + n * g.inChannels * g.inPlane
             let result = out.pointer + n * g.outChannels * g.outPlane
             // Start from the bias, offsets and residual (or zero) and let every sgemm accumulate onto them.
-            epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
-                let residual = epilogue.residual(sample: n, g)
-                for c in 0..<g.outChannels {
-                    let term = terms?[c] ?? 0, row = result + c * g.outPlane
-                    if let residual {
-                        let source = residual + c * g.outPlane
-                        for i in 0..<g.outPlane { row[i] = source[i] + term }
-                    } else {
-                        row.update(repeating: term, count: g.outPlane)
-                    }
-                }
-            }
+            startingValues(g, sample: n, bias: bias, epilogue: epilogue, into: result, rowStride: g.outPlane)
             forEachColumnBlock(g, image: image, budget: columnBudget) { columns, firstRow, rows in
                 MatMul.gemm(m: g.outChannels, n: rows * g.outWidth, k: g.patchSize,
                             a: weight.pointer, lda: g.patchSize,
@@ -112,6 +106,25 @@ public enum Conv2D {
             }
         }
         return out
+    }
+
+    /// Writes sample n's starting values — bias + channel offsets + residual, or zero — into its
+    /// [Co, outPlane] block of rows `rowStride` apart: every sgemm then accumulates onto them (β = 1), so the
+    /// epilogue costs no pass of its own and rounds the same way whichever path computes the products.
+    static func startingValues(_ g: Geometry, sample n: Int, bias: Tensor?, epilogue: ConvolutionEpilogue,
+                               into result: UnsafeMutablePointer<Float>, rowStride: Int) {
+        epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in
+            let residual = epilogue.residual(sample: n, g)
+            for c in 0..<g.outChannels {
+                let term = terms?[c] ?? 0, row = result + c * rowStride
+                if let residual {
+                    let source = residual + c * g.outPlane
+                    for i in 0..<g.outPlane { row[i] = source[i] + term }
+                } else {
+                    row.update(repeating: term, count: g.outPlane)
+                }
+            }
+        }
     }
 
     /// Adds the gradients of `forward` into `gradInput` [N, Ci, H, W], `gradWeight` [Co, Ci, kh, kw]
@@ -215,16 +228,18 @@ public enum Conv2D {
         }
     }
 
-    /// col[(c, ky, kx), (oy − firstRow)·Wo + ox] = x[c, oy·s − p + ky, ox·s − p + kx] (0 outside).
-    static func unfold(_ g: Geometry, image: UnsafePointer<Float>, firstRow: Int, rows: Int, into columns: UnsafeMutablePointer<Float>) {
-        let cols = rows * g.outWidth
+    /// col[(c, ky, kx), (oy − firstRow)·Wo + ox] = x[c, oy·s − p + ky, ox·s − p + kx] (0 outside); the
+    /// column matrix's rows lie `rowStride` floats apart (default: rows·Wo, a matrix of its own).
+    static func unfold(_ g: Geometry, image: UnsafePointer<Float>, firstRow: Int, rows: Int, into columns: UnsafeMutablePointer<Float>,
+                       rowStride: Int? = nil) {
+        let cols = rows * g.outWidth, stride = rowStride ?? cols
         let kernelArea = g.kernelHeight * g.kernelWidth
         ThreadPool.shared.parallelFor(g.inChannels, grain: max(1, 8192 / max(cols, 1))) { channels in
             for c in channels {
                 let plane = image + c * g.inPlane
                 for ky in 0..<g.kernelHeight {
                     for kx in 0..<g.kernelWidth {
-                        let row = columns + (c * kernelArea + ky * g.kernelWidth + kx) * cols
+                        let row = columns + (c * kernelArea + ky * g.kernelWidth + kx) * stride
                         let (first, last) = validColumns(g, kernelOffset: kx)
                         for r in 0..<rows {
                             let dst = row + r * g.outWidth

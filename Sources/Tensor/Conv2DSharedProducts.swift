@@ -1,0 +1,124 @@
+// im2col convolution of small planes with the images of a batch side by side in one product.
+//
+// Why: at 8×8 and 4×4 (SD 1.5's 1280-channel levels at 256 px, 4×4 at 512 px) an image's product
+// is W [1280, 11 520] · col [11 520, 64 or 16]: narrow, and the sgemm spends about as long packing W's
+// 59 MB as multiplying with it, once per image. Two images side by side pack W once for twice the columns
+// (measured, `dbbench kernels`, 2 cores: one product of 2 × 64 columns in 0.87× the time of two of 64,
+// 2 × 16 columns in 0.73× the time of two of 16).
+//
+// Bits: each image's columns start on a multiple of 16 and fill whole groups of 16 (zero columns pad
+// the rest), so that sgemm computes every one of its columns in the same register tile, over the same
+// k order, as when the image is alone — a batch then gives each image the bytes it gets by itself. That
+// is a property of the BLAS kernels, not a promise of the BLAS API, so it is checked rather than assumed:
+// the first product of each shape is also computed for its first image alone, and the shape shares
+// products only if the bits agree (SharedProductVerdicts); where they do not, images go one by one.
+import Foundation
+import Synchronization
+
+extension Conv2D {
+    /// Planes of fewer output positions than this share products across the batch.
+    static let sharedProductPlaneLimit = 256
+
+    /// Columns of one image in a shared product: its plane, rounded up to whole groups of 16.
+    static func sharedColumnsPerImage(_ g: Geometry) -> Int { (g.outPlane + 15) / 16 * 16 }
+
+    /// How many images share one product (0: this layer is computed image by image): all of the
+    /// batch, or as many as fit the column budget, for planes under `sharedProductPlaneLimit`.
+    static func imagesSharingProducts(_ g: Geometry, budget: Int) -> Int {
+        guard g.outPlane < sharedProductPlaneLimit else { return 0 }
+        return min(g.batch, budget / (g.patchSize * sharedColumnsPerImage(g)))
+    }
+
+    /// `forward` for layers that share products: groups of `imagesPerProduct` images unfolded side by
+    /// side into one column matrix [K, images × columnsPerImage], one sgemm onto their starting values
+    /// (bias, offsets, residual), then each image's block copied to its place in `out`.
+    static func forwardSharingProducts(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Geometry, imagesPerProduct: Int,
+                                       epilogue: ConvolutionEpilogue, into out: Tensor) {
+        let plane = g.outPlane, imageColumns = sharedColumnsPerImage(g)
+        let widest = imagesPerProduct * imageColumns
+        ScratchBuffers.shared.withBuffer(g.patchSize * widest) { columns in
+            ScratchBuffers.shared.withBuffer(g.outChannels * widest) { products in
+                var imagesPerProduct = imagesPerProduct, first = 0
+                while first < g.batch {
+                    let images = min(imagesPerProduct, g.batch - first), width = images * imageColumns
+                    for i in 0..<images {
+                        let n = first + i, offset = i * imageColumns
+                        unfold(g, image: x.pointer + n * g.inChannels * g.inPlane, firstRow: 0, rows: g.outHeight,
+                               into: columns + offset, rowStride: width)
+                        if imageColumns > plane {
+                            for row in 0..<g.patchSize {
+                                (columns + row * width + offset + plane).update(repeating: 0, count: imageColumns - plane)
+                            }
+                        }
+                        startingValues(g, sample: n, bias: bias, epilogue: epilogue, into: products + offset, rowStride: width)
+                    }
+                    MatMul.gemm(m: g.outChannels, n: width, k: g.patchSize, a: weight.pointer, lda: g.patchSize,
+                                b: columns, ldb: width, beta: 1, c: products, ldc: width)
+                    if images > 1 {
+                        let shape = SharedProductVerdicts.Shape(rows: g.outChannels, depth: g.patchSize, width: width, columnsPerImage: imageColumns)
+                        let shares = SharedProductVerdicts.shared.verdict(for: shape) {
+                            firstImageAgrees(g, bias: bias, epilogue: epilogue, weight: weight, sample: first,
+                                             columns: columns, products: products, width: width)
+                        }
+                        if !shares {
+                            imagesPerProduct = 1
+                            continue  // this group again, image by image
+                        }
+                    }
+                    for i in 0..<images {
+                        let result = out.pointer + (first + i) * g.outChannels * plane
+                        for c in 0..<g.outChannels {
+                            (result + c * plane).update(from: products + c * width + i * imageColumns, count: plane)
+                        }
+                    }
+                    first += images
+                }
+            }
+        }
+    }
+
+    /// Whether the shared product's block of its first image (`sample`) holds the bits that image gets
+    /// alone: its columns (the first of `columns`' rows) multiplied in a product of their own width.
+    private static func firstImageAgrees(_ g: Geometry, bias: Tensor?, epilogue: ConvolutionEpilogue, weight: Tensor, sample: Int,
+                                         columns: UnsafePointer<Float>, products: UnsafePointer<Float>, width: Int) -> Bool {
+        let imageColumns = sharedColumnsPerImage(g)
+        return ScratchBuffers.shared.withBuffer(g.outChannels * imageColumns) { alone in
+            startingValues(g, sample: sample, bias: bias, epilogue: epilogue, into: alone, rowStride: imageColumns)
+            MatMul.gemm(m: g.outChannels, n: imageColumns, k: g.patchSize, a: weight.pointer, lda: g.patchSize,
+                        b: columns, ldb: width, beta: 1, c: alone, ldc: imageColumns)
+            for c in 0..<g.outChannels {
+                for j in 0..<g.outPlane where alone[c * imageColumns + j].bitPattern != products[c * width + j].bitPattern {
+                    return false
+                }
+            }
+            return true
+        }
+    }
+}
+
+/// Per product shape, whether this machine's sgemm computes a block of columns with the same bits
+/// inside a wider product as alone: decided once, by the first product of that shape.
+final class SharedProductVerdicts: Sendable {
+    static let shared = SharedProductVerdicts()
+
+    /// A shared product's shape: C [rows, width] = A [rows, depth] · B [depth, width], in image blocks.
+    struct Shape: Hashable, Sendable {
+        let rows: Int, depth: Int, width: Int, columnsPerImage: Int
+    }
+
+    private let verdicts = Mutex<[Shape: Bool]>([:])
+
+    /// The recorded verdict for `shape`, or `decide()`'s, recorded.
+    func verdict(for shape: Shape, decide: () -> Bool) -> Bool {
+        if let known = verdicts.withLock({ $0[shape] }) { return known }
+        let verdict = decide()
+        verdicts.withLock { $0[shape] = verdict }
+        return verdict
+    }
+
+    /// Records a verdict ahead of the first product (tests use it to take the image-by-image fallback).
+    func record(_ shape: Shape, shares: Bool) { verdicts.withLock { $0[shape] = shares } }
+
+    /// Shapes found not to share, for tests and diagnostics.
+    var refusedShapes: [Shape] { verdicts.withLock { $0.filter { !$0.value }.map(\.key) } }
+}
