@@ -24,7 +24,9 @@ public enum Winograd4x4Conv: WinogradTransforms {
 
     /// x [N, Ci, H, W] ∗ weight [Co, Ci, 3, 3] + bias (+ the epilogue's terms) → [N, Co, H, W].
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue = .none) -> Tensor {
-        convolution(x, weight: weight, bias: bias, blockFloats: blockFloats, epilogue: epilogue)
+        convolution(x, weight: weight, bias: bias,
+                    blockFloats: blockFloats(for: Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)),
+                    epilogue: epilogue)
     }
 
     /// `forward` with an explicit block bound (tests use a tiny one: a tile row per block).
