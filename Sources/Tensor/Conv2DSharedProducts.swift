@@ -13,7 +13,6 @@
 // the first product of each shape is also computed for its first image alone, and the shape shares
 // products only if the bits agree (SharedProductVerdicts); where they do not, images go one by one.
 import Foundation
-import Synchronization
 
 extension Conv2D {
     /// Planes of fewer output positions than this share products across the batch.
@@ -55,7 +54,7 @@ extension Conv2D {
                     MatMul.gemm(m: g.outChannels, n: width, k: g.patchSize, a: weight.pointer, lda: g.patchSize,
                                 b: columns, ldb: width, beta: 1, c: products, ldc: width)
                     if images > 1 {
-                        let shape = SharedProductVerdicts.Shape(rows: g.outChannels, depth: g.patchSize, width: width, columnsPerImage: imageColumns)
+                        let shape = SharedProductVerdicts.Shape(.columnBlocks, rows: g.outChannels, depth: g.patchSize, width: width, block: imageColumns)
                         let shares = SharedProductVerdicts.shared.verdict(for: shape) {
                             firstImageAgrees(g, bias: bias, epilogue: epilogue, weight: weight, sample: first,
                                              columns: columns, products: products, width: width)
@@ -94,31 +93,4 @@ extension Conv2D {
             return true
         }
     }
-}
-
-/// Per product shape, whether this machine's sgemm computes a block of columns with the same bits
-/// inside a wider product as alone: decided once, by the first product of that shape.
-final class SharedProductVerdicts: Sendable {
-    static let shared = SharedProductVerdicts()
-
-    /// A shared product's shape: C [rows, width] = A [rows, depth] · B [depth, width], in image blocks.
-    struct Shape: Hashable, Sendable {
-        let rows: Int, depth: Int, width: Int, columnsPerImage: Int
-    }
-
-    private let verdicts = Mutex<[Shape: Bool]>([:])
-
-    /// The recorded verdict for `shape`, or `decide()`'s, recorded.
-    func verdict(for shape: Shape, decide: () -> Bool) -> Bool {
-        if let known = verdicts.withLock({ $0[shape] }) { return known }
-        let verdict = decide()
-        verdicts.withLock { $0[shape] = verdict }
-        return verdict
-    }
-
-    /// Records a verdict ahead of the first product (tests use it to take the image-by-image fallback).
-    func record(_ shape: Shape, shares: Bool) { verdicts.withLock { $0[shape] = shares } }
-
-    /// Shapes found not to share, for tests and diagnostics.
-    var refusedShapes: [Shape] { verdicts.withLock { $0.filter { !$0.value }.map(\.key) } }
 }

@@ -63,7 +63,7 @@ struct Conv2DSharedProductsTests {
         let x = uniformTensor([2, 36, 6, 6], seed: 51), weight = uniformTensor([20, 36, 3, 3], seed: 52), bias = uniformTensor([20], seed: 53)
         let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
         let columns = Conv2D.sharedColumnsPerImage(g)
-        SharedProductVerdicts.shared.record(.init(rows: 20, depth: g.patchSize, width: 2 * columns, columnsPerImage: columns), shares: false)
+        SharedProductVerdicts.shared.record(.init(.columnBlocks, rows: 20, depth: g.patchSize, width: 2 * columns, block: columns), shares: false)
         let batched = Conv2D.forward(x, weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col)
         for n in 0..<2 {
             let alone = Conv2D.forward(Self.image(x, n), weight: weight, bias: bias, stride: 1, padding: 1, method: .im2col)

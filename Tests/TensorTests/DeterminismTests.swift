@@ -120,7 +120,7 @@ struct DeterminismTests {
 
     @Test("a sample's rows of a batched product or linear layer are the bits of that sample alone, whatever shares the batch",
           arguments: [(rows: 1, n: 320, k: 1280), (rows: 5, n: 64, k: 320), (rows: 77, n: 768, k: 768),
-                      (rows: 64, n: 1280, k: 1280), (rows: 256, n: 40, k: 640)])
+                      (rows: 64, n: 1280, k: 1280), (rows: 256, n: 40, k: 640), (rows: 32, n: 640, k: 320)])
     func samplesIndependentOfTheBatch(_ shape: (rows: Int, n: Int, k: Int)) {
         // Without `samples:`, sgemm's row tiles give a row different last bits in a call of 1, 2 or 6
         // samples (on Skylake-X for calls under 32 rows, on Haswell and Zen at any size): what broke
@@ -138,6 +138,23 @@ struct DeterminismTests {
         let product = MatMul.forward(x, weight, transposeB: true)
         let first = MatMul.forward(x.slice(0..<1).copy(), weight, transposeB: true)
         #expect(product.slice(0..<1).scalars == first.scalars, "MatMul.forward, \(shape)")
+    }
+
+    @Test("samples that would share calls but are refused (a machine whose sgemm changes their bits) go one by one, same bits")
+    func refusedSamplesFallBack() {
+        // A shape no other test uses, recorded as refused before its first product: each of the 3
+        // samples' 64 rows must then be computed alone, and the input gradient too.
+        var random = TestRandom(seed: 77)
+        let x = random.tensor([3, 64, 352]), weight = random.tensor([224, 352]), bias = random.tensor([224])
+        SharedProductVerdicts.shared.record(.init(.rowBlocks(transposeA: false, transposeB: true), rows: 192, depth: 352, width: 224, block: 64),
+                                            shares: false)
+        #expect(MatMul.samplesShareCalls(transposeA: false, transposeB: true, m: 192, n: 224, k: 352, alpha: 1, a: x.pointer, lda: 352,
+                                         b: weight.pointer, ldb: 352, samples: 3) == false)
+        let together = Linear.forward(x, weight: weight, bias: bias)
+        for sample in 0..<3 {
+            let alone = Linear.forward(x.slice(sample..<sample + 1).copy(), weight: weight, bias: bias)
+            #expect(together.slice(sample..<sample + 1).scalars == alone.scalars, "sample \(sample)")
+        }
     }
 
     @Test("layer-norm weight and bias gradients (a sum over rows) are the same at any thread count")
