@@ -2,19 +2,20 @@
 // TAESD's decoder (diffusers' AutoencoderTiny at its default size; random weights time the same as
 // trained ones), at 64×64 latents (512 px) and, with --large, 128×128 (1024 px, where the VAE tiles);
 // median time, the TAESD speed-up over the VAE measured in the same run, and the process's peak RSS
-// after each (RSS only grows, so the rows run from the smallest working set up). --taesd-only skips the VAE.
+// after each (RSS only grows, so the rows run from the smallest working set up). --taesd-only skips the VAE;
+// --latent-sizes 32,64 picks the latent sizes.
 import Foundation
 import Models
 import Tensor
 import Weights
 
 enum DecoderBenchmark {
-    static func run(modelPath: String, large: Bool, taesdOnly: Bool = false, repetitions: Int) throws {
+    static func run(modelPath: String, large: Bool, latentSizes: [Int]? = nil, taesdOnly: Bool = false, repetitions: Int) throws {
         let checkpoint = try ModelCheckpoint.open(URL(fileURLWithPath: modelPath))
         let vae = try AutoencoderKL(configuration: checkpoint.configurations.vae, parameters: checkpoint.source(.vae))
         let taesd = try AutoencoderTiny(configuration: TinyAutoencoderConfiguration(), parameters: RandomParameterSource(seed: 0), encoder: false)
         var table = Table(columns: ["decoder (\(ThreadPool.shared.threads) threads)", "latents", "seconds", "VAE / this", "peak RSS MB"])
-        for size in large ? [64, 128] : [64] {
+        for size in latentSizes ?? (large ? [64, 128] : [64]) {
             let latents = randomTensor([1, 4, size, size])
             let tiny = measure(repetitions) { _ = taesd.decoder!(latents) }
             table.add(["TAESD", "\(size)×\(size)", String(format: "%.3f", tiny), "", "\(ModelBenchmarks.peakRSS() / 1_048_576)"])

@@ -14,6 +14,7 @@ enum KernelBenchmarks {
             convolutions(repetitions: repetitions)
             return
         }
+        if ProcessInfo.processInfo.environment["DBBENCH_PRODUCTS_ONLY"] == "1" { products(repetitions: repetitions); return }
         if onlyAttention {
             attention(repetitions: repetitions)
             return
@@ -32,6 +33,7 @@ enum KernelBenchmarks {
         var table = Table(columns: ["sgemm m×n×k", "parts", "ours ms", "GFLOP/s", "OpenBLAS-threaded ms", "GFLOP/s", "ratio"])
         let shapes = [("conv 64×64×320", 320, 4096, 2880), ("conv 32×32×640", 640, 1024, 5760),
                       ("conv 16×16×1280", 1280, 256, 11520), ("conv 8×8×1280", 1280, 64, 11520),
+                      ("conv 8×8×1280, 2 images", 1280, 128, 11520), ("conv 4×4×1280", 1280, 16, 11520), ("conv 4×4×1280, 2 images", 1280, 32, 11520),
                       ("linear 2×4096 tok, 320", 8192, 320, 320), ("GEGLU 2×4096 tok, 320→2560", 8192, 2560, 320),
                       ("linear 2×1024 tok, 640", 2048, 640, 640), ("to_k 2×77, 768→320", 154, 320, 768)]
         for (name, m, n, k) in shapes {

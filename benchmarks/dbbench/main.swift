@@ -1,8 +1,8 @@
 // dbbench — performance measurements for dbrender. Build and run in release mode:
 //   swift run -c release dbbench kernels [--convolutions | --attention] [--repetitions N]
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--render-steps N] [--json]
-//   swift run -c release dbbench cfg --model DIR [--repetitions N]
-//   swift run -c release dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
+//   swift run -c release dbbench cfg --model DIR [--latent-sizes 32,64] [--repetitions N]
+//   swift run -c release dbbench decoders --model DIR [--large | --latent-sizes 32,64] [--taesd-only] [--repetitions N]
 //   swift run -c release dbbench hash [--repetitions N]
 //   swift run -c release dbbench lora --model DIR [--rank 16] [--repetitions N]
 //   swift run -c release dbbench train-step --model DIR [--resolution 256] [--prior] [--text-encoder] [--checkpointing] [--lora] [--cache-latents] [--json]
@@ -21,8 +21,8 @@ let repetitions = option("--repetitions").flatMap(Int.init) ?? 5
 let usage = """
     usage: dbbench kernels [--convolutions | --attention] [--repetitions N]
            dbbench models --model DIR [--repetitions N] [--render-steps N] [--json]
-           dbbench cfg --model DIR [--repetitions N]
-           dbbench decoders --model DIR [--large] [--taesd-only] [--repetitions N]
+           dbbench cfg --model DIR [--latent-sizes 32,64] [--repetitions N]
+           dbbench decoders --model DIR [--large | --latent-sizes 32,64] [--taesd-only] [--repetitions N]
            dbbench hash [--repetitions N]
            dbbench lora --model DIR [--rank 16] [--repetitions N]
            dbbench train-step --model DIR [--resolution PX] [--prior] [--text-encoder] [--checkpointing] [--lora] [--cache-latents] [--repetitions N] [--json]
@@ -41,10 +41,13 @@ do {
                                 json: arguments.contains("--json"))
     case "cfg":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
-        try GuidanceBenchmark.run(modelPath: model, repetitions: repetitions)
+        let sizes = option("--latent-sizes").map { $0.split(separator: ",").compactMap { Int($0) } } ?? [32, 64]
+        try GuidanceBenchmark.run(modelPath: model, latentSizes: sizes, repetitions: repetitions)
     case "decoders":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
-        try DecoderBenchmark.run(modelPath: model, large: arguments.contains("--large"), taesdOnly: arguments.contains("--taesd-only"),
+        try DecoderBenchmark.run(modelPath: model, large: arguments.contains("--large"),
+                                  latentSizes: option("--latent-sizes").map { $0.split(separator: ",").compactMap { Int($0) } },
+                                  taesdOnly: arguments.contains("--taesd-only"),
                                   repetitions: repetitions)
     case "train-step":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
