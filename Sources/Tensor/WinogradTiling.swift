@@ -11,8 +11,10 @@
 // U_ξ 1.6 M floats): images in one call pack it once. Larger images go alone, in blocks of tile rows.
 // An image's bits must not depend on what shares its products: each image's tiles start at a multiple
 // of 16 columns (padded with zero columns), so every tile lands at the same place within sgemm's
-// register tiles whatever comes before it — the same bits as alone, which the tests check (a column of
-// C depends only on its own column of B and its place in a 16-column group).
+// register tiles whatever comes before it — the same bits as alone (a column of C depends only on its
+// own column of B and its place in a 16-column group). That is a property of the BLAS kernels, so the
+// first product of each shape is checked against its first image alone (SharedProductVerdicts), and a
+// shape where the bits differ goes image by image.
 import Foundation
 
 /// The transforms of one Winograd F(m×m, 3×3) algorithm.
@@ -93,6 +95,23 @@ extension WinogradTransforms {
         }
     }
 
+    /// Whether products `columns` wide give the first image's block the bits it gets alone: decided once
+    /// per shape (SharedProductVerdicts) from position 0's product, the same shape as every position's.
+    static func sharesProducts(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ g: Conv2D.Geometry,
+                               columns: Int, imageColumns: Int, tiles: Int) -> Bool {
+        let shape = SharedProductVerdicts.Shape(.columnBlocks, rows: g.outChannels, depth: g.inChannels, width: columns, block: imageColumns)
+        return SharedProductVerdicts.shared.verdict(for: shape) {
+            ScratchBuffers.shared.withBuffer(g.outChannels * imageColumns) { alone in
+                MatMul.gemm(m: g.outChannels, n: imageColumns, k: g.inChannels, a: u, lda: g.inChannels, b: v, ldb: columns,
+                            c: alone, ldc: imageColumns)
+                for c in 0..<g.outChannels {
+                    for t in 0..<tiles where alone[c * imageColumns + t].bitPattern != m[c * columns + t].bitPattern { return false }
+                }
+                return true
+            }
+        }
+    }
+
     /// Columns an image takes in a block of whole images: its tiles, rounded up to 16.
     static func columnsPerImage(_ g: Conv2D.Geometry) -> Int {
         let (tilesX, tilesY) = tileCounts(g)
@@ -106,7 +125,7 @@ extension WinogradTransforms {
         let tiles = tilesX * tilesY, imageColumns = columnsPerImage(g)
         ScratchBuffers.shared.withBuffer(positions * g.inChannels * imagesPerBlock * imageColumns) { v in
             ScratchBuffers.shared.withBuffer(positions * g.outChannels * imagesPerBlock * imageColumns) { m in
-                var first = 0
+                var imagesPerBlock = imagesPerBlock, first = 0
                 while first < g.batch {
                     let images = min(imagesPerBlock, g.batch - first), columns = images * imageColumns
                     for i in 0..<images {
@@ -122,6 +141,10 @@ extension WinogradTransforms {
                         }
                     }
                     multiplyAtEveryPosition(u, v, into: m, g, columns: columns)
+                    if images > 1 && !sharesProducts(u, v, m, g, columns: columns, imageColumns: imageColumns, tiles: tiles) {
+                        imagesPerBlock = 1
+                        continue  // this block again, image by image
+                    }
                     for i in 0..<images {
                         let n = first + i
                         epilogue.withChannelTerms(sample: n, bias: bias, outChannels: g.outChannels) { terms in

@@ -58,6 +58,22 @@ struct Winograd4x4ConvTests {
         #expect(difference(actual, expected).relativeToScale < 1e-5, "\(difference(actual, expected))")
     }
 
+    @Test("where sharing products is refused (a machine whose sgemm would change a bit), whole images go one by one, same bits")
+    func refusedSharingFallsBack() {
+        // A shape no other test uses (12×12 planes: 9 tiles, padded to 16 columns), refused before its first product.
+        let x = uniformTensor([3, 72, 12, 12], seed: 61), weight = uniformTensor([40, 72, 3, 3], seed: 62), bias = uniformTensor([40], seed: 63)
+        let g = Conv2D.Geometry(input: x.shape, weight: weight.shape, stride: 1, padding: 1)
+        let columns = Winograd4x4Conv.columnsPerImage(g)
+        SharedProductVerdicts.shared.record(.init(.columnBlocks, rows: 40, depth: 72, width: 3 * columns, block: columns), shares: false)
+        let batched = Winograd4x4Conv.forward(x, weight: weight, bias: bias)
+        let plane = 72 * 144, outPlane = 40 * 144
+        for n in 0..<3 {
+            let image = Tensor(shape: [1, 72, 12, 12], values: Array(UnsafeBufferPointer(start: x.pointer + n * plane, count: plane)))
+            let alone = Winograd4x4Conv.forward(image, weight: weight, bias: bias)
+            #expect(Array(UnsafeBufferPointer(start: batched.pointer + n * outPlane, count: outPlane)) == alone.scalars, "image \(n)")
+        }
+    }
+
     @Test("at SD's 16×16 and 32×32 planes, images that share products (whole images side by side) equal each image alone to the bit",
           arguments: [(16, 640, 3), (32, 320, 2)])
     func sharedProducts(_ side: Int, _ channels: Int, _ batch: Int) {
