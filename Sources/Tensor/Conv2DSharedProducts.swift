@@ -10,7 +10,7 @@
 // the rest), so that sgemm computes every one of its columns in the same register tile, over the same
 // k order, as when the image is alone — a batch then gives each image the bytes it gets by itself. That
 // is a property of the BLAS kernels, not a promise of the BLAS API, so it is checked rather than assumed:
-// the first product of each shape is also computed for its first image alone, and the shape shares
+// the first product of each shape is also computed for each of its images alone, and the shape shares
 // products only if the bits agree (SharedProductVerdicts); where they do not, images go one by one.
 import Foundation
 
@@ -56,8 +56,10 @@ extension Conv2D {
                     if images > 1 {
                         let shape = SharedProductVerdicts.Shape(.columnBlocks, rows: g.outChannels, depth: g.patchSize, width: width, block: imageColumns)
                         let shares = SharedProductVerdicts.shared.verdict(for: shape) {
-                            firstImageAgrees(g, bias: bias, epilogue: epilogue, weight: weight, sample: first,
-                                             columns: columns, products: products, width: width)
+                            (0..<images).allSatisfy { i in
+                                imageAgrees(g, bias: bias, epilogue: epilogue, weight: weight, sample: first + i,
+                                            columns: columns + i * imageColumns, products: products + i * imageColumns, width: width)
+                            }
                         }
                         if !shares {
                             imagesPerProduct = 1
@@ -76,9 +78,9 @@ extension Conv2D {
         }
     }
 
-    /// Whether the shared product's block of its first image (`sample`) holds the bits that image gets
-    /// alone: its columns (the first of `columns`' rows) multiplied in a product of their own width.
-    private static func firstImageAgrees(_ g: Geometry, bias: Tensor?, epilogue: ConvolutionEpilogue, weight: Tensor, sample: Int,
+    /// Whether the shared product's block of image `sample` (at `products`, its columns at `columns`, rows
+    /// `width` apart) holds the bits that image gets alone: its columns multiplied in a product of their own width.
+    private static func imageAgrees(_ g: Geometry, bias: Tensor?, epilogue: ConvolutionEpilogue, weight: Tensor, sample: Int,
                                          columns: UnsafePointer<Float>, products: UnsafePointer<Float>, width: Int) -> Bool {
         let imageColumns = sharedColumnsPerImage(g)
         return ScratchBuffers.shared.withBuffer(g.outChannels * imageColumns) { alone in

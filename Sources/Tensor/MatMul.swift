@@ -124,15 +124,16 @@ public enum MatMul {
     }
 
     /// Whether the samples of a product may share its calls, as one sample: each sample's rows come in
-    /// whole groups of 32 (sgemm's widest row tile) and its product is large enough to stay off sgemm's
-    /// small-matrix kernels, and — checked once per shape (SharedProductVerdicts) — the first sample's
-    /// rows get the same bits in the shared call as alone. Shared, the weight (op(B)) is packed once
+    /// whole groups of 32 (sgemm's widest row tile), as do the shared product's parts when they cut rows,
+    /// its product is large enough to stay off sgemm's small-matrix kernels, and — checked once per shape
+    /// (SharedProductVerdicts) — every sample's rows get the same bits in the shared call as alone. Shared, the weight (op(B)) is packed once
     /// per product instead of once per sample: measured on 2 cores, 0.84–0.93× the time for samples of
     /// 64 rows (SD's 8×8 level), 0.97× for 256.
     static func samplesShareCalls(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, samples: Int) -> Bool {
-        let rowsPerSample = m / samples
-        guard rowsPerSample % 32 == 0, rowsPerSample * n * k >= Partition.minimumWork else { return false }
+        let rowsPerSample = m / samples, shared = Partition(m: m, n: n, k: k)
+        guard rowsPerSample % 32 == 0, rowsPerSample * n * k >= Partition.minimumWork,
+              shared.alongColumns || shared.partSize % 32 == 0 else { return false }
         let shape = SharedProductVerdicts.Shape(.rowBlocks(transposeA: transposeA, transposeB: transposeB), rows: m, depth: k, width: n,
                                                 block: rowsPerSample)
         return SharedProductVerdicts.shared.verdict(for: shape) {
@@ -140,9 +141,13 @@ public enum MatMul {
                 ScratchBuffers.shared.withBuffer(rowsPerSample * n) { alone in
                     gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                          c: together, ldc: n, samples: 1)
-                    gemm(transposeA: transposeA, transposeB: transposeB, m: rowsPerSample, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                         b: b, ldb: ldb, c: alone, ldc: n, samples: 1)
-                    return (0..<rowsPerSample * n).allSatisfy { together[$0].bitPattern == alone[$0].bitPattern }
+                    // Every sample, not only the first: another sample's rows may sit elsewhere in the row tiles.
+                    return (0..<samples).allSatisfy { sample in
+                        gemm(transposeA: transposeA, transposeB: transposeB, m: rowsPerSample, n: n, k: k, alpha: alpha,
+                             a: a + sample * rowsPerSample * (transposeA ? 1 : lda), lda: lda, b: b, ldb: ldb, c: alone, ldc: n, samples: 1)
+                        let block = together + sample * rowsPerSample * n
+                        return (0..<rowsPerSample * n).allSatisfy { block[$0].bitPattern == alone[$0].bitPattern }
+                    }
                 }
             }
         }

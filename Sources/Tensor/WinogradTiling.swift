@@ -13,7 +13,7 @@
 // of 16 columns (padded with zero columns), so every tile lands at the same place within sgemm's
 // register tiles whatever comes before it — the same bits as alone (a column of C depends only on its
 // own column of B and its place in a 16-column group). That is a property of the BLAS kernels, so the
-// first product of each shape is checked against its first image alone (SharedProductVerdicts), and a
+// first product of each shape is checked against each of its images alone (SharedProductVerdicts), and a
 // shape where the bits differ goes image by image.
 import Foundation
 
@@ -95,19 +95,21 @@ extension WinogradTransforms {
         }
     }
 
-    /// Whether products `columns` wide give the first image's block the bits it gets alone: decided once
+    /// Whether products `columns` wide give every image's block the bits it gets alone: decided once
     /// per shape (SharedProductVerdicts) from position 0's product, the same shape as every position's.
     static func sharesProducts(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ g: Conv2D.Geometry,
                                columns: Int, imageColumns: Int, tiles: Int) -> Bool {
         let shape = SharedProductVerdicts.Shape(.columnBlocks, rows: g.outChannels, depth: g.inChannels, width: columns, block: imageColumns)
         return SharedProductVerdicts.shared.verdict(for: shape) {
             ScratchBuffers.shared.withBuffer(g.outChannels * imageColumns) { alone in
-                MatMul.gemm(m: g.outChannels, n: imageColumns, k: g.inChannels, a: u, lda: g.inChannels, b: v, ldb: columns,
-                            c: alone, ldc: imageColumns)
-                for c in 0..<g.outChannels {
-                    for t in 0..<tiles where alone[c * imageColumns + t].bitPattern != m[c * columns + t].bitPattern { return false }
+                (0..<columns / imageColumns).allSatisfy { i in
+                    let offset = i * imageColumns
+                    MatMul.gemm(m: g.outChannels, n: imageColumns, k: g.inChannels, a: u, lda: g.inChannels, b: v + offset, ldb: columns,
+                                c: alone, ldc: imageColumns)
+                    return (0..<g.outChannels).allSatisfy { c in
+                        (0..<tiles).allSatisfy { alone[c * imageColumns + $0].bitPattern == m[c * columns + offset + $0].bitPattern }
+                    }
                 }
-                return true
             }
         }
     }
