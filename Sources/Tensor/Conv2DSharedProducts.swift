@@ -56,9 +56,9 @@ extension Conv2D {
                     if images > 1 {
                         let shape = SharedProductVerdicts.Shape(.columnBlocks, rows: g.outChannels, depth: g.patchSize, width: width, block: imageColumns)
                         let shares = SharedProductVerdicts.shared.verdict(for: shape) {
-                            (0..<images).allSatisfy { i in
-                                imageAgrees(g, bias: bias, epilogue: epilogue, weight: weight, sample: first + i,
-                                            columns: columns + i * imageColumns, products: products + i * imageColumns, width: width)
+                            SharedProductVerdicts.columnBlocksAgree(rows: g.outChannels, depth: g.patchSize, a: weight.pointer, lda: g.patchSize,
+                                                                    b: columns, width: width, block: imageColumns, valid: plane, product: products) { i, alone in
+                                startingValues(g, sample: first + i, bias: bias, epilogue: epilogue, into: alone, rowStride: imageColumns)
                             }
                         }
                         if !shares {
@@ -75,24 +75,6 @@ extension Conv2D {
                     first += images
                 }
             }
-        }
-    }
-
-    /// Whether the shared product's block of image `sample` (at `products`, its columns at `columns`, rows
-    /// `width` apart) holds the bits that image gets alone: its columns multiplied in a product of their own width.
-    private static func imageAgrees(_ g: Geometry, bias: Tensor?, epilogue: ConvolutionEpilogue, weight: Tensor, sample: Int,
-                                         columns: UnsafePointer<Float>, products: UnsafePointer<Float>, width: Int) -> Bool {
-        let imageColumns = sharedColumnsPerImage(g)
-        return ScratchBuffers.shared.withBuffer(g.outChannels * imageColumns) { alone in
-            startingValues(g, sample: sample, bias: bias, epilogue: epilogue, into: alone, rowStride: imageColumns)
-            MatMul.gemm(m: g.outChannels, n: imageColumns, k: g.patchSize, a: weight.pointer, lda: g.patchSize,
-                        b: columns, ldb: width, beta: 1, c: alone, ldc: imageColumns)
-            for c in 0..<g.outChannels {
-                for j in 0..<g.outPlane where alone[c * imageColumns + j].bitPattern != products[c * width + j].bitPattern {
-                    return false
-                }
-            }
-            return true
         }
     }
 }

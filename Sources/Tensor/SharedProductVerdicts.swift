@@ -42,6 +42,23 @@ final class SharedProductVerdicts: Sendable {
     /// Records a verdict ahead of the first product (tests use it to take the block-by-block fallback).
     func record(_ shape: Shape, shares: Bool) { verdicts.withLock { $0[shape] = shares } }
 
-    /// Shapes found not to share, for tests and diagnostics.
-    var refusedShapes: [Shape] { verdicts.withLock { $0.filter { !$0.value }.map(\.key) } }
+    /// Whether every `block`-column block of `product` (C [rows, width] = A [rows, depth] · B [depth, width],
+    /// onto its starting values) holds the bits that block gets in a product of its own: A times the block's
+    /// columns of B, `block` wide, onto the same starting values (`start(i, into:)` writes block i's, rows
+    /// `block` apart; none: zero). Only the first `valid` columns of a block are compared; the rest pad it.
+    static func columnBlocksAgree(rows: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, width: Int,
+                                  block: Int, valid: Int, product: UnsafePointer<Float>,
+                                  start: ((_ block: Int, _ into: UnsafeMutablePointer<Float>) -> Void)? = nil) -> Bool {
+        ScratchBuffers.shared.withBuffer(rows * block) { alone in
+            (0..<width / block).allSatisfy { i in
+                let offset = i * block
+                start?(i, alone)
+                MatMul.gemm(m: rows, n: block, k: depth, a: a, lda: lda, b: b + offset, ldb: width,
+                            beta: start == nil ? 0 : 1, c: alone, ldc: block)
+                return (0..<rows).allSatisfy { r in
+                    (0..<valid).allSatisfy { alone[r * block + $0].bitPattern == product[r * width + offset + $0].bitPattern }
+                }
+            }
+        }
+    }
 }

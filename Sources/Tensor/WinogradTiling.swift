@@ -101,16 +101,8 @@ extension WinogradTransforms {
                                columns: Int, imageColumns: Int, tiles: Int) -> Bool {
         let shape = SharedProductVerdicts.Shape(.columnBlocks, rows: g.outChannels, depth: g.inChannels, width: columns, block: imageColumns)
         return SharedProductVerdicts.shared.verdict(for: shape) {
-            ScratchBuffers.shared.withBuffer(g.outChannels * imageColumns) { alone in
-                (0..<columns / imageColumns).allSatisfy { i in
-                    let offset = i * imageColumns
-                    MatMul.gemm(m: g.outChannels, n: imageColumns, k: g.inChannels, a: u, lda: g.inChannels, b: v + offset, ldb: columns,
-                                c: alone, ldc: imageColumns)
-                    return (0..<g.outChannels).allSatisfy { c in
-                        (0..<tiles).allSatisfy { alone[c * imageColumns + $0].bitPattern == m[c * columns + offset + $0].bitPattern }
-                    }
-                }
-            }
+            SharedProductVerdicts.columnBlocksAgree(rows: g.outChannels, depth: g.inChannels, a: u, lda: g.inChannels, b: v, width: columns,
+                                                    block: imageColumns, valid: tiles, product: m)
         }
     }
 
