@@ -6,15 +6,18 @@ import Foundation
 import Tensor
 
 enum KernelBenchmarks {
-    static func run(repetitions: Int, onlyConvolutions: Bool = false, onlyAttention: Bool = false) {
+    static func run(repetitions: Int, onlyProducts: Bool = false, onlyConvolutions: Bool = false, onlyAttention: Bool = false) {
         let threads = ThreadPool.shared.threads
         ThreadPool.shared.configure(threads: threads)
         print("dbbench kernels — \(threads) threads, median of \(repetitions) runs after one warm-up\n")
+        if onlyProducts {
+            products(repetitions: repetitions)
+            return
+        }
         if onlyConvolutions {
             convolutions(repetitions: repetitions)
             return
         }
-        if ProcessInfo.processInfo.environment["DBBENCH_PRODUCTS_ONLY"] == "1" { products(repetitions: repetitions); return }
         if onlyAttention {
             attention(repetitions: repetitions)
             return

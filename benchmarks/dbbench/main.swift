@@ -1,5 +1,5 @@
 // dbbench — performance measurements for dbrender. Build and run in release mode:
-//   swift run -c release dbbench kernels [--convolutions | --attention] [--repetitions N]
+//   swift run -c release dbbench kernels [--products | --convolutions | --attention] [--repetitions N]
 //   swift run -c release dbbench models --model DIR [--repetitions N] [--render-steps N] [--json]
 //   swift run -c release dbbench cfg --model DIR [--latent-sizes 32,64] [--repetitions N]
 //   swift run -c release dbbench decoders --model DIR [--large | --latent-sizes 32,64] [--taesd-only] [--repetitions N]
@@ -17,9 +17,14 @@ func option(_ name: String) -> String? {
     return arguments[i + 1]
 }
 
+/// The comma-separated integers after `--name` ("32,64"), if given.
+func integers(_ name: String) -> [Int]? {
+    option(name).map { $0.split(separator: ",").compactMap { Int($0) } }
+}
+
 let repetitions = option("--repetitions").flatMap(Int.init) ?? 5
 let usage = """
-    usage: dbbench kernels [--convolutions | --attention] [--repetitions N]
+    usage: dbbench kernels [--products | --convolutions | --attention] [--repetitions N]
            dbbench models --model DIR [--repetitions N] [--render-steps N] [--json]
            dbbench cfg --model DIR [--latent-sizes 32,64] [--repetitions N]
            dbbench decoders --model DIR [--large | --latent-sizes 32,64] [--taesd-only] [--repetitions N]
@@ -33,20 +38,19 @@ let usage = """
 do {
     switch arguments.first {
     case "kernels":
-        KernelBenchmarks.run(repetitions: repetitions, onlyConvolutions: arguments.contains("--convolutions"),
-                             onlyAttention: arguments.contains("--attention"))
+        KernelBenchmarks.run(repetitions: repetitions, onlyProducts: arguments.contains("--products"),
+                             onlyConvolutions: arguments.contains("--convolutions"), onlyAttention: arguments.contains("--attention"))
     case "models":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try ModelBenchmarks.run(modelPath: model, repetitions: repetitions, renderSteps: option("--render-steps").flatMap(Int.init) ?? 0,
                                 json: arguments.contains("--json"))
     case "cfg":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
-        let sizes = option("--latent-sizes").map { $0.split(separator: ",").compactMap { Int($0) } } ?? [32, 64]
-        try GuidanceBenchmark.run(modelPath: model, latentSizes: sizes, repetitions: repetitions)
+        try GuidanceBenchmark.run(modelPath: model, latentSizes: integers("--latent-sizes") ?? [32, 64], repetitions: repetitions)
     case "decoders":
         guard let model = option("--model") else { throw CommandLineError.missing("--model") }
         try DecoderBenchmark.run(modelPath: model, large: arguments.contains("--large"),
-                                  latentSizes: option("--latent-sizes").map { $0.split(separator: ",").compactMap { Int($0) } },
+                                  latentSizes: integers("--latent-sizes"),
                                   taesdOnly: arguments.contains("--taesd-only"),
                                   repetitions: repetitions)
     case "train-step":
