@@ -35,6 +35,11 @@ let usage = """
 
     """
 
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(usage, terminator: "")
+    exit(0)
+}
+
 do {
     switch arguments.first {
     case "kernels":
@@ -81,5 +86,9 @@ do {
 
 enum CommandLineError: Error, CustomStringConvertible {
     case missing(String)
-    var description: String { "missing \(self)\n\(usage)" }
+    var description: String {
+        switch self {
+        case .missing(let what): "missing \(what)\n\(usage)"
+        }
+    }
 }
