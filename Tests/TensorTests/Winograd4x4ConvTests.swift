@@ -2,7 +2,7 @@
 // whose width and height leave cut edge tiles, and one wide enough for the eight-tile vector paths),
 // against a float64 direct convolution at sampled outputs. Bound: 1e-5 of the output's scale (issue 13).
 // Also: its input gradient against im2col's, batches against single images to the bit, blocks of tile
-// rows, and the epilogue.
+// rows, the epilogue, and the C transforms against a tile-by-tile reference to the bit.
 import Foundation
 import Testing
 @testable import Tensor
@@ -112,5 +112,76 @@ struct Winograd4x4ConvTests {
         Add.accumulate(offsets, into: separate, broadcast: .perChannel)
         Add.accumulate(residual, into: separate)
         #expect(difference(fused, separate).relativeToScale < 1e-6, "\(difference(fused, separate))")
+    }
+
+    /// Planes for the transforms' own test: a lone cut tile; one full group of eight tiles with the left
+    /// edge in it; groups inside the image and cut ones at the right; a width whose last group is short.
+    static let transformPlanes = [(5, 3), (6, 32), (9, 70), (7, 67), (4, 101)]
+
+    @Test("the input and output transforms hold, to the bit, the values of a tile-by-tile reference", arguments: transformPlanes)
+    func transformsMatchTileByTile(_ height: Int, _ width: Int) {
+        let channels = 3
+        let x = uniformTensor([1, channels, height, width], seed: 11)
+        let g = Conv2D.Geometry(input: x.shape, weight: [channels, channels, 3, 3], stride: 1, padding: 1)
+        let (tilesX, tilesY) = Winograd4x4Conv.tileCounts(g)
+        let tiles = tilesX * tilesY
+        var v = [Float](repeating: .nan, count: 36 * channels * tiles)
+        v.withUnsafeMutableBufferPointer {
+            Winograd4x4Conv.transformInput(x.pointer, g, firstTileRow: 0, tileRows: tilesY, tilesX: tilesX, columns: tiles, into: $0.baseAddress!)
+        }
+        // The same arithmetic one tile at a time: Bᵀ down each column, then across each row.
+        var mismatches = 0
+        for c in 0..<channels {
+            for ty in 0..<tilesY {
+                for tx in 0..<tilesX {
+                    func input(_ y: Int, _ x0: Int) -> Float {
+                        y >= 0 && y < height && x0 >= 0 && x0 < width ? x.pointer[(c * height + y) * width + x0] : 0
+                    }
+                    let columns = (0..<6).map { j in Self.applyBT((0..<6).map { r in input(4 * ty - 1 + r, 4 * tx - 1 + j) }) }
+                    for i in 0..<6 {
+                        let row = Self.applyBT((0..<6).map { j in columns[j][i] })
+                        for j in 0..<6 where v[((6 * i + j) * channels + c) * tiles + ty * tilesX + tx] != row[j] { mismatches += 1 }
+                    }
+                }
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) of \(v.count) transformed inputs differ")
+
+        // Output: M = any values; Y = Aᵀ M A + bias, checked against the same arithmetic per tile.
+        let m = uniformTensor([36, channels, tiles], seed: 12), bias = uniformTensor([channels], seed: 13)
+        var y = [Float](repeating: .nan, count: channels * height * width)
+        y.withUnsafeMutableBufferPointer {
+            Winograd4x4Conv.transformOutput(m.pointer, g, firstTileRow: 0, tileRows: tilesY, tilesX: tilesX, columns: tiles,
+                                            bias: bias.pointer, residual: nil, into: $0.baseAddress!)
+        }
+        mismatches = 0
+        for c in 0..<channels {
+            for ty in 0..<tilesY {
+                for tx in 0..<tilesX {
+                    func at(_ xi: Int) -> Float { m.pointer[(xi * channels + c) * tiles + ty * tilesX + tx] }
+                    let columns = (0..<6).map { j in Self.applyAT((0..<6).map { i in at(6 * i + j) }) }
+                    for r in 0..<4 where 4 * ty + r < height {
+                        let row = Self.applyAT((0..<6).map { j in columns[j][r] })
+                        for k in 0..<4 where 4 * tx + k < width && y[(c * height + 4 * ty + r) * width + 4 * tx + k] != row[k] + bias.pointer[c] {
+                            mismatches += 1
+                        }
+                    }
+                }
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) of \(y.count) outputs differ")
+    }
+
+    /// Bᵀ·x, one operation at a time in the transforms' order (no fused multiply-adds), so that the
+    /// results must match to the bit.
+    static func applyBT(_ x: [Float]) -> [Float] {
+        let a = x[4] - 4 * x[2], b = x[3] - 4 * x[1], c = x[4] - x[2], d = 2 * (x[3] - x[1])
+        return [4 * x[0] - 5 * x[2] + x[4], a + b, a - b, c + d, c - d, 4 * x[1] - 5 * x[3] + x[5]]
+    }
+
+    /// Aᵀ·m, likewise.
+    static func applyAT(_ m: [Float]) -> [Float] {
+        let s = m[1] + m[2], d = m[1] - m[2], s2 = m[3] + m[4], d2 = m[3] - m[4]
+        return [m[0] + s + s2, d + 2 * d2, s + 4 * s2, d + 8 * d2 + m[5]]
     }
 }
