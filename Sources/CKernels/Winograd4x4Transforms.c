@@ -156,3 +156,70 @@ void dbr_winograd4x4_output(const float *m, long height, long width, long firstT
         }
     }
 }
+
+/// G·(a, b, c), lane by lane: the six rows of G applied to three taps, as Winograd4x4Conv.applyG.
+static inline void apply_g(__m256 a, __m256 b, __m256 c, __m256 r[6]) {
+    const __m256 four = _mm256_set1_ps(4), six = _mm256_set1_ps(6), twelve = _mm256_set1_ps(12);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 outer = _mm256_div_ps(_mm256_add_ps(a, c), six), inner = _mm256_div_ps(b, six);
+    __m256 even = _mm256_div_ps(_mm256_add_ps(_mm256_div_ps(a, four), c), six), odd = _mm256_div_ps(b, twelve);
+    r[0] = _mm256_div_ps(a, four);
+    r[1] = _mm256_xor_ps(_mm256_add_ps(outer, inner), sign);
+    r[2] = _mm256_sub_ps(inner, outer);
+    r[3] = _mm256_add_ps(even, odd);
+    r[4] = _mm256_sub_ps(even, odd);
+    r[5] = c;
+}
+
+/// Rows of eight vectors become columns: out[j] lane i = in[i] lane j.
+static inline void transpose8(__m256 v[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+void dbr_winograd4x4_filters(const float *first, long filterStride, long count, int turned, long plane, float *out) {
+    // Up to eight filters, one per lane: the nine taps of filter l are first[l·filterStride ...].
+    __m256 rows[8];
+    float last[8] = {0};
+    for (long l = 0; l < 8; l++) {
+        if (l < count) {
+            const float *filter = first + l * filterStride;
+            rows[l] = _mm256_loadu_ps(filter);
+            last[l] = filter[8];
+        } else {
+            rows[l] = _mm256_setzero_ps();
+        }
+    }
+    transpose8(rows);
+    // tap[t] holds tap t of every filter (turned 180° for the input gradient: tap 8 − t).
+    __m256 tap[9];
+    for (int t = 0; t < 8; t++) tap[turned ? 8 - t : t] = rows[t];
+    tap[turned ? 0 : 8] = _mm256_loadu_ps(last);
+    // G·g column by column (six rows of three), then each row ·Gᵀ (six values).
+    __m256 g0[6], g1[6], g2[6];
+    apply_g(tap[0], tap[3], tap[6], g0);
+    apply_g(tap[1], tap[4], tap[7], g1);
+    apply_g(tap[2], tap[5], tap[8], g2);
+    const __m256i mask = first_lanes(count);
+    for (int i = 0; i < 6; i++) {
+        __m256 row[6];
+        apply_g(g0[i], g1[i], g2[i], row);
+        for (int j = 0; j < 6; j++) {
+            float *target = out + (6 * i + j) * plane;
+            if (count == 8) _mm256_storeu_ps(target, row[j]); else _mm256_maskstore_ps(target, mask, row[j]);
+        }
+    }
+}

@@ -44,51 +44,22 @@ public enum Winograd4x4Conv: WinogradTransforms {
 
     /// U_ξ[co, ci] = (G g Gᵀ)_ξ for every filter, stored [36, Co, Ci]; with `adjoint`, the input
     /// gradient's filters instead: U_ξ[ci, co] from weight[co, ci] turned 180°, stored [36, Ci, Co].
-    /// Eight filters of a row of U at a time, one per lane, so that U is written in runs of eight.
+    /// Eight filters of a row of U at a time, one per lane (in C: their taps loaded whole and
+    /// transposed), so that U is written in runs of eight.
     static func transformFilters(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int, adjoint: Bool = false,
                                  into u: UnsafeMutablePointer<Float>) {
         let plane = outChannels * inChannels
-        // U's rows and columns: (co, ci), or (ci, co) for the adjoint.
+        // U's rows and columns: (co, ci), or (ci, co) for the adjoint; where filter (r, c) lies.
         let rows = adjoint ? inChannels : outChannels, columns = adjoint ? outChannels : inChannels
+        let rowStride = adjoint ? 9 : 9 * inChannels, columnStride = adjoint ? 9 * inChannels : 9
         ThreadPool.shared.parallelFor(rows, grain: max(1, 2048 / max(columns, 1))) { range in
             for r in range {
-                var c = 0
-                while c < columns {
-                    let lanes = min(8, columns - c)
-                    // Tap t of the filter in lane l (turned 180° for the adjoint: tap 8 − t).
-                    @inline(__always) func tap(_ t: Int) -> SIMD8<Float> {
-                        var v = SIMD8<Float>.zero
-                        for l in 0..<lanes {
-                            v[l] = adjoint ? weight[((c + l) * inChannels + r) * 9 + 8 - t] : weight[(r * inChannels + c + l) * 9 + t]
-                        }
-                        return v
-                    }
-                    // G·g column by column (six rows of three), then each row ·Gᵀ (six values).
-                    let g0 = applyG(tap(0), tap(3), tap(6)), g1 = applyG(tap(1), tap(4), tap(7)), g2 = applyG(tap(2), tap(5), tap(8))
-                    let out = u + r * columns + c
-                    @inline(__always) func store(_ i: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ d: SIMD8<Float>) {
-                        let row = applyG(a, b, d)
-                        @inline(__always) func put(_ j: Int, _ value: SIMD8<Float>) {
-                            let target = out + (6 * i + j) * plane
-                            if lanes == 8 { store8(value, target) } else { for l in 0..<lanes { target[l] = value[l] } }
-                        }
-                        put(0, row.0); put(1, row.1); put(2, row.2); put(3, row.3); put(4, row.4); put(5, row.5)
-                    }
-                    store(0, g0.0, g1.0, g2.0); store(1, g0.1, g1.1, g2.1); store(2, g0.2, g1.2, g2.2)
-                    store(3, g0.3, g1.3, g2.3); store(4, g0.4, g1.4, g2.4); store(5, g0.5, g1.5, g2.5)
-                    c += lanes
+                for c in stride(from: 0, to: columns, by: 8) {
+                    dbr_winograd4x4_filters(weight + r * rowStride + c * columnStride, columnStride, min(8, columns - c),
+                                            adjoint ? 1 : 0, plane, u + r * columns + c)
                 }
             }
         }
-    }
-
-    /// G·(a, b, c), lane by lane: the six rows of G applied to three values.
-    @inline(__always)
-    private static func applyG(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>)
-        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let outer = (a + c) / 6, inner = b / 6
-        let even = (a / 4 + c) / 6, odd = b / 12  // a/24 + c/6, b/12
-        return (a / 4, -(outer + inner), inner - outer, even + odd, even - odd, c)
     }
 
     /// V_ξ[ci, t] = (Bᵀ d B)_ξ for the 6×6 input tile d of tile t (zero outside the image), [36, Ci, tiles]:

@@ -172,6 +172,36 @@ struct Winograd4x4ConvTests {
         #expect(mismatches == 0, "\(mismatches) of \(y.count) outputs differ")
     }
 
+    @Test("the filter transform (and its 180°-turned form for the input gradient) holds, to the bit, the values of a filter-by-filter reference",
+          arguments: [false, true])
+    func filterTransformMatchesReference(adjoint: Bool) {
+        let outChannels = 11, inChannels = 13, plane = outChannels * inChannels
+        let weight = uniformTensor([outChannels, inChannels, 3, 3], seed: 14)
+        var u = [Float](repeating: .nan, count: 36 * plane)
+        u.withUnsafeMutableBufferPointer {
+            Winograd4x4Conv.transformFilters(weight.pointer, outChannels: outChannels, inChannels: inChannels, adjoint: adjoint, into: $0.baseAddress!)
+        }
+        var mismatches = 0
+        for co in 0..<outChannels {
+            for ci in 0..<inChannels {
+                let taps = (0..<9).map { weight.pointer[(co * inChannels + ci) * 9 + (adjoint ? 8 - $0 : $0)] }
+                let columns = (0..<3).map { j in Self.applyG(taps[j], taps[3 + j], taps[6 + j]) }
+                let position = adjoint ? ci * outChannels + co : co * inChannels + ci
+                for i in 0..<6 {
+                    let row = Self.applyG(columns[0][i], columns[1][i], columns[2][i])
+                    for j in 0..<6 where u[(6 * i + j) * plane + position] != row[j] { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) of \(u.count) transformed filter values differ")
+    }
+
+    /// G·(a, b, c), one operation at a time in the transform's order.
+    static func applyG(_ a: Float, _ b: Float, _ c: Float) -> [Float] {
+        let outer = (a + c) / 6, inner = b / 6, even = (a / 4 + c) / 6, odd = b / 12
+        return [a / 4, -(outer + inner), inner - outer, even + odd, even - odd, c]
+    }
+
     /// Bᵀ·x, one operation at a time in the transforms' order (no fused multiply-adds), so that the
     /// results must match to the bit.
     static func applyBT(_ x: [Float]) -> [Float] {

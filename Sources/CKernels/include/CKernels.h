@@ -22,5 +22,9 @@ void dbr_winograd4x4_input(const float *channel, long height, long width, long f
 /// `height` × `width` channel (cut at its edges).
 void dbr_winograd4x4_output(const float *m, long height, long width, long firstTileRow, long tileRows, long tilesX,
                             long plane, float bias, const float *skip, float *channel);
+/// Winograd F(4×4, 3×3) filter transform G g Gᵀ of `count` ≤ 8 filters of nine taps, filter l at
+/// first + l·filterStride (`turned`: each filter turned 180°, for the input gradient); element ξ of
+/// filter l goes to out[ξ·plane + l].
+void dbr_winograd4x4_filters(const float *first, long filterStride, long count, int turned, long plane, float *out);
 
 #endif
