@@ -1,21 +1,21 @@
-// The input and output transforms of Winograd's F(4×4, 3×3) (Tensor/Winograd4x4Conv.swift holds the
-// method, the matrices and the products), one channel of a block of tile rows at a time.
+// The filter, input and output transforms of Winograd's F(4×4, 3×3) (Tensor/Winograd4x4Conv.swift holds
+// the method, the matrices and the products): eight filters, or eight tiles of a row, one per lane.
 //
-// Why C: eight tiles go in the eight lanes of a vector, but an image row holds the tiles' columns
-// interleaved (tile l's column j at 4l + j). Taking them apart and putting them back needs shuffles,
-// and Swift's SIMD types offer none that compile to one instruction: gathering lane by lane took a
-// third of a TAESD decode. Here a 4×4 transpose inside each 128-bit half (unpack + shuffle) and one
-// exchange of halves do it.
+// Why C: an image row holds the tiles' columns interleaved (tile l's column j at 4l + j), and the
+// weights hold each filter's nine taps together. Taking them apart and putting them back needs
+// shuffles, and Swift's SIMD types offer none that compile to one instruction: gathering lane by lane
+// took a third of a TAESD decode. Here a 4×4 transpose inside each 128-bit half (unpack + shuffle) and
+// one exchange of halves do it for the tiles, an 8×8 transpose for the filters.
 //
-// The arithmetic is Swift's applyBT / applyAT operation for operation, without fused multiply-adds
-// (contraction is off in this file), so every value keeps the bits of the Swift transforms the tests
-// check it against (Winograd4x4ConvTests: tile by tile to the bit).
+// The arithmetic is fixed operation by operation, without fused multiply-adds (contraction is off in
+// this file), so that every value has known bits: the tests check each transform to the bit against a
+// plain tile-by-tile (filter-by-filter) reference (Winograd4x4ConvTests).
 #include "CKernels.h"
 #include <immintrin.h>
 
 #pragma clang fp contract(off)
 
-/// Bᵀ·x for six vectors, as Winograd4x4Conv.applyBT.
+/// Bᵀ·x for six vectors.
 static inline void apply_bt(const __m256 x[6], __m256 r[6]) {
     const __m256 four = _mm256_set1_ps(4), five = _mm256_set1_ps(5), two = _mm256_set1_ps(2);
     __m256 a = _mm256_sub_ps(x[4], _mm256_mul_ps(four, x[2])), b = _mm256_sub_ps(x[3], _mm256_mul_ps(four, x[1]));
@@ -28,7 +28,7 @@ static inline void apply_bt(const __m256 x[6], __m256 r[6]) {
     r[5] = _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(four, x[1]), _mm256_mul_ps(five, x[3])), x[5]);
 }
 
-/// Aᵀ·m for six vectors: four, as Winograd4x4Conv.applyAT.
+/// Aᵀ·m for six vectors: four.
 static inline void apply_at(const __m256 m[6], __m256 y[4]) {
     __m256 s = _mm256_add_ps(m[1], m[2]), d = _mm256_sub_ps(m[1], m[2]);
     __m256 s2 = _mm256_add_ps(m[3], m[4]), d2 = _mm256_sub_ps(m[3], m[4]);
@@ -157,7 +157,7 @@ void dbr_winograd4x4_output(const float *m, long height, long width, long firstT
     }
 }
 
-/// G·(a, b, c), lane by lane: the six rows of G applied to three taps, as Winograd4x4Conv.applyG.
+/// G·(a, b, c), lane by lane: the six rows of G applied to three taps (a/24 + c/6 as (a/4 + c)/6).
 static inline void apply_g(__m256 a, __m256 b, __m256 c, __m256 r[6]) {
     const __m256 four = _mm256_set1_ps(4), six = _mm256_set1_ps(6), twelve = _mm256_set1_ps(12);
     const __m256 sign = _mm256_set1_ps(-0.0f);

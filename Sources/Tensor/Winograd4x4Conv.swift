@@ -11,12 +11,12 @@
 // products in blocks of another width moves results by 3e-6 of scale, where F(2×2)'s move by under
 // 1e-6. It stays within 1e-5 of the output's scale on every SD 1.5 layer shape (tested against a
 // float64 direct convolution).
-// The input and output transforms are C (CKernels/Winograd4x4Transforms.c): they work on eight tiles of
-// a row at once, one per vector lane, and take the tiles' interleaved columns apart with AVX2 shuffles;
-// edge tiles, cut by the image's border, go through the same arithmetic with the lanes outside the
-// image read as zeros. Tiles are
-// processed in blocks of whole tile rows (no whole-image transform), and every output element is
-// computed by the same arithmetic whatever the thread count.
+// The three transforms are C (CKernels/Winograd4x4Transforms.c), for the shuffles Swift's SIMD types
+// lack: the input and output transforms work on eight tiles of a row at once, one per vector lane, and
+// take the tiles' interleaved columns apart (and put them back) with AVX2 shuffles; edge tiles, cut by
+// the image's border, go through the same arithmetic with the lanes outside the image read as zeros.
+// Tiles are processed in blocks of whole tile rows (no whole-image transform), and every output element
+// is computed by the same arithmetic whatever the thread count.
 import CKernels
 import Foundation
 
