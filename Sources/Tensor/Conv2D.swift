@@ -56,9 +56,9 @@ public enum Conv2D {
     }
 
     /// The method `automatic` picks, by measurement (`dbbench kernels --convolutions`, 2 cores, quiet
-    /// machine): F(4×4) takes 0.33–0.38× im2col's time on SD 1.5's UNet and VAE layers from 32×32 planes
-    /// up (F(2×2): 0.51–0.70×), 0.72× at 16×16 × 1280 (F(2×2): 0.95×) and 0.48–0.81× on TAESD's
-    /// 64-channel layers; at 8×8 × 1280 both lose (1.8–1.9×), as the filter transform and the narrow
+    /// machine): F(4×4) takes 0.30–0.36× im2col's time on SD 1.5's UNet and VAE layers from 32×32 planes
+    /// up (F(2×2): 0.52–0.62×), 0.57× at 16×16 × 1280 (F(2×2): 0.94×) and 0.48–0.56× on TAESD's
+    /// 64-channel layers; at 8×8 × 1280 both lose (2.2–2.3×), as the filter transform and the narrow
     /// products of few tiles dominate; below 64 input channels the transforms do. Few output channels
     /// favour F(4×4) most, as its input transform writes 2.25 floats per input value where im2col's
     /// column matrix writes 9: 0.33× im2col for TAESD's last layer (64 → 3 at 512×512), 0.32× the
