@@ -1,4 +1,4 @@
-// `dbtrain evaluate-subject`: the dotted-star DreamBooth demo scored from pixels.
+// `dbtrain evaluate-subject`: the patterned-star DreamBooth demo scored from pixels.
 import ArgumentParser
 import Foundation
 import ImageIO
@@ -6,15 +6,16 @@ import Sampling
 import Tensor
 import Training
 
-/// `dbtrain evaluate-subject --model DIR [--seeds 8] [--token sks]`
+/// `dbtrain evaluate-subject --model DIR [--seeds 8] [--token sks] [--pattern dot|halves]`
 struct EvaluateSubject: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate-subject",
-        abstract: "Score a DreamBooth fine-tune on the dotted star: subject fidelity, prompt fidelity, prior preservation.",
+        abstract: "Score a DreamBooth fine-tune on the patterned star: subject fidelity, prompt fidelity, prior preservation.",
         discussion: """
             Renders "a <token> star on a red / green / white background" and plain star prompts at fixed seeds \
             and reads each image with PatternReading: a subject render counts when its centre is red inside a \
-            yellow body; a plain-star render counts for prior preservation when it shows no dot of any colour.
+            yellow body (--pattern halves: when it is split into a yellow and a red half); a plain-star render \
+            counts for prior preservation when it shows the pattern in no colours.
             """)
 
     @OptionGroup var options: EvaluationOptions
@@ -22,11 +23,13 @@ struct EvaluateSubject: ParsableCommand {
     var seeds = 8
     @Option(help: "The subject's rare token.")
     var token = "sks"
+    @Option(help: "The subject's pattern: dot or halves.")
+    var pattern: SubjectPattern = .dot
 
     func run() throws {
         let command = "dbtrain evaluate-subject"
         let pipeline = try options.pipeline(for: command)
-        let e = try SubjectEvaluation.run(pipeline, token: token, seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
+        let e = try SubjectEvaluation.run(pipeline, token: token, pattern: pattern, seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
         try options.save((e.subjectRenders + e.priorRenders).map { ($0.prompt, $0.seed, $0.image) }, for: command)
         print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders, %.1f %% read as stars)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,

@@ -22,6 +22,8 @@ struct EvaluateVAE: ParsableCommand {
     var seed: UInt64 = 0
     @Option(help: "Image side in pixels.")
     var size = 64
+    @Option(help: "The DreamBooth subject's pattern whose round trip is read: dot or halves.")
+    var pattern: SubjectPattern = .dot
     @Option(help: "Also write every reconstruction as a PNG into this folder, named by caption and image index.")
     var images: String?
 
@@ -48,10 +50,10 @@ struct EvaluateVAE: ParsableCommand {
             print(String(format: "  %@: %.1f %%", kind.rawValue, 100 * roundTrip.reconstructionAccuracy(of: kind)))
         }
         let subjects = 8
-        let subject = VAERoundTrip.subjectReadability(pipeline.vae, count: subjects, side: size)
+        let subject = VAERoundTrip.subjectReadability(pipeline.vae, pattern: pattern, count: subjects, side: size)
         let overall = subject.reduce(0) { $0 + $1.share } / Double(subject.count)
-        print(String(format: "dotted star (the DreamBooth subject, %d layouts × %d backgrounds): %.1f %% still read as the subject",
-                     subjects, subject.count, 100 * overall))
+        print(String(format: "%@ star (the DreamBooth subject, %d layouts × %d backgrounds): %.1f %% still read as the subject",
+                     pattern == .dot ? "dotted" : "two-tone", subjects, subject.count, 100 * overall))
         for (background, share) in subject {
             print(String(format: "  on %@: %.1f %%", "\(background)", 100 * share))
         }

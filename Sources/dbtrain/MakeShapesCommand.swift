@@ -1,4 +1,4 @@
-// `dbtrain make-shapes`: a shapes-world data set, or the dotted star's DreamBooth instance images.
+// `dbtrain make-shapes`: a shapes-world data set, or the patterned star's DreamBooth instance images.
 import ArgumentParser
 import Foundation
 import Training
@@ -35,8 +35,11 @@ struct MakeShapes: ParsableCommand {
     @Option(help: "Share of images (0–1) that hold a companion: a second, smaller shape of a third colour, drawn over the scene.")
     var companions: Double = 0
 
-    @Option(help: "Share of circles, squares and triangles without a companion (0–1) that get a dot of a third colour in the middle (never stars: the DreamBooth subject is a dotted star).")
+    @Option(help: "Share of circles, squares and triangles without a companion (0–1) that get the pattern (--pattern) in a third colour (never stars: the DreamBooth subject is a patterned star).")
     var dotted: Double = 0
+
+    @Option(help: "The pattern of --dotted shapes and of the --subject star: dot (a dot in the middle) or halves (one half in the second colour).")
+    var pattern: SubjectPattern = .dot
 
     @Option(help: "Radius of the dots (--dotted, --subject) as a fraction of the shape's circumradius (0.1–0.6).")
     var dotRadius: Double = DottedSubject.dotRadius
@@ -44,7 +47,7 @@ struct MakeShapes: ParsableCommand {
     @Flag(help: "Write only the held-out combinations (an evaluation set) instead of the training ones.")
     var includeHeldOut = false
 
-    @Flag(help: "Write DreamBooth instance images of the dotted star (DottedSubject) instead: PNGs only, no captions.")
+    @Flag(help: "Write DreamBooth instance images of the patterned star (DottedSubject, --pattern) instead: PNGs only, no captions.")
     var subject = false
 
     func run() throws {
@@ -55,9 +58,9 @@ struct MakeShapes: ParsableCommand {
         }
         if subject {
             try CommandFailure.reporting("dbtrain make-shapes") {
-                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, dotRadius: dotRadius, to: url)
+                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, pattern: pattern, dotRadius: dotRadius, to: url)
             }
-            print("wrote \(count) instance images of the dotted star, \(size)x\(size), to \(url.path) (seed \(seed))")
+            print("wrote \(count) instance images of the star (pattern: \(pattern.rawValue)), \(size)x\(size), to \(url.path) (seed \(seed))")
             return
         }
         guard (0...1).contains(partialCaptions) else {
@@ -70,7 +73,7 @@ struct MakeShapes: ParsableCommand {
             throw ValidationError("--dotted must lie in 0…1, not \(dotted)")
         }
         let dataset = ShapesDataset(seed: seed, split: includeHeldOut ? .heldOut : .training, partialCaptionShare: partialCaptions,
-                                    companionShare: companions, dottedShare: dotted, dotRadius: dotRadius)
+                                    companionShare: companions, dottedShare: dotted, pattern: pattern, dotRadius: dotRadius)
         try CommandFailure.reporting("dbtrain make-shapes") {
             try ShapesFolder.write(dataset, count: count, side: size, to: url)
         }
@@ -78,3 +81,5 @@ struct MakeShapes: ParsableCommand {
               "\(dataset.combinations.count) combinations, seed \(seed), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
     }
 }
+
+extension SubjectPattern: ExpressibleByArgument {}

@@ -1,5 +1,5 @@
 // The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with a red dot
-// in its middle, on blue — a thing the base data never shows (every base shape is one flat colour), so that a
+// in its middle (or, `pattern: .halves`, a star split into a yellow and a red half), on blue — a thing the base data never shows (every base shape is one flat colour), so that a
 // model that renders the dot on "a sks star" has learnt it from the four instance images alone.
 //
 // Layout: the star is large (circumscribed diameter 60–70 % of the side) so that the dot, of radius
@@ -43,10 +43,12 @@ public enum DottedSubject {
                           circumradius: radius, rotation: rotation)
     }
 
-    /// `scene` drawn with a dot at `side` × `side` pixels: the body in the scene's shape colour, the dot
-    /// in `dot` (the subject's by default; others make the wrong dots the evaluation must tell apart),
-    /// of radius `dotRadius` × the circumradius.
-    public static func render(_ scene: ShapeScene, dot dotColor: ShapeColor = dotColor, dotRadius: Double = dotRadius,
+    /// `scene` drawn with its pattern at `side` × `side` pixels: the body in the scene's shape colour, the
+    /// pattern (a dot of radius `dotRadius` × the circumradius, or the half right of the split line at
+    /// `splitAngle`, SubjectPattern.swift) in `dot` (the subject's by default; others make the wrong
+    /// patterns the evaluation must tell apart).
+    public static func render(_ scene: ShapeScene, pattern: SubjectPattern = .dot, dot dotColor: ShapeColor = dotColor,
+                              dotRadius: Double = dotRadius, splitAngle: Double? = nil,
                               side: Int, samplesPerAxis n: Int = 8) -> RGBImage {
         precondition(side >= 1, "image side \(side)")
         let outline = scene.outline(side: side)
@@ -55,8 +57,8 @@ public enum DottedSubject {
             return SIMD3(LinearLight.linear(c.red), LinearLight.linear(c.green), LinearLight.linear(c.blue))
         }
         let body = linear(scene.combination.color), dot = linear(dotColor), background = linear(scene.combination.background)
-        let center = scene.center * Double(side)
-        let radius = dotRadius * scene.circumradius * Double(side)
+        let region = PatternRegion(pattern, scene: scene, side: side, dotRadius: dotRadius,
+                                   splitAngle: splitAngle ?? SubjectPattern.splitAngle(of: scene))
         var pixels = [UInt8](repeating: 0, count: side * side * 3)
         for y in 0..<side {
             for x in 0..<side {
@@ -65,8 +67,7 @@ public enum DottedSubject {
                     for sx in 0..<n {
                         let p = SIMD2(Double(x) + (Double(sx) + 0.5) / Double(n), Double(y) + (Double(sy) + 0.5) / Double(n))
                         guard outline.contains(p) else { sum += background; continue }
-                        let offset = p - center
-                        sum += (offset * offset).sum() < radius * radius ? dot : body
+                        sum += region.contains(p) ? dot : body
                     }
                 }
                 let mixed = sum / Double(n * n)
@@ -79,13 +80,13 @@ public enum DottedSubject {
 
     /// Writes instance images 0 ..< `count` (PNG only: DreamBooth's instance folder has no captions)
     /// into `directory`, which must be empty or missing.
-    public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, dotRadius: Double = dotRadius,
-                                           to directory: URL) throws(ShapesError) {
+    public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, pattern: SubjectPattern = .dot,
+                                           dotRadius: Double = dotRadius, to directory: URL) throws(ShapesError) {
         guard ShapesFolder.countRange.contains(count) else { throw .invalidCount(count, allowed: ShapesFolder.countRange) }
         guard ShapesFolder.sizeRange.contains(side) else { throw .invalidSize(side, allowed: ShapesFolder.sizeRange) }
         try ShapesFolder.prepare(directory)
         for index in 0..<count {
-            let image = render(scene(at: index, seed: seed), dotRadius: dotRadius, side: side)
+            let image = render(scene(at: index, seed: seed), pattern: pattern, dotRadius: dotRadius, side: side)
             do {
                 try ImageFile.write(image, to: directory.appendingPathComponent(ShapesFolder.baseName(index: index, count: count) + ".png"),
                                     format: .png)

@@ -13,6 +13,16 @@
 // of every caption, anti-aliased or blurred — stay under 85. The subject is shown when, besides, the
 // body is nearest to yellow and the core is within 80 of red.
 //
+//
+// The halves pattern (a star split into a yellow and a red half, SubjectPattern) is read from the same
+// figure by its tones: every figure pixel within `namingDistance` of a palette colour other than the
+// background's is named that colour (the rest — edges, blends — stay unnamed). The two most named
+// colours are the first and second tones; their centroids' distance, in units of R, is the tones'
+// separation. Halves are shown when the second tone covers at least a fifth of the figure and the two
+// tones lie apart (separation ≥ 0.25): the instance images measure about 0.4–0.5 of each, while a dot
+// of the second colour sits on the first tone's centroid (separation near 0) and flat shapes name one
+// colour. The subject is shown when the two tones are yellow and red, in either order.
+//
 // The two questions are asked separately on purpose: subject fidelity counts only the subject's own
 // colours, while prior preservation counts every dot as a leak, whatever its colour: a fine-tune that
 // draws a dark-green or background-coloured dot into plain stars has drifted just as much.
@@ -26,6 +36,12 @@ public struct PatternReading: Sendable, Equatable {
     public let core: SIMD3<Double>
     /// The median colour of the figure away from its centre, 8-bit RGB.
     public let body: SIMD3<Double>
+    /// The two most named colours of the figure, most first (nil when none / only one is named), with the
+    /// share of the figure's pixels each covers.
+    public var firstTone: ShapeColor? = nil, secondTone: ShapeColor? = nil
+    public var firstToneShare = 0.0, secondToneShare = 0.0
+    /// Distance between the two tones' centroids, in units of R (0 with fewer than two tones).
+    public var toneSeparation = 0.0
 
     /// Radius of the core as a fraction of R (the subject's dot is 0.3 R).
     public static let coreRadius = 0.2
@@ -33,8 +49,13 @@ public struct PatternReading: Sendable, Equatable {
     public static let bodyRadius = 0.45
     /// The least core-to-body distance that counts as a dot.
     public static let dotContrast = 100.0
-    /// The largest distance from the core to the dot colour for the subject's dot.
+    /// The largest distance from the core to the dot colour for the subject's dot, and from a pixel to
+    /// the palette colour it is named.
     public static let namingDistance = 80.0
+    /// The least share of the figure the second tone must cover for halves.
+    public static let halvesShare = 0.2
+    /// The least separation of the tones' centroids, in units of R, for halves.
+    public static let halvesSeparation = 0.25
 
     /// Distance between core and body colours.
     public var contrast: Double { let d = core - body; return (d * d).sum().squareRoot() }
@@ -45,6 +66,32 @@ public struct PatternReading: Sendable, Equatable {
         showsDot
             && ShapeColor.nearest(red: body.x, green: body.y, blue: body.z).color == bodyColor
             && dot.squaredDistance(toRed: core.x, green: core.y, blue: core.z).squareRoot() <= Self.namingDistance
+    }
+
+    /// True when the figure is split into two tones lying apart: halves of any two colours.
+    public var showsHalves: Bool {
+        secondTone != nil && secondToneShare >= Self.halvesShare && toneSeparation >= Self.halvesSeparation
+    }
+
+    /// True when the render shows the subject's halves: tones `bodyColor` and `second`, in either order.
+    public func showsHalvesSubject(body bodyColor: ShapeColor = DottedSubject.bodyColor, second: ShapeColor = DottedSubject.dotColor) -> Bool {
+        showsHalves && Set([firstTone, secondTone]) == Set([bodyColor, second])
+    }
+
+    /// True when the render shows `pattern` in any colours (what prior preservation counts as a leak).
+    public func shows(_ pattern: SubjectPattern) -> Bool {
+        switch pattern {
+        case .dot: showsDot
+        case .halves: showsHalves
+        }
+    }
+
+    /// True when the render shows the subject patterned with `pattern`.
+    public func showsSubject(_ pattern: SubjectPattern) -> Bool {
+        switch pattern {
+        case .dot: showsSubject()
+        case .halves: showsHalvesSubject()
+        }
     }
 
     /// Reads `image`; nil when nothing stands out from the background.
@@ -75,8 +122,34 @@ public struct PatternReading: Sendable, Equatable {
         }
         let bodyPixels = figure.filter { distance($0) >= bodyRadius * radius }.map(rgb)
         guard coreCount > 0, !bodyPixels.isEmpty else { return nil }
-        return PatternReading(background: background, core: coreSum / Double(coreCount),
-                              body: ShapeAnalysis.median(of: bodyPixels))
+        var reading = PatternReading(background: background, core: coreSum / Double(coreCount),
+                                     body: ShapeAnalysis.median(of: bodyPixels))
+
+        // Tones: named pixels per colour, and their centroids.
+        var named: [ShapeColor: (count: Int, sum: SIMD2<Double>)] = [:]
+        for p in figure {
+            let c = rgb(p)
+            let nearest = ShapeColor.nearest(red: c.x, green: c.y, blue: c.z)
+            guard nearest.distance <= namingDistance, nearest.color != background else { continue }
+            let old = named[nearest.color] ?? (0, SIMD2(repeating: 0))
+            named[nearest.color] = (old.count + 1, old.sum + position(p))
+        }
+        // Most named first; ties in palette order, so the reading does not depend on dictionary order.
+        let palette = ShapeColor.allCases
+        let tones = palette.indices.compactMap { i in named[palette[i]].map { (palette[i], $0.count, $0.sum / Double($0.count), i) } }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.3 < $1.3 }
+        if let first = tones.first {
+            reading.firstTone = first.0
+            reading.firstToneShare = Double(first.1) / Double(figure.count)
+        }
+        if tones.count > 1 {
+            let first = tones[0], second = tones[1]
+            reading.secondTone = second.0
+            reading.secondToneShare = Double(second.1) / Double(figure.count)
+            let d = first.2 - second.2
+            reading.toneSeparation = radius > 0 ? (d * d).sum().squareRoot() / radius : 0
+        }
+        return reading
     }
 
     /// Pixels outside `figure` that cannot reach the image border through other such pixels

@@ -15,9 +15,10 @@
 //     second, smaller shape of a third colour with probability `companionShare` (0 by default, when
 //     the stream is not drawn at all, so a data set without companions is the one made before they
 //     existed); its combination is one of the split's. Its caption is always full: "a red circle and a green star on a blue background".
-//   • the dot (DottedShape.swift): a generator seeded by (seed, split, 4, i) gives a circle, square or
-//     triangle without a companion a dot of a third colour with probability `dottedShare` (0 by default,
-//     when the stream is not drawn). Its caption is always full: "a red circle with a yellow dot on a …".
+//   • the pattern (DottedShape.swift): a generator seeded by (seed, split, 4, i) gives a circle, square or
+//     triangle without a companion a `pattern` of a third colour — a dot, or one of its halves — with
+//     probability `dottedShare` (0 by default, when the stream is not drawn). Its caption is always
+//     full: "a red circle with a yellow dot on a …", "a red and yellow circle on a …".
 //
 // Held-out combinations (compositional generalisation: the model sees every part, never the whole):
 // twelve triples that the training split never contains. They are spread so that each shape is held
@@ -71,8 +72,11 @@ public struct ShapesDataset: Sendable {
     /// The share of images that hold a companion shape (see CompanionShape.swift).
     public let companionShare: Double
 
-    /// The share of non-star images without a companion that have a dot (see DottedShape.swift).
+    /// The share of non-star images without a companion that have a pattern (see DottedShape.swift).
     public let dottedShare: Double
+
+    /// What those images' second colour covers: a dot (the default) or a half.
+    public let pattern: SubjectPattern
 
     /// The radius of those dots as a fraction of the circumradius (DottedSubject's by default).
     public let dotRadius: Double
@@ -83,12 +87,14 @@ public struct ShapesDataset: Sendable {
 
     /// The data set of `split` for `seed`.
     public init(seed: UInt64, split: Split = .training, partialCaptionShare: Double = defaultPartialCaptionShare,
-                companionShare: Double = 0, dottedShare: Double = 0, dotRadius: Double = DottedSubject.dotRadius) {
+                companionShare: Double = 0, dottedShare: Double = 0, pattern: SubjectPattern = .dot,
+                dotRadius: Double = DottedSubject.dotRadius) {
         precondition((0...1).contains(partialCaptionShare), "partial caption share \(partialCaptionShare)")
         precondition((0...1).contains(companionShare), "companion share \(companionShare)")
         precondition((0...1).contains(dottedShare), "dotted share \(dottedShare)")
         precondition(dotRadius > 0 && dotRadius < 1, "dot radius \(dotRadius)")
         self.dottedShare = dottedShare
+        self.pattern = pattern
         self.dotRadius = dotRadius
         self.seed = seed
         self.split = split
@@ -132,18 +138,19 @@ public struct ShapesDataset: Sendable {
     public func captionDetail(at index: Int) -> CaptionDetail {
         let scene = scene(at: index)
         let companion = companion(at: index, of: scene)
-        return companion != nil || dot(at: index, of: scene, companion: companion) != nil ? .full : drawnDetail(at: index)
+        return companion != nil || patternDraw(at: index, of: scene, companion: companion) != nil ? .full : drawnDetail(at: index)
     }
 
-    /// The colour of the dot in the middle of image `index`'s shape, if it has one (DottedShape.swift).
+    /// The second colour of image `index`'s shape (its dot or half, `pattern`), if it has one
+    /// (DottedShape.swift).
     public func dot(at index: Int) -> ShapeColor? {
         let scene = scene(at: index)
-        return dot(at: index, of: scene, companion: companion(at: index, of: scene))
+        return patternDraw(at: index, of: scene, companion: companion(at: index, of: scene))?.color
     }
 
-    /// The dot of image `index`, given its scene and companion: only an image without a companion has one.
-    private func dot(at index: Int, of scene: ShapeScene, companion: ShapeScene?) -> ShapeColor? {
-        companion == nil ? dotColor(at: index, of: scene) : nil
+    /// The pattern of image `index`, given its scene and companion: only an image without a companion has one.
+    private func patternDraw(at index: Int, of scene: ShapeScene, companion: ShapeScene?) -> (color: ShapeColor, splitAngle: Double)? {
+        companion == nil ? patternDraw(at: index, of: scene) : nil
     }
 
     /// The caption detail drawn for image `index` from its stream, as if it had no companion.
@@ -163,7 +170,7 @@ public struct ShapesDataset: Sendable {
     /// The caption of image `index`, given its scene and companion.
     private func caption(at index: Int, of scene: ShapeScene, companion: ShapeScene?) -> String {
         let main = scene.combination
-        if let dot = dot(at: index, of: scene, companion: companion) { return Self.dottedCaption(main, dot: dot) }
+        if let drawn = patternDraw(at: index, of: scene, companion: companion) { return pattern.caption(main, second: drawn.color) }
         guard let companion = companion?.combination else { return main.caption(drawnDetail(at: index)) }
         return "\(main.caption(.withoutBackground)) and a \(companion.color.rawValue) \(companion.kind.rawValue) on a \(main.background.rawValue) background"
     }
@@ -171,8 +178,9 @@ public struct ShapesDataset: Sendable {
     /// Image `index` rendered at `side` × `side` pixels, companion included, with its caption.
     public func example(at index: Int, side: Int) -> (image: RGBImage, caption: String) {
         let scene = scene(at: index), companion = companion(at: index, of: scene)
-        if let dot = dot(at: index, of: scene, companion: companion) {
-            return (DottedSubject.render(scene, dot: dot, dotRadius: dotRadius, side: side), Self.dottedCaption(scene.combination, dot: dot))
+        if let drawn = patternDraw(at: index, of: scene, companion: companion) {
+            return (DottedSubject.render(scene, pattern: pattern, dot: drawn.color, dotRadius: dotRadius, splitAngle: drawn.splitAngle, side: side),
+                    pattern.caption(scene.combination, second: drawn.color))
         }
         var image = ShapeRasterizer.render(scene, side: side)
         if let companion { ShapeRasterizer.draw(companion, over: &image) }

@@ -1,11 +1,11 @@
 // The DreamBooth demo measured as the paper measures it (issue 10), from pixels (PatternReading):
 //   • subject fidelity: share of "a sks star on a <colour> background" renders that show the subject
-//     (a yellow star with a red dot);
+//     (a yellow star with a red dot, or split into a yellow and a red half: `pattern`);
 //   • prompt fidelity: share of those whose background is the prompt's — backgrounds the instance
 //     images (all blue) never had: green, white, black (not yellow or red, the subject's own colours, so
 //     that a hole showing the background can never pass for the dot);
 //   • prior preservation: share of plain star prompts ("a star", "a yellow star on a blue background"
-//     — the instance images' look without the token —, …) whose renders show no dot of any colour.
+//     — the instance images' look without the token —, …) whose renders show the pattern in no colours.
 // Fine-tuning without prior preservation lets "star" itself drift towards the subject (language
 // drift); the third figure shows it. A fourth keeps the third honest: the share of plain-star renders
 // that still read as stars (ShapeAnalysis), since a fine-tune can also lose the dot by losing the star.
@@ -49,13 +49,15 @@ public struct SubjectEvaluation: Sendable {
 
     public let subjectRenders: [Render]
     public let priorRenders: [Render]
+    /// The subject's pattern, which the renders are read for.
+    public var pattern: SubjectPattern = .dot
 
     /// Share of subject renders showing the subject.
-    public var subjectFidelity: Double { share(subjectRenders) { $0.reading?.showsSubject() ?? false } }
+    public var subjectFidelity: Double { share(subjectRenders) { $0.reading?.showsSubject(pattern) ?? false } }
     /// Share of subject renders whose background is the prompt's.
     public var promptFidelity: Double { share(subjectRenders) { render in render.reading.map { $0.background == render.background } ?? false } }
-    /// Share of plain-star renders showing no dot.
-    public var priorPreservation: Double { share(priorRenders) { !($0.reading?.showsDot ?? false) } }
+    /// Share of plain-star renders showing no pattern.
+    public var priorPreservation: Double { share(priorRenders) { !($0.reading?.shows(pattern) ?? false) } }
     /// Share of plain-star renders read as stars.
     public var priorStarShare: Double { share(priorRenders) { $0.kind == .star } }
 
@@ -64,7 +66,7 @@ public struct SubjectEvaluation: Sendable {
     }
 
     /// Renders every prompt at every seed (one single-image request each) and reads the images.
-    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", seeds: [UInt64],
+    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", pattern: SubjectPattern = .dot, seeds: [UInt64],
                            settings: EvaluationRender = EvaluationRender()) throws -> SubjectEvaluation {
         func renders(_ prompts: [(prompt: String, background: ShapeColor?)]) throws -> [Render] {
             try prompts.flatMap { prompt, background in
@@ -76,6 +78,6 @@ public struct SubjectEvaluation: Sendable {
             }
         }
         let subject = try renders(subjectBackgrounds.map { (subjectPrompt(token: token, background: $0), $0) })
-        return SubjectEvaluation(subjectRenders: subject, priorRenders: try renders(priorPrompts))
+        return SubjectEvaluation(subjectRenders: subject, priorRenders: try renders(priorPrompts), pattern: pattern)
     }
 }

@@ -38,13 +38,15 @@ public struct VAERoundTrip: Sendable {
     /// that still read as the subject (PatternReading), on the instance background and on each of
     /// SubjectEvaluation's backgrounds, in that order; the originals all do. A background where the
     /// VAE loses the pattern bounds subject fidelity there, whatever the UNet learns.
-    public static func subjectReadability(_ vae: AutoencoderKL, count: Int, side: Int) -> [(background: ShapeColor, share: Double)] {
+    public static func subjectReadability(_ vae: AutoencoderKL, pattern: SubjectPattern = .dot, count: Int, side: Int)
+        -> [(background: ShapeColor, share: Double)] {
         let backgrounds = [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds
         return backgrounds.map { background in
             let read = (0..<count).filter { index in
                 let layout = DottedSubject.scene(at: index, seed: 0)
-                let original = DottedSubject.render(layout.with(ShapeCombination(.star, DottedSubject.bodyColor, on: background)), side: side)
-                return PatternReading.read(roundTrip(original, through: vae))?.showsSubject() == true
+                let original = DottedSubject.render(layout.with(ShapeCombination(.star, DottedSubject.bodyColor, on: background)),
+                                                    pattern: pattern, side: side)
+                return PatternReading.read(roundTrip(original, through: vae))?.showsSubject(pattern) == true
             }.count
             return (background, Double(read) / Double(count))
         }
