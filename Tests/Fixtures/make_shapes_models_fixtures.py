@@ -27,6 +27,7 @@ CASES = [
     ("shapes.red_circle", "shapes", "a red circle on a blue background", 0),
     ("shapes.yellow_star", "shapes", "a yellow star on a black background", 3),
     ("shapes.green_square", "shapes", "a green square on a white background", 1),
+    ("shapes.two_tone_triangle", "shapes", "a red and yellow triangle on a blue background", 2),
 ]
 
 

@@ -18,11 +18,19 @@ struct ShapesRecipeTests {
         let first = try recipe("text-to-image")
         let refine = try recipe("text-to-image-refine")
         let polish = try recipe("text-to-image-polish")
+        let twoTone = try recipe("two-tone")
         let dreambooth = try recipe("dreambooth-sks")
         let noPrior = try recipe("dreambooth-sks", ["--with_prior_preservation", "false", "--output_dir", "shapes-sks-no-prior"])
         #expect([first, refine, polish].allSatisfy { $0.trainDataDir == "data" && $0.useEma })
         #expect(refine.pretrainedModelNameOrPath == first.outputDir && polish.pretrainedModelNameOrPath == refine.outputDir)
-        #expect(dreambooth.pretrainedModelNameOrPath == polish.outputDir && noPrior.pretrainedModelNameOrPath == polish.outputDir)
+        // The two-tone stage follows the polish stage on its own data; the script refines its decoder into
+        // `base`, the model DreamBooth starts from (and the one installed as models/shapes).
+        #expect(twoTone.pretrainedModelNameOrPath == polish.outputDir && twoTone.trainDataDir == "data-two-tone" && twoTone.useEma)
+        let script = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("scripts/train-shapes.sh"), encoding: .utf8)
+        #expect(script.contains("train-vae --model \(twoTone.outputDir) --data data-two-tone --out base"))
+        #expect(script.contains("--dotted 0.3 --pattern halves") && script.contains("--subject --pattern halves"))
+        #expect(script.contains("install base \"$root/models/shapes\""))
+        #expect(dreambooth.pretrainedModelNameOrPath == "base" && noPrior.pretrainedModelNameOrPath == "base")
         #expect(dreambooth.withPriorPreservation && !noPrior.withPriorPreservation)
         #expect(dreambooth.outputDir != noPrior.outputDir)
         // Everything but the prior differs in nothing: the comparison isolates what prior preservation buys.
@@ -30,19 +38,22 @@ struct ShapesRecipeTests {
                 && dreambooth.seed == noPrior.seed && dreambooth.instancePrompt == noPrior.instancePrompt)
         // The LoRA run: the same subject, prompts and class images, only the base frozen.
         let lora = try recipe("dreambooth-sks-lora")
-        #expect(lora.useLora && !dreambooth.useLora && lora.pretrainedModelNameOrPath == polish.outputDir)
+        #expect(lora.useLora && !dreambooth.useLora && lora.pretrainedModelNameOrPath == "base")
         #expect(lora.instanceDataDir == dreambooth.instanceDataDir && lora.instancePrompt == dreambooth.instancePrompt
                 && lora.classDataDir == dreambooth.classDataDir && lora.classPrompts == dreambooth.classPrompts
                 && lora.numClassImages == dreambooth.numClassImages
                 && lora.withPriorPreservation && lora.outputDir == "sks-star")
-        // The class prompts: every caption the base data gives a star (full and partial), each the
-        // same number of times among the class images.
+        // The class prompts: every star caption of the base data that names at most one of colour and
+        // background (the bare, colour-only and background-only partial captions), each the same number of
+        // times among the class images; none of the full captions.
         let prompts = try #require(dreambooth.classPrompts)
-        let stars = ShapeCombination.all.filter { $0.kind == .star }.map(\.caption)
-        #expect(prompts.count == 43 && Set(prompts).count == 43 && prompts.contains("a star"))
-        #expect(Set(stars).isSubset(of: Set(prompts)) && stars.count == 30)
+        let expected = ["a star"] + ShapeColor.allCases.map { "a \($0.rawValue) star" }
+            + ShapeColor.allCases.map { "a star on a \($0.rawValue) background" }
+        #expect(Set(prompts) == Set(expected) && prompts.count == 13)
+        let fullCaptions = ShapeCombination.all.filter { $0.kind == .star }.map(\.caption)
+        #expect(Set(fullCaptions).isDisjoint(with: Set(prompts)) && fullCaptions.count == 30)
         #expect(dreambooth.numClassImages % prompts.count == 0)
-        for stage in [first, refine, polish, dreambooth] {
+        for stage in [first, refine, polish, twoTone, dreambooth] {
             #expect(stage.resolution == 64 && stage.seed != nil && stage.savePrecision == "fp16")
         }
     }
