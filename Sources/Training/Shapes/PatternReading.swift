@@ -13,7 +13,6 @@
 // of every caption, anti-aliased or blurred — stay under 85. The subject is shown when, besides, the
 // body is nearest to yellow and the core is within 80 of red.
 //
-//
 // The halves pattern (a star split into a yellow and a red half, SubjectPattern) is read from the same
 // figure by its tones: every figure pixel within `namingDistance` of a palette colour other than the
 // background's is named that colour (the rest — edges, blends — stay unnamed). The two most named
