@@ -1,4 +1,4 @@
-// The trained models that ship in models/ (models/shapes: trained by dbtrain, stored in fp16) render in
+// The trained models that ship in models/ (models/shapes: trained by dbtrain, its UNet and text encoder in fp16, its VAE in fp32) render in
 // dbrender the image diffusers renders from the same folders (issue 10, item 4). The cases — model,
 // prompt, seed — and the sampling settings are read from the fixture's metadata, written by
 // Tests/Fixtures/make_shapes_models_fixtures.py. Bound: the usual render parity (ImageAgreement:
