@@ -1,7 +1,7 @@
-// The trained models that ship in models/ (models/shapes: trained by dbtrain, its UNet and text encoder in fp16, its VAE in fp32) render in
-// dbrender the image diffusers renders from the same folders (issue 10, item 4). The cases — model,
-// prompt, seed — and the sampling settings are read from the fixture's metadata, written by
-// Tests/Fixtures/make_shapes_models_fixtures.py. Bound: the usual render parity (ImageAgreement:
+// The trained models that ship in models/ (models/shapes: trained by dbtrain, its UNet and text encoder
+// in fp16, its VAE in fp32) render in dbrender the image diffusers renders from the same folders (issue 10,
+// item 4). The cases — model, prompt, seed — and the sampling settings are read from the fixture's
+// metadata, written by Tests/Fixtures/make_shapes_models_fixtures.py. Bound: the usual render parity (ImageAgreement:
 // PSNR ≥ 40 dB or every channel within 2/255), stricter than the issue's 35 dB.
 import Foundation
 import ImageIO
