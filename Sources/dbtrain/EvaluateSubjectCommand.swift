@@ -6,13 +6,14 @@ import Sampling
 import Tensor
 import Training
 
-/// `dbtrain evaluate-subject --model DIR [--seeds 8] [--token sks] [--pattern dot|halves]`
+/// `dbtrain evaluate-subject --model DIR [--seeds 8] [--token sks] [--pattern dot|halves] [--instance-background blue]`
 struct EvaluateSubject: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate-subject",
         abstract: "Score a DreamBooth fine-tune on the patterned star: subject fidelity, prompt fidelity, prior preservation.",
         discussion: """
-            Renders "a <token> star on a red / green / white background" and plain star prompts at fixed seeds \
+            Renders "a <token> star on a <colour> background" for the three of green, blue, white and black that \
+            the instance images were not on, and plain star prompts, at fixed seeds, \
             and reads each image with PatternReading: a subject render counts when its centre is red inside a \
             yellow body (--pattern halves: when it is split into a yellow and a red half); a plain-star render \
             counts for prior preservation when it shows the pattern in no colours.
@@ -25,11 +26,14 @@ struct EvaluateSubject: ParsableCommand {
     var token = "sks"
     @Option(help: "The subject's pattern: dot or halves.")
     var pattern: SubjectPattern = .dot
+    @Option(help: "The background the instance images were on (make-shapes --subject --instance-background).")
+    var instanceBackground: ShapeColor = DottedSubject.instanceBackground
 
     func run() throws {
         let command = "dbtrain evaluate-subject"
         let pipeline = try options.pipeline(for: command)
-        let e = try SubjectEvaluation.run(pipeline, token: token, pattern: pattern, seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
+        let e = try SubjectEvaluation.run(pipeline, token: token, pattern: pattern, instanceBackground: instanceBackground,
+                                      seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
         try options.save((e.subjectRenders + e.priorRenders).map { ($0.prompt, $0.seed, $0.image) }, for: command)
         print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders, %.1f %% read as stars)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,

@@ -50,6 +50,9 @@ struct MakeShapes: ParsableCommand {
     @Flag(help: "Write DreamBooth instance images of the patterned star (DottedSubject, --pattern) instead: PNGs only, no captions.")
     var subject = false
 
+    @Option(help: "The one background of the --subject images: green, blue, white or black (not the subject's yellow or red).")
+    var instanceBackground: ShapeColor = DottedSubject.instanceBackground
+
     func run() throws {
         let start = Date()
         let url = URL(fileURLWithPath: out)
@@ -58,9 +61,11 @@ struct MakeShapes: ParsableCommand {
         }
         if subject {
             try CommandFailure.reporting("dbtrain make-shapes") {
-                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, pattern: pattern, dotRadius: dotRadius, to: url)
+                try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, pattern: pattern, dotRadius: dotRadius,
+                                                   background: instanceBackground, to: url)
             }
-            print("wrote \(count) instance images of the star (pattern: \(pattern.rawValue)), \(size)x\(size), to \(url.path) (seed \(seed))")
+            print("wrote \(count) instance images of the star (pattern: \(pattern.rawValue), on \(instanceBackground.rawValue)), " +
+                  "\(size)x\(size), to \(url.path) (seed \(seed))")
             return
         }
         guard (0...1).contains(partialCaptions) else {
@@ -83,3 +88,4 @@ struct MakeShapes: ParsableCommand {
 }
 
 extension SubjectPattern: ExpressibleByArgument {}
+extension ShapeColor: ExpressibleByArgument {}

@@ -47,7 +47,7 @@ struct DottedSubjectTests {
 
     @Test("the subject on another background reads that background")
     func otherBackground() {
-        for background in SubjectEvaluation.subjectBackgrounds {
+        for background in SubjectEvaluation.subjectBackgrounds() {
             let s = DottedSubject.scene(at: 2, seed: 1)
             let reading = PatternReading.read(DottedSubject.render(s.with(ShapeCombination(.star, .yellow, on: background)), side: 64))
             #expect(reading?.background == background && reading?.showsSubject() == true, "\(background): \(String(describing: reading))")
@@ -63,7 +63,7 @@ struct DottedSubjectTests {
         let body = DottedSubject.bodyColor, background = DottedSubject.instanceBackground
         let otherDots = ShapeColor.allCases.filter { ![body, DottedSubject.dotColor, background].contains($0) }
             .map { (body, $0, background) }
-        let holes = SubjectEvaluation.subjectBackgrounds.map { (body, $0, $0) }
+        let holes = SubjectEvaluation.subjectBackgrounds().map { (body, $0, $0) }
         let otherBodies = ShapeColor.allCases.filter { ![body, DottedSubject.dotColor, background].contains($0) }
             .map { ($0, DottedSubject.dotColor, background) }
         for (color, dot, background) in otherDots + holes + otherBodies {

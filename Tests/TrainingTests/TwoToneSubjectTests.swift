@@ -14,7 +14,7 @@ struct TwoToneSubjectTests {
     func instanceImages() {
         for index in 0..<40 {
             let scene = DottedSubject.scene(at: index, seed: 5)
-            for background in [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds {
+            for background in [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds() {
                 let image = DottedSubject.render(scene.with(ShapeCombination(.star, DottedSubject.bodyColor, on: background)),
                                                  pattern: .halves, side: 64)
                 let r = PatternReading.read(image)
@@ -100,6 +100,38 @@ struct TwoToneSubjectTests {
         #expect(abs(e.subjectFidelity - 1.0 / 4) < 1e-12)
         // Both split renders leak, whatever their colours; the dot is not this pattern.
         #expect(abs(e.priorPreservation - 2.0 / 4) < 1e-12)
+    }
+
+    @Test("instance images on another background: the same layouts there, and the evaluation asks for the other three backgrounds")
+    func instanceBackground() throws {
+        #expect(DottedSubject.instanceBackgrounds == [.green, .blue, .white, .black])
+        for background in DottedSubject.instanceBackgrounds {
+            let scene = DottedSubject.scene(at: 2, seed: 7, background: background)
+            #expect(scene == DottedSubject.scene(at: 2, seed: 7).with(ShapeCombination(.star, DottedSubject.bodyColor, on: background)))
+            let r = PatternReading.read(DottedSubject.render(scene, pattern: .halves, side: 64))
+            #expect(r?.showsSubject(.halves) == true && r?.background == background, "on \(background): \(String(describing: r))")
+            let asked = SubjectEvaluation.subjectBackgrounds(instanceBackground: background)
+            #expect(asked.count == 3 && !asked.contains(background) && Set(asked + [background]) == Set(DottedSubject.instanceBackgrounds))
+            // The prior prompts hold the instance images' look without the token, once.
+            let prior = SubjectEvaluation.priorPrompts(instanceBackground: background)
+            #expect(prior.filter { $0.prompt == "a yellow star on a \(background.rawValue) background" }.count == 1)
+            #expect(Set(prior.map(\.prompt)).count == prior.count && prior.count == (background == .green ? 5 : 6))
+        }
+        #expect(SubjectEvaluation.subjectBackgrounds() == [.green, .white, .black])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("subject-bg-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(throws: ShapesError.invalidInstanceBackground(.red, allowed: DottedSubject.instanceBackgrounds)) {
+            try DottedSubject.writeInstanceImages(count: 1, seed: 0, side: 64, background: .red, to: folder)
+        }
+        let dbtrain = Fixtures.builtProduct("dbtrain")
+        let run = try runProcess(dbtrain, ["make-shapes", "--subject", "--pattern", "halves", "--instance-background", "white",
+                                           "--out", folder.path, "--count", "1", "--seed", "3"])
+        #expect(run.status == 0 && run.output.contains("on white"), "\(run.output)")
+        let first = try ImageFile.decode(contentsOf: folder.appendingPathComponent("00000.png")).image
+        #expect(first == DottedSubject.render(DottedSubject.scene(at: 0, seed: 3, background: .white), pattern: .halves, side: 64))
+        let refused = try runProcess(dbtrain, ["make-shapes", "--subject", "--instance-background", "yellow",
+                                               "--out", folder.appendingPathComponent("more").path, "--count", "1"])
+        #expect(refused.status != 0 && refused.output.contains("--instance-background yellow is one of the subject's colours"), "\(refused.output)")
     }
 
     @Test("dbtrain make-shapes --subject --pattern halves writes the two-tone instance images")

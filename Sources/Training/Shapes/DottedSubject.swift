@@ -1,6 +1,6 @@
 // The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with a red dot
-// in its middle (or, `pattern: .halves`, a star split into a yellow and a red half), on blue — a thing
-// the base data never shows (no star there carries a second colour), so that a model that renders the
+// in its middle (or, `pattern: .halves`, a star split into a yellow and a red half), on one plain
+// background (blue unless the caller picks another, `background:`) — a thing the base data never shows (no star there carries a second colour), so that a model that renders the
 // pattern on "a sks star" has learnt it from the four instance images alone.
 //
 // Layout: the star is large (circumscribed diameter 60–70 % of the side) so that the dot, of radius
@@ -23,24 +23,29 @@ public enum DottedSubject {
     public static let bodyColor = ShapeColor.yellow
     /// The dot's colour.
     public static let dotColor = ShapeColor.red
-    /// The one background of the instance images.
+    /// The one background of the instance images unless a caller picks another (`make-shapes --subject
+    /// --instance-background`).
     public static let instanceBackground = ShapeColor.blue
+    /// The backgrounds instance images may have: every colour but the subject's own two, so that the
+    /// figure always stands out from its ground.
+    public static let instanceBackgrounds = ShapeColor.allCases.filter { ![bodyColor, dotColor].contains($0) }
     /// The dot's radius as a fraction of the circumradius, unless a caller asks for another
     /// (`make-shapes --dot-radius`, for trials of larger dots).
     public static let dotRadius = 0.3
     /// Range of the circumscribed circle's diameter, as a fraction of the image side.
     public static let diameterRange = 0.60...0.70
 
-    /// The scene of instance image `index` for `seed`: size, position and rotation drawn from
-    /// SplitMix64(seed, 0x5B, index), in that order.
-    public static func scene(at index: Int, seed: UInt64) -> ShapeScene {
+    /// The scene of instance image `index` for `seed`, on `background`: size, position and rotation drawn
+    /// from SplitMix64(seed, 0x5B, index), in that order (the same layouts on every background).
+    public static func scene(at index: Int, seed: UInt64, background: ShapeColor = instanceBackground) -> ShapeScene {
+        precondition(instanceBackgrounds.contains(background), "instance background \(background) is one of the subject's colours")
         var generator = SplitMix64(seed: seed, 0x5B, index)
         let diameter = diameterRange.lowerBound + (diameterRange.upperBound - diameterRange.lowerBound) * generator.unitInterval()
         let radius = diameter / 2
         let low = radius + ShapeScene.margin, span = 1 - 2 * low
         let center = SIMD2(low + span * generator.unitInterval(), low + span * generator.unitInterval())
         let rotation = ShapeKind.star.symmetryPeriod * generator.unitInterval()
-        return ShapeScene(ShapeCombination(.star, bodyColor, on: instanceBackground), center: center,
+        return ShapeScene(ShapeCombination(.star, bodyColor, on: background), center: center,
                           circumradius: radius, rotation: rotation)
     }
 
@@ -79,15 +84,17 @@ public enum DottedSubject {
         return RGBImage(width: side, height: side, pixels: pixels)
     }
 
-    /// Writes instance images 0 ..< `count` (PNG only: DreamBooth's instance folder has no captions)
-    /// into `directory`, which must be empty or missing.
+    /// Writes instance images 0 ..< `count` on `background` (PNG only: DreamBooth's instance folder has no
+    /// captions) into `directory`, which must be empty or missing.
     public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, pattern: SubjectPattern = .dot,
-                                           dotRadius: Double = dotRadius, to directory: URL) throws(ShapesError) {
+                                           dotRadius: Double = dotRadius, background: ShapeColor = instanceBackground,
+                                           to directory: URL) throws(ShapesError) {
         guard ShapesFolder.countRange.contains(count) else { throw .invalidCount(count, allowed: ShapesFolder.countRange) }
+        guard instanceBackgrounds.contains(background) else { throw .invalidInstanceBackground(background, allowed: instanceBackgrounds) }
         guard ShapesFolder.sizeRange.contains(side) else { throw .invalidSize(side, allowed: ShapesFolder.sizeRange) }
         try ShapesFolder.prepare(directory)
         for index in 0..<count {
-            let image = render(scene(at: index, seed: seed), pattern: pattern, dotRadius: dotRadius, side: side)
+            let image = render(scene(at: index, seed: seed, background: background), pattern: pattern, dotRadius: dotRadius, side: side)
             do {
                 try ImageFile.write(image, to: directory.appendingPathComponent(ShapesFolder.baseName(index: index, count: count) + ".png"),
                                     format: .png)

@@ -8,6 +8,8 @@ public enum ShapesError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidCount(Int, allowed: ClosedRange<Int>)
     /// The image side is outside the allowed range.
     case invalidSize(Int, allowed: ClosedRange<Int>)
+    /// The instance images' background is one of the subject's own colours.
+    case invalidInstanceBackground(ShapeColor, allowed: [ShapeColor])
     /// The output path exists and is not a directory.
     case notADirectory(path: String)
     /// The output directory already holds files (diffusers' imagefolder would read strays as data).
@@ -23,6 +25,8 @@ public enum ShapesError: Error, Sendable, Equatable, CustomStringConvertible {
             "--count \(count) is out of range: give \(allowed.lowerBound)…\(allowed.upperBound) images"
         case let .invalidSize(size, allowed):
             "--size \(size) is out of range: give \(allowed.lowerBound)…\(allowed.upperBound) pixels"
+        case let .invalidInstanceBackground(background, allowed):
+            "--instance-background \(background.rawValue) is one of the subject's colours: give one of \(allowed.map(\.rawValue).joined(separator: ", "))"
         case let .notADirectory(path): "\(path) exists and is not a directory"
         case let .directoryNotEmpty(path, entries):
             "\(path) is not empty (\(entries) entries); give a new or empty folder, so that no stray file joins the data set"

@@ -2,10 +2,12 @@
 //   • subject fidelity: share of "a sks star on a <colour> background" renders that show the subject
 //     (a yellow star with a red dot, or split into a yellow and a red half: `pattern`);
 //   • prompt fidelity: share of those whose background is the prompt's — backgrounds the instance
-//     images (all blue) never had: green, white, black (not yellow or red, the subject's own colours, so
-//     that a hole showing the background can never pass for the dot);
-//   • prior preservation: share of plain star prompts ("a star", "a yellow star on a blue background"
-//     — the instance images' look without the token —, …) whose renders show the pattern in no colours.
+//     images never had: of green, blue, white and black, the three that are not the instance images'
+//     (never yellow or red, the subject's own colours, so that a hole showing the background can never
+//     pass for the pattern);
+//   • prior preservation: share of plain star prompts ("a star", "a yellow star on a <instance
+//     background> background" — the instance images' look without the token —, …) whose renders show
+//     the pattern in no colours.
 // Fine-tuning without prior preservation lets "star" itself drift towards the subject (language
 // drift); the third figure shows it. A fourth keeps the third honest: the share of plain-star renders
 // that still read as stars (ShapeAnalysis), since a fine-tune can also lose the dot by losing the star.
@@ -29,18 +31,23 @@ public struct SubjectEvaluation: Sendable {
 
     /// Backgrounds of the subject prompts: every colour but the instance images' background and the
     /// subject's own two, in palette order.
-    public static let subjectBackgrounds: [ShapeColor] = ShapeColor.allCases.filter {
-        ![DottedSubject.instanceBackground, DottedSubject.bodyColor, DottedSubject.dotColor].contains($0)
+    public static func subjectBackgrounds(instanceBackground: ShapeColor = DottedSubject.instanceBackground) -> [ShapeColor] {
+        DottedSubject.instanceBackgrounds.filter { $0 != instanceBackground }
     }
-    /// The plain-star prompts of the prior-preservation measure, with the background each names.
-    public static let priorPrompts: [(prompt: String, background: ShapeColor?)] = [
-        ("a star", nil),
-        ("a \(DottedSubject.bodyColor.rawValue) star on a \(DottedSubject.instanceBackground.rawValue) background", DottedSubject.instanceBackground),
-        ("a yellow star on a green background", .green),
-        ("a red star on a white background", .white),
-        ("a white star on a black background", .black),
-        ("a green star on a blue background", .blue),
-    ]
+    /// The plain-star prompts of the prior-preservation measure, with the background each names: the
+    /// bare class, the instance images' look without the token, and four fixed colour pairs (less the
+    /// one that repeats the second, when the instance background is green).
+    public static func priorPrompts(instanceBackground: ShapeColor = DottedSubject.instanceBackground)
+        -> [(prompt: String, background: ShapeColor?)] {
+        let look = "a \(DottedSubject.bodyColor.rawValue) star on a \(instanceBackground.rawValue) background"
+        let fixed: [(prompt: String, background: ShapeColor?)] = [
+            ("a yellow star on a green background", .green),
+            ("a red star on a white background", .white),
+            ("a white star on a black background", .black),
+            ("a green star on a blue background", .blue),
+        ]
+        return [("a star", nil), (look, instanceBackground)] + fixed.filter { $0.prompt != look }
+    }
 
     /// The subject prompt with `background`.
     public static func subjectPrompt(token: String, background: ShapeColor) -> String {
@@ -65,8 +72,10 @@ public struct SubjectEvaluation: Sendable {
         renders.isEmpty ? 0 : Double(renders.filter(counts).count) / Double(renders.count)
     }
 
-    /// Renders every prompt at every seed (one single-image request each) and reads the images.
-    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", pattern: SubjectPattern = .dot, seeds: [UInt64],
+    /// Renders every prompt at every seed (one single-image request each) and reads the images; the
+    /// prompts are those of a subject whose instance images were on `instanceBackground`.
+    public static func run(_ pipeline: StableDiffusionPipeline, token: String = "sks", pattern: SubjectPattern = .dot,
+                           instanceBackground: ShapeColor = DottedSubject.instanceBackground, seeds: [UInt64],
                            settings: EvaluationRender = EvaluationRender()) throws -> SubjectEvaluation {
         func renders(_ prompts: [(prompt: String, background: ShapeColor?)]) throws -> [Render] {
             try prompts.flatMap { prompt, background in
@@ -77,7 +86,10 @@ public struct SubjectEvaluation: Sendable {
                 }
             }
         }
-        let subject = try renders(subjectBackgrounds.map { (subjectPrompt(token: token, background: $0), $0) })
-        return SubjectEvaluation(subjectRenders: subject, priorRenders: try renders(priorPrompts), pattern: pattern)
+        let subject = try renders(subjectBackgrounds(instanceBackground: instanceBackground).map {
+            (subjectPrompt(token: token, background: $0), $0)
+        })
+        return SubjectEvaluation(subjectRenders: subject, priorRenders: try renders(priorPrompts(instanceBackground: instanceBackground)),
+                                 pattern: pattern)
     }
 }

@@ -40,7 +40,7 @@ public struct VAERoundTrip: Sendable {
     /// VAE loses the pattern bounds subject fidelity there, whatever the UNet learns.
     public static func subjectReadability(_ vae: AutoencoderKL, pattern: SubjectPattern = .dot, count: Int, side: Int)
         -> [(background: ShapeColor, share: Double)] {
-        let backgrounds = [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds
+        let backgrounds = [DottedSubject.instanceBackground] + SubjectEvaluation.subjectBackgrounds()
         return backgrounds.map { background in
             let read = (0..<count).filter { index in
                 let layout = DottedSubject.scene(at: index, seed: 0)
