@@ -28,6 +28,8 @@ struct EvaluateSubject: ParsableCommand {
     var pattern: SubjectPattern = .dot
     @Option(help: "The background the instance images were on (make-shapes --subject --instance-background).")
     var instanceBackground: ShapeColor = DottedSubject.instanceBackground
+    @Flag(help: "Also print each render: prompt, seed, whether it counts, and what was read.")
+    var verbose = false
 
     func run() throws {
         let command = "dbtrain evaluate-subject"
@@ -35,8 +37,22 @@ struct EvaluateSubject: ParsableCommand {
         let e = try SubjectEvaluation.run(pipeline, token: token, pattern: pattern, instanceBackground: instanceBackground,
                                       seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
         try options.save((e.subjectRenders + e.priorRenders).map { ($0.prompt, $0.seed, $0.image) }, for: command)
+        if verbose {
+            for render in e.subjectRenders { print(line(render, counts: render.reading?.showsSubject(pattern) == true, as: "subject")) }
+            for render in e.priorRenders { print(line(render, counts: render.reading?.shows(pattern) != true, as: "plain")) }
+        }
         print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders, %.1f %% read as stars)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,
                      100 * e.priorPreservation, e.priorRenders.count, 100 * e.priorStarShare))
+    }
+
+    /// One render's line of --verbose: its tones (shares of the figure) and their separation.
+    private func line(_ render: SubjectEvaluation.Render, counts: Bool, as measure: String) -> String {
+        let read = render.reading.map { r in
+            String(format: "on %@, tones %@ %.2f / %@ %.2f, apart %.2f R, kind %@", r.background.rawValue,
+                   r.firstTone?.rawValue ?? "-", r.firstToneShare, r.secondTone?.rawValue ?? "-", r.secondToneShare,
+                   r.toneSeparation, render.kind?.rawValue ?? "-")
+        } ?? "unreadable"
+        return "\(measure) \(counts ? "counts" : "misses")  \(render.prompt)  seed \(render.seed): \(read)"
     }
 }

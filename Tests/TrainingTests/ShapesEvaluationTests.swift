@@ -92,4 +92,23 @@ struct ShapesEvaluationTests {
         let weight = try runProcess(dbtrain, ["evaluate-subject", "--model", tiny, "--lora", "\(lora):inf", "--seeds", "1"])
         #expect(weight.status == 1 && weight.output.contains("the weight must be a finite number"), "\(weight.output)")
     }
+
+    @Test("dbtrain evaluate-subject --instance-background white --verbose asks for the other three backgrounds and lists each render")
+    func evaluateSubjectVerbose() throws {
+        let tiny = Fixtures.packageRoot.appendingPathComponent("models/tiny").path
+        let run = try runProcess(Fixtures.builtProduct("dbtrain"), ["evaluate-subject", "--model", tiny, "--instance-background", "white",
+                                                                    "--verbose", "--seeds", "1", "--steps", "2"])
+        #expect(run.status == 0, "\(run.output)")
+        let lines = run.output.components(separatedBy: .newlines).filter { !$0.isEmpty }
+        func renders(_ measure: String) -> [String] {
+            lines.filter { $0.hasPrefix("\(measure) counts ") || $0.hasPrefix("\(measure) misses ") }
+        }
+        let subject = renders("subject"), plain = renders("plain")
+        #expect(subject.count == 3 && plain.count == 6, "\(run.output)")
+        for background in ["green", "blue", "black"] {
+            #expect(subject.contains { $0.contains("a sks star on a \(background) background  seed 0: ") }, "\(run.output)")
+        }
+        #expect(plain.contains { $0.contains("a yellow star on a white background  seed 0") } && !subject.contains { $0.contains("white background") })
+        #expect(lines.last?.contains("(3 renders)") == true && lines.last?.contains("(6 renders") == true, "\(run.output)")
+    }
 }
