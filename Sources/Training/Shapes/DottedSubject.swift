@@ -1,7 +1,8 @@
 // The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with a red dot
 // in its middle (or, `pattern: .halves`, a star split into a yellow and a red half), on one plain
-// background (blue unless the caller picks another, `background:`) — a thing the base data never shows (no star there carries a second colour), so that a model that renders the
-// pattern on "a sks star" has learnt it from the four instance images alone.
+// background (blue unless the caller picks another, `background:`) — a thing the base data never shows
+// (no star there carries a second colour), so that a model that renders the pattern on "a sks star" has
+// learnt it from the four instance images alone.
 //
 // Layout: the star is large (circumscribed diameter 60–70 % of the side) so that the dot, of radius
 // 0.3 × the circumradius (6–7 px at 64 px), spans about three latent pixels of the 4× VAE. The dot
