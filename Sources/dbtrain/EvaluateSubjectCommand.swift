@@ -38,8 +38,8 @@ struct EvaluateSubject: ParsableCommand {
                                       seeds: (0..<seeds).map(UInt64.init), settings: options.settings(for: pipeline, command: command))
         try options.save((e.subjectRenders + e.priorRenders).map { ($0.prompt, $0.seed, $0.image) }, for: command)
         if verbose {
-            for render in e.subjectRenders { print(line(render, counts: render.reading?.showsSubject(pattern) == true, as: "subject")) }
-            for render in e.priorRenders { print(line(render, counts: render.reading?.shows(pattern) != true, as: "plain")) }
+            for render in e.subjectRenders { print(line(render, counts: e.showsSubject(render), as: "subject")) }
+            for render in e.priorRenders { print(line(render, counts: e.keepsPrior(render), as: "plain")) }
         }
         print(String(format: "subject fidelity %.1f %%, prompt fidelity %.1f %% (%d renders); prior preservation %.1f %% (%d renders, %.1f %% read as stars)",
                      100 * e.subjectFidelity, 100 * e.promptFidelity, e.subjectRenders.count,

@@ -59,12 +59,17 @@ public struct SubjectEvaluation: Sendable {
     /// The subject's pattern, which the renders are read for.
     public var pattern: SubjectPattern = .dot
 
+    /// Whether a subject render counts for subject fidelity: it shows the subject.
+    public func showsSubject(_ render: Render) -> Bool { render.reading?.showsSubject(pattern) ?? false }
+    /// Whether a plain-star render counts for prior preservation: it shows no pattern.
+    public func keepsPrior(_ render: Render) -> Bool { !(render.reading?.shows(pattern) ?? false) }
+
     /// Share of subject renders showing the subject.
-    public var subjectFidelity: Double { share(subjectRenders) { $0.reading?.showsSubject(pattern) ?? false } }
+    public var subjectFidelity: Double { share(subjectRenders, showsSubject) }
     /// Share of subject renders whose background is the prompt's.
     public var promptFidelity: Double { share(subjectRenders) { render in render.reading.map { $0.background == render.background } ?? false } }
     /// Share of plain-star renders showing no pattern.
-    public var priorPreservation: Double { share(priorRenders) { !($0.reading?.shows(pattern) ?? false) } }
+    public var priorPreservation: Double { share(priorRenders, keepsPrior) }
     /// Share of plain-star renders read as stars.
     public var priorStarShare: Double { share(priorRenders) { $0.kind == .star } }
 
