@@ -53,6 +53,9 @@ struct MakeShapes: ParsableCommand {
     @Option(help: "The one background of the --subject images: green, blue, white or black (not the subject's yellow or red).")
     var instanceBackground: ShapeColor = DottedSubject.instanceBackground
 
+    @Flag(help: "Draw every --subject star the right way up (first point straight up, so the halves split left from right) instead of turned at random.")
+    var upright = false
+
     func run() throws {
         let start = Date()
         let url = URL(fileURLWithPath: out)
@@ -62,9 +65,9 @@ struct MakeShapes: ParsableCommand {
         if subject {
             try CommandFailure.reporting("dbtrain make-shapes") {
                 try DottedSubject.writeInstanceImages(count: count, seed: seed, side: size, pattern: pattern, dotRadius: dotRadius,
-                                                   background: instanceBackground, to: url)
+                                                   background: instanceBackground, upright: upright, to: url)
             }
-            print("wrote \(count) instance images of the star (pattern: \(pattern.rawValue), on \(instanceBackground.rawValue)), " +
+            print("wrote \(count) instance images of the \(upright ? "upright " : "")star (pattern: \(pattern.rawValue), on \(instanceBackground.rawValue)), " +
                   "\(size)x\(size), to \(url.path) (seed \(seed))")
             return
         }

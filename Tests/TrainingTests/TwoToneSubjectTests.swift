@@ -134,6 +134,33 @@ struct TwoToneSubjectTests {
         #expect(refused.status != 0 && refused.output.contains("--instance-background yellow is one of the subject's colours"), "\(refused.output)")
     }
 
+    @Test("upright instance images: the same sizes and places, first point up, yellow on the left and red on the right")
+    func uprightInstanceImages() throws {
+        for index in 0..<12 {
+            let turned = DottedSubject.scene(at: index, seed: 4), upright = DottedSubject.scene(at: index, seed: 4, upright: true)
+            #expect(upright.rotation == 0 && upright.center == turned.center && upright.circumradius == turned.circumradius)
+            let image = DottedSubject.render(upright, pattern: .halves, side: 64)
+            #expect(PatternReading.read(image)?.showsSubject(.halves) == true, "image \(index)")
+            // A third of the circumradius either side of the centre, level with it: inside the inner
+            // pentagon, well clear of the split line.
+            let center = upright.center * 64, step = upright.circumradius * 64 / 3
+            func color(at dx: Double) -> ShapeColor? {
+                let i = (Int(center.y) * 64 + Int(center.x + dx)) * 3
+                let nearest = ShapeColor.nearest(red: Double(image.pixels[i]), green: Double(image.pixels[i + 1]),
+                                                 blue: Double(image.pixels[i + 2]))
+                return nearest.distance < 40 ? nearest.color : nil
+            }
+            #expect(color(at: -step) == DottedSubject.bodyColor && color(at: step) == DottedSubject.dotColor, "image \(index)")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("upright-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = try runProcess(Fixtures.builtProduct("dbtrain"), ["make-shapes", "--subject", "--pattern", "halves", "--upright",
+                                                                    "--out", folder.path, "--count", "2", "--seed", "4"])
+        #expect(run.status == 0 && run.output.contains("upright star"), "\(run.output)")
+        let second = try ImageFile.decode(contentsOf: folder.appendingPathComponent("00001.png")).image
+        #expect(second == DottedSubject.render(DottedSubject.scene(at: 1, seed: 4, upright: true), pattern: .halves, side: 64))
+    }
+
     @Test("dbtrain make-shapes --subject --pattern halves writes the two-tone instance images")
     func makeShapesSubject() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("halves-\(UUID().uuidString.prefix(8))")

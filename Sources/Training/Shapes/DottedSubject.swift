@@ -37,15 +37,19 @@ public enum DottedSubject {
     public static let diameterRange = 0.60...0.70
 
     /// The scene of instance image `index` for `seed`, on `background`: size, position and rotation drawn
-    /// from SplitMix64(seed, 0x5B, index), in that order (the same layouts on every background).
-    public static func scene(at index: Int, seed: UInt64, background: ShapeColor = instanceBackground) -> ShapeScene {
+    /// from SplitMix64(seed, 0x5B, index), in that order (the same layouts on every background). `upright`
+    /// keeps every star's first point straight up — the halves then always split left from right, as a
+    /// real subject photographed the right way up shows the same side — with the same sizes and places.
+    public static func scene(at index: Int, seed: UInt64, background: ShapeColor = instanceBackground,
+                             upright: Bool = false) -> ShapeScene {
         precondition(instanceBackgrounds.contains(background), "instance background \(background) is one of the subject's colours")
         var generator = SplitMix64(seed: seed, 0x5B, index)
         let diameter = diameterRange.lowerBound + (diameterRange.upperBound - diameterRange.lowerBound) * generator.unitInterval()
         let radius = diameter / 2
         let low = radius + ShapeScene.margin, span = 1 - 2 * low
         let center = SIMD2(low + span * generator.unitInterval(), low + span * generator.unitInterval())
-        let rotation = ShapeKind.star.symmetryPeriod * generator.unitInterval()
+        let randomRotation = ShapeKind.star.symmetryPeriod * generator.unitInterval()
+        let rotation = upright ? 0 : randomRotation
         return ShapeScene(ShapeCombination(.star, bodyColor, on: background), center: center,
                           circumradius: radius, rotation: rotation)
     }
@@ -85,17 +89,18 @@ public enum DottedSubject {
         return RGBImage(width: side, height: side, pixels: pixels)
     }
 
-    /// Writes instance images 0 ..< `count` on `background` (PNG only: DreamBooth's instance folder has no
-    /// captions) into `directory`, which must be empty or missing.
+    /// Writes instance images 0 ..< `count` on `background`, `upright` or turned at random (PNG only:
+    /// DreamBooth's instance folder has no captions) into `directory`, which must be empty or missing.
     public static func writeInstanceImages(count: Int, seed: UInt64, side: Int, pattern: SubjectPattern = .dot,
                                            dotRadius: Double = dotRadius, background: ShapeColor = instanceBackground,
-                                           to directory: URL) throws(ShapesError) {
+                                           upright: Bool = false, to directory: URL) throws(ShapesError) {
         guard ShapesFolder.countRange.contains(count) else { throw .invalidCount(count, allowed: ShapesFolder.countRange) }
         guard instanceBackgrounds.contains(background) else { throw .invalidInstanceBackground(background, allowed: instanceBackgrounds) }
         guard ShapesFolder.sizeRange.contains(side) else { throw .invalidSize(side, allowed: ShapesFolder.sizeRange) }
         try ShapesFolder.prepare(directory)
         for index in 0..<count {
-            let image = render(scene(at: index, seed: seed, background: background), pattern: pattern, dotRadius: dotRadius, side: side)
+            let image = render(scene(at: index, seed: seed, background: background, upright: upright), pattern: pattern,
+                               dotRadius: dotRadius, side: side)
             do {
                 try ImageFile.write(image, to: directory.appendingPathComponent(ShapesFolder.baseName(index: index, count: count) + ".png"),
                                     format: .png)
