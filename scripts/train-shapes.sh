@@ -84,16 +84,17 @@ stage evaluate-vae-two-tone "$dbtrain" evaluate-vae --model base --count 240 --p
 stage evaluate-shapes "$dbtrain" evaluate-shapes --model base --seeds 4
 install base "$root/models/shapes"
 
-[ -d subject ] || stage subject "$dbtrain" make-shapes --subject --pattern halves --out subject --count 4 --seed 0
+[ -d subject-upright ] || stage subject "$dbtrain" make-shapes --subject --pattern halves --upright --instance-background black \
+    --out subject-upright --count 4 --seed 0
 dreambooth="$root/scripts/shapes/dreambooth-sks.yaml"
 [ -f shapes-sks/model_index.json ] || stage dreambooth "$dbtrain" --config "$dreambooth" --resume
 [ -f shapes-sks-no-prior/model_index.json ] || stage dreambooth-no-prior "$dbtrain" --config "$dreambooth" --resume \
     --with_prior_preservation false --output_dir shapes-sks-no-prior
 [ -f sks-star/sks-star.safetensors ] || stage dreambooth-lora "$dbtrain" --config "$root/scripts/shapes/dreambooth-sks-lora.yaml" --resume
 for model in shapes-sks shapes-sks-no-prior; do
-    stage "evaluate-subject $model" "$dbtrain" evaluate-subject --model "$model" --seeds 8 --pattern halves
+    stage "evaluate-subject $model" "$dbtrain" evaluate-subject --model "$model" --seeds 8 --pattern halves --instance-background black
 done
-stage "evaluate-subject sks-star LoRA" "$dbtrain" evaluate-subject --model base --pattern halves \
+stage "evaluate-subject sks-star LoRA" "$dbtrain" evaluate-subject --model base --pattern halves --instance-background black \
     --lora sks-star/sks-star.safetensors --seeds 8
 
 echo "[$(date -u +%H:%M:%S)] done: models/shapes installed; wall times in $work/timings.tsv" >&2

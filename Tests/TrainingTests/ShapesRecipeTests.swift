@@ -30,6 +30,11 @@ struct ShapesRecipeTests {
         #expect(script.contains("train-vae --model \(twoTone.outputDir) --data data-two-tone --out base"))
         #expect(script.contains("--dotted 0.3 --pattern halves") && script.contains("--subject --pattern halves"))
         #expect(script.contains("install base \"$root/models/shapes\""))
+        // The subject stage writes the upright two-tone star on black where the DreamBooth runs read it, and
+        // the evaluations ask for the three other backgrounds.
+        #expect(script.contains("--subject --pattern halves --upright --instance-background black \\\n    --out \(dreambooth.instanceDataDir) "))
+        #expect(script.components(separatedBy: "evaluate-subject --model").count - 1 == 2
+                && script.components(separatedBy: "--pattern halves --instance-background black").count - 1 == 2)
         #expect(dreambooth.pretrainedModelNameOrPath == "base" && noPrior.pretrainedModelNameOrPath == "base")
         #expect(dreambooth.withPriorPreservation && !noPrior.withPriorPreservation)
         #expect(dreambooth.outputDir != noPrior.outputDir)
