@@ -1,8 +1,8 @@
 // The DreamBooth subject of the shapes-world demo (models/shapes-sks): a yellow star with a red dot
 // in its middle (or, `pattern: .halves`, a star split into a yellow and a red half), on one plain
-// background (blue unless the caller picks another, `background:`) — a thing the base data never shows
-// (no star there carries a second colour), so that a model that renders the pattern on "a sks star" has
-// learnt it from the four instance images alone.
+// background (blue unless the caller picks another, `background:`), turned at random or upright — a thing
+// the base data never shows (no star there carries a second colour), so that a model that renders the
+// pattern on "a sks star" has learnt it from the four instance images alone.
 //
 // Layout: the star is large (circumscribed diameter 60–70 % of the side) so that the dot, of radius
 // 0.3 × the circumradius (6–7 px at 64 px), spans about three latent pixels of the 4× VAE. The dot
@@ -48,6 +48,7 @@ public enum DottedSubject {
         let radius = diameter / 2
         let low = radius + ShapeScene.margin, span = 1 - 2 * low
         let center = SIMD2(low + span * generator.unitInterval(), low + span * generator.unitInterval())
+        // Drawn either way, so that an upright layout keeps the turned one's size and place.
         let randomRotation = ShapeKind.star.symmetryPeriod * generator.unitInterval()
         let rotation = upright ? 0 : randomRotation
         return ShapeScene(ShapeCombination(.star, bodyColor, on: background), center: center,
